@@ -1,0 +1,13 @@
+//! One file per subcommand; this is the one dispatch `match`.
+
+pub mod info;
+
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Info(args) => info::run(args, &cli.global).await,
+    }
+}

@@ -1,0 +1,3 @@
+//! Cloud providers. Each speaks one cloud's wire protocols and knows nothing about YAML.
+
+pub mod tencent;

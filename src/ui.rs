@@ -1,0 +1,63 @@
+//! Everything the user sees: logging setup, error reports, JSON and human output.
+//!
+//! stdout carries results (a table, or one JSON document with `--json`); stderr carries status,
+//! warnings, logs and errors. Nothing else in the crate prints.
+
+use std::io::{IsTerminal, Write};
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::GlobalArgs;
+use crate::error::Error;
+
+/// Routes `tracing` to stderr; `-v` shows info, `-vv` debug, `RUST_LOG` overrides.
+pub fn init_logging(global: &GlobalArgs) {
+    let default = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "chatstack=info,warn",
+        (false, _) => "chatstack=debug,info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints an error with its causes, source snippet and help to stderr.
+pub fn report_error(err: &Error) {
+    use miette::{GraphicalReportHandler, GraphicalTheme};
+    let theme = if std::io::stderr().is_terminal() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    match GraphicalReportHandler::new_themed(theme).render_report(&mut out, err) {
+        Ok(()) => eprint!("{out}"),
+        Err(_) => eprintln!("error: {err}"),
+    }
+}
+
+/// Writes one JSON document to stdout.
+pub fn print_json(value: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, value);
+    let _ = writeln!(out);
+}
+
+/// Writes result text to stdout.
+pub fn print_result(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+}
+
+/// A warning on stderr, unless quiet.
+pub fn warn(global: &GlobalArgs, message: &str) {
+    if !global.quiet {
+        eprintln!("warning: {message}");
+    }
+}
