@@ -1,1 +1,5 @@
-//! Integration tests: one binary, topic modules.
+//! Integration tests: one binary, topic modules (STYLE §3.6).
+
+#![allow(unreachable_pub)]
+
+mod support;

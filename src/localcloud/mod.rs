@@ -71,7 +71,7 @@ impl LocalCloud {
     /// Opens the data dir and builds the state for a server listening on `addr`.
     pub fn open(opts: Options, addr: SocketAddr) -> Result<Self, store::StoreError> {
         let store = store::Store::open(&opts.data_dir)?;
-        let account = account::Account::new(opts.appid, opts.credentials.clone());
+        let account = account::Account::new(opts.appid, opts.credentials.clone(), store.clone());
         let faults = faults::Injector::new(&opts.faults);
         Ok(LocalCloud {
             inner: Arc::new(Shared {

@@ -1,0 +1,159 @@
+//! Test harness: an in-process local cloud on port 0, the real binary, and the official Python
+//! SDKs as referees.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chatstack::localcloud::{self, ApigwMode, LocalCloud, Options, account::KeyPair};
+
+/// A local cloud running on its own thread and runtime; stopped on drop.
+pub struct Cloud {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Options for [`Cloud::start_with`].
+pub fn default_options(data_dir: &Path) -> Options {
+    Options {
+        data_dir: data_dir.to_owned(),
+        appid: localcloud::account::DEFAULT_APPID,
+        credentials: KeyPair::default_pair(),
+        latency: Default::default(),
+        faults: Default::default(),
+        apigw: ApigwMode::Available,
+    }
+}
+
+impl Cloud {
+    /// A fresh local cloud with default options in a temporary data dir.
+    pub fn start() -> Cloud {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = default_options(dir.path());
+        let mut cloud = Cloud::start_with(opts);
+        cloud._dir = Some(dir);
+        cloud
+    }
+
+    /// A local cloud with the given options (its data dir is the caller's).
+    pub fn start_with(opts: Options) -> Cloud {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let data_dir = opts.data_dir.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let addr = listener.local_addr().expect("addr");
+                let cloud = LocalCloud::open(opts, addr).expect("open local cloud");
+                addr_tx.send(addr).expect("send addr");
+                localcloud::run(listener, cloud, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .expect("serve");
+            });
+        });
+        let addr = addr_rx.recv().expect("local cloud started");
+        Cloud {
+            addr,
+            data_dir,
+            _dir: None,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `../shared` beside the crate (or `CHATSTACK_SHARED`).
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("CHATSTACK_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+/// `tests/python/NAME`.
+pub fn python_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
+}
+
+/// Runs `python3 tests/python/SCRIPT ARGS…` with the local cloud's endpoint and default keys in
+/// its environment (`CHATSTACK_TEST_ENDPOINT` = `127.0.0.1:PORT`); panics with its output on
+/// failure.
+pub fn run_python(cloud: &Cloud, script: &str, args: &[&str]) -> Output {
+    let out = Command::new("python3")
+        .arg(python_script(script))
+        .args(args)
+        .env("CHATSTACK_TEST_ENDPOINT", cloud.addr.to_string())
+        .env(
+            "CHATSTACK_TEST_SECRET_ID",
+            localcloud::account::DEFAULT_SECRET_ID,
+        )
+        .env(
+            "CHATSTACK_TEST_SECRET_KEY",
+            localcloud::account::DEFAULT_SECRET_KEY,
+        )
+        .env(
+            "CHATSTACK_TEST_APPID",
+            localcloud::account::DEFAULT_APPID.to_string(),
+        )
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python {script} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The `chatstack` binary, with a clean environment for credentials.
+pub fn chatstack() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("chatstack").expect("binary built");
+    for var in [
+        "TENCENTCLOUD_SECRET_ID",
+        "TENCENTCLOUD_SECRET_KEY",
+        "TENCENTCLOUD_SESSION_TOKEN",
+        "TENCENTCLOUD_REGION",
+        "CHATSTACK_ENDPOINT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
