@@ -1,0 +1,151 @@
+//! The local cloud's API 3.0 control plane (SCF, API Gateway, CAM), driven by the official
+//! Python SDKs (`tests/python/api3_*.py`), which are the referee.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chatstack::localcloud::account::{Account, DEFAULT_APPID, KeyPair};
+use chatstack::localcloud::faults::FaultConfig;
+use chatstack::localcloud::latency::Profile;
+use chatstack::localcloud::store::Store;
+use chatstack::localcloud::{ApigwMode, Options};
+
+use crate::support::{Cloud, default_options, run_python};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Mints temporary credentials into `dir` before the local cloud opens it: one valid pair, one
+/// expired an hour ago.
+fn mint_temporary(dir: &Path) -> Vec<String> {
+    let store = Store::open(dir).unwrap();
+    let account = Account::new(DEFAULT_APPID, KeyPair::default_pair(), store);
+    let valid = account
+        .mint_temporary(now(), Duration::from_secs(3600))
+        .unwrap();
+    let expired = account
+        .mint_temporary(now() - 7200, Duration::from_secs(3600))
+        .unwrap();
+    [valid, expired]
+        .into_iter()
+        .flat_map(|t| {
+            [
+                t.secret_id,
+                t.secret_key.expose().to_owned(),
+                t.token.expose().to_owned(),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn api3_signatures_credentials_and_envelope_follow_the_cloud() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = mint_temporary(dir.path());
+    let cloud = Cloud::start_with(default_options(dir.path()));
+    let args: Vec<&str> = creds.iter().map(String::as_str).collect();
+    let out = run_python(&cloud, "api3_auth.py", &args);
+    assert!(stdout(&out).contains("auth ok"));
+}
+
+#[test]
+fn api3_scf_actions_succeed_and_fail_with_the_clouds_codes() {
+    let cloud = Cloud::start();
+    let out = run_python(&cloud, "api3_scf.py", &[]);
+    assert!(stdout(&out).contains("scf ok"));
+}
+
+#[test]
+fn api3_function_states_take_the_latency_profiles_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = default_options(dir.path());
+    opts.latency = Profile {
+        creating_ms: 1200,
+        updating_ms: 1200,
+        deleting_ms: 800,
+        ..Profile::none()
+    };
+    let cloud = Cloud::start_with(opts);
+    let out = run_python(&cloud, "api3_states.py", &[]);
+    assert!(stdout(&out).contains("states ok"));
+}
+
+#[test]
+fn api3_round_trip_latency_is_applied_per_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = default_options(dir.path());
+    opts.latency = Profile {
+        actions: [("GetUserAppId".to_owned(), 700)].into_iter().collect(),
+        ..Profile::none()
+    };
+    let cloud = Cloud::start_with(opts);
+    let out = run_python(&cloud, "api3_latency.py", &["700"]);
+    assert!(stdout(&out).contains("latency ok"));
+}
+
+#[test]
+fn api3_apigateway_services_apis_and_releases() {
+    let cloud = Cloud::start();
+    let port = cloud.port().to_string();
+    let out = run_python(&cloud, "api3_apigw.py", &[&port]);
+    assert!(stdout(&out).contains("apigw ok"));
+}
+
+#[test]
+fn api3_retired_apigateway_refuses_creation_but_keeps_existing_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = {
+        let cloud = Cloud::start_with(default_options(dir.path()));
+        let out = run_python(&cloud, "api3_retired.py", &["setup"]);
+        stdout(&out).trim().lines().last().unwrap().to_owned()
+    };
+    let mut opts = default_options(dir.path());
+    opts.apigw = ApigwMode::Retired;
+    let cloud = Cloud::start_with(opts);
+    let out = run_python(&cloud, "api3_retired.py", &["retired", &ids]);
+    assert!(stdout(&out).contains("retired ok"));
+}
+
+#[test]
+fn api3_everything_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = {
+        let cloud = Cloud::start_with(default_options(dir.path()));
+        let out = run_python(&cloud, "api3_restart.py", &["before"]);
+        stdout(&out).trim().lines().last().unwrap().to_owned()
+    };
+    // Same data dir, new process state, new port.
+    let cloud = Cloud::start_with(default_options(dir.path()));
+    let port = cloud.port().to_string();
+    let out = run_python(&cloud, "api3_restart.py", &["after", &ids, &port]);
+    assert!(stdout(&out).contains("restart ok"));
+}
+
+fn faulted_run(seed: u64) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts: Options = default_options(dir.path());
+    opts.faults = FaultConfig { rate: 0.4, seed };
+    let cloud = Cloud::start_with(opts);
+    stdout(&run_python(&cloud, "api3_faults.py", &[]))
+}
+
+#[test]
+fn api3_fault_injection_is_reproducible_per_seed() {
+    let a = faulted_run(11);
+    let b = faulted_run(11);
+    assert_eq!(a, b, "same seed, different outcomes");
+    let c = faulted_run(12);
+    assert_ne!(a, c, "different seeds, same outcomes");
+    for kind in ["RequestLimitExceeded", "InternalError", "dropped"] {
+        assert!(a.contains(kind), "seed 11 never produced {kind}:\n{a}");
+    }
+    assert!(a.contains("acted-despite-drop"), "{a}");
+}
