@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chatstack::localcloud::account::{Account, DEFAULT_APPID, KeyPair};
+use chatstack::localcloud::api3::{apigateway, scf};
 use chatstack::localcloud::faults::FaultConfig;
 use chatstack::localcloud::latency::Profile;
 use chatstack::localcloud::store::Store;
@@ -123,10 +124,38 @@ fn api3_everything_survives_a_restart() {
         stdout(&out).trim().lines().last().unwrap().to_owned()
     };
     // Same data dir, new process state, new port.
-    let cloud = Cloud::start_with(default_options(dir.path()));
-    let port = cloud.port().to_string();
-    let out = run_python(&cloud, "api3_restart.py", &["after", &ids, &port]);
-    assert!(stdout(&out).contains("restart ok"));
+    {
+        let cloud = Cloud::start_with(default_options(dir.path()));
+        let port = cloud.port().to_string();
+        let out = run_python(&cloud, "api3_restart.py", &["after", &ids, &port]);
+        assert!(stdout(&out).contains("restart ok"));
+    }
+    // What the gateway and the function runtime will read, straight from the store.
+    let (sid, aid) = ids.split_once(',').unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (service, api) = apigateway::released_api(&store, sid, "release", "/ws")
+        .unwrap()
+        .expect("released API");
+    assert_eq!((service.name.as_str(), api.api_id.as_str()), ("keep", aid));
+    assert_eq!(api.transport.unwrap().name, "k-transport");
+    assert!(
+        apigateway::released_api(&store, sid, "test", "/ws")
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        apigateway::find_api(&store, aid)
+            .unwrap()
+            .unwrap()
+            .service_id,
+        sid
+    );
+    let f = scf::lookup(&store, "ap-guangzhou", "default", "k-register", i64::MAX)
+        .unwrap()
+        .expect("function");
+    let zip = std::fs::read(store.blob_path(&f.code_blob)).unwrap();
+    assert_eq!(zip.len() as u64, f.code_size);
+    assert!(zip::ZipArchive::new(std::io::Cursor::new(zip)).is_ok());
 }
 
 fn faulted_run(seed: u64) -> String {

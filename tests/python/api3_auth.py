@@ -76,6 +76,8 @@ assert resp.json()["Response"]["TotalCount"] == 0, resp.text
 # UNSIGNED-PAYLOAD hashes the literal string instead of the body.
 resp = raw("scf", "ListFunctions", b"{}", extra_headers={"X-TC-Content-SHA256": "UNSIGNED-PAYLOAD"})
 assert raw_error(resp)[0] == "AuthFailure.SignatureFailure"
+resp = raw("scf", "ListFunctions", b'{"Limit": 5}', unsigned_payload=True)
+assert resp.json()["Response"]["TotalCount"] == 0, resp.text
 
 # Temporary credentials: the token is required and must match; expired ones are refused.
 r = call(scf(cred(temp_id, temp_key, temp_token)), "ListFunctions", {})

@@ -123,7 +123,8 @@ def wait_gone(client, name, timeout=20.0):
 
 def raw(service, action, body, *, version=None, region=REGION, secret_id=None, secret_key=None,
         token=None, timestamp=None, content_type="application/json", host=None,
-        authorization=None, sign_date=None, signed_host=None, extra_headers=None):
+        authorization=None, sign_date=None, signed_host=None, unsigned_payload=False,
+        extra_headers=None):
     """Sends a hand-built, TC3-signed request (signature via the SDK's Sign.sign_tc3) and
     returns the requests.Response. `body` is bytes or a JSON-able object."""
     versions = {"scf": "2018-04-16", "apigateway": "2018-08-08", "cam": "2019-01-16"}
@@ -133,7 +134,8 @@ def raw(service, action, body, *, version=None, region=REGION, secret_id=None, s
     date = sign_date or time.strftime("%Y-%m-%d", time.gmtime(ts))
     host = host or ENDPOINT
     canonical = "POST\n/\n\ncontent-type:%s\nhost:%s\n\ncontent-type;host\n%s" % (
-        content_type, signed_host or host, hashlib.sha256(payload).hexdigest())
+        content_type, signed_host or host,
+        hashlib.sha256(b"UNSIGNED-PAYLOAD" if unsigned_payload else payload).hexdigest())
     scope = "%s/%s/tc3_request" % (date, service)
     to_sign = "TC3-HMAC-SHA256\n%d\n%s\n%s" % (
         ts, scope, hashlib.sha256(canonical.encode()).hexdigest())
@@ -152,6 +154,8 @@ def raw(service, action, body, *, version=None, region=REGION, secret_id=None, s
         headers["X-TC-Region"] = region
     if token:
         headers["X-TC-Token"] = token
+    if unsigned_payload:
+        headers["X-TC-Content-SHA256"] = "UNSIGNED-PAYLOAD"
     headers.update(extra_headers or {})
     return requests.post("http://%s/" % ENDPOINT, data=payload, headers=headers, timeout=30)
 

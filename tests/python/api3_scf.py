@@ -1,6 +1,7 @@
 """SCF actions against the local cloud (latency profile `none`): success and error paths."""
 
 import base64
+import os
 import re
 
 from tencentcloud.scf.v20180416 import models
@@ -188,4 +189,12 @@ assert call(c, "GetFunction", {"FunctionName": "other-fn"})["Status"] == "Active
 expect_call_error("ResourceNotFound.Function", scf(region="ap-shanghai"), "GetFunction",
                   {"FunctionName": "chat-register"})
 
+
+# ---- large bodies: a ~4.5 MB zip (6 MB of base64) is fine, over 10 MB is refused ------------
+big_zip = make_zip({"index.py": "x = 1\n", "noise.txt": base64.b64encode(os.urandom(4_400_000)).decode()})
+call(c, "CreateFunction", function_params("chat-large", Code={"ZipFile": base64.b64encode(big_zip).decode()}))
+assert call(c, "GetFunction", {"FunctionName": "chat-large"})["CodeSize"] == len(big_zip)
+huge = base64.b64encode(os.urandom(8_000_000)).decode()
+expect_call_error("RequestSizeLimitExceeded", c, "CreateFunction",
+                  function_params("chat-huge", Code={"ZipFile": huge}))
 print("scf ok")

@@ -202,6 +202,25 @@ pub fn find_api(store: &Store, api_id: &str) -> Result<Option<ApiRecord>, StoreE
         .find(|a| a.api_id == api_id))
 }
 
+/// The API that environment `env` of service `service_id` serves at `path`, as released (for
+/// the gateway: clients connect to `ws://{OuterSubDomain}/{env}{path}`, i.e.
+/// `/{serviceId}/{env}{path}` on the local cloud).
+pub fn released_api(
+    store: &Store,
+    service_id: &str,
+    env: &str,
+    path: &str,
+) -> Result<Option<(ServiceRecord, ApiRecord)>, StoreError> {
+    let Some(service) = find_service(store, service_id)? else {
+        return Ok(None);
+    };
+    let api = service
+        .releases
+        .get(env)
+        .and_then(|r| r.apis.iter().find(|a| a.path == path).cloned());
+    Ok(api.map(|a| (service, a)))
+}
+
 pub(super) fn call(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     match ctx.action.as_str() {
         "CreateService" => create_service(ctx),
