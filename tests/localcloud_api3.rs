@@ -158,6 +158,25 @@ fn api3_everything_survives_a_restart() {
     assert!(zip::ZipArchive::new(std::io::Cursor::new(zip)).is_ok());
 }
 
+#[test]
+fn api3_a_restart_mid_transition_keeps_the_state_and_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || {
+        let mut o = default_options(dir.path());
+        o.latency = Profile {
+            creating_ms: 2500,
+            ..Profile::none()
+        };
+        o
+    };
+    {
+        let cloud = Cloud::start_with(opts());
+        run_python(&cloud, "api3_midway.py", &["create"]);
+    }
+    let cloud = Cloud::start_with(opts());
+    run_python(&cloud, "api3_midway.py", &["check"]);
+}
+
 fn faulted_run(seed: u64) -> String {
     let dir = tempfile::tempdir().unwrap();
     let mut opts: Options = default_options(dir.path());
