@@ -1,0 +1,1 @@
+//! quick-xml types of the COS XML API.
