@@ -47,7 +47,6 @@ struct Inner {
     kind: Kind,
 }
 
-#[allow(dead_code, reason = "COS errors land with the COS client")]
 enum Kind {
     /// The API 3.0 envelope carried `Response.Error`.
     Api {
@@ -98,7 +97,6 @@ impl Error {
         )
     }
 
-    #[allow(dead_code, reason = "COS errors land with the COS client")]
     pub(crate) fn cos(
         action: &str,
         resource: String,
