@@ -8,7 +8,7 @@
 //!
 //! Classification decisions (documented here because the deployer relies on them):
 //! * **Auth failure** (exit 3): any API 3.0 `AuthFailure` / `AuthFailure.*` code, and COS
-//!   `InvalidAccessKeyId`, `SignatureDoesNotMatch` (403) and `InvalidToken` (400).
+//!   `InvalidAccessKeyId`, `SignatureDoesNotMatch` (403) and `InvalidToken` / `ExpiredToken` (400).
 //! * **Platform unavailable** (exit 4): on API Gateway `CreateService` / `CreateApi`, a code in the
 //!   `UnsupportedOperation`, `ResourceUnavailable`, `ActionOffline` or `UnsupportedRegion` families
 //!   (except `UnsupportedOperation.BasicServiceNoMoreApi`, a real per-service limit), and
@@ -76,6 +76,12 @@ enum Kind {
     },
     /// The client could not be set up (bad endpoint URL, TLS initialisation).
     Setup { message: String },
+    /// A resource did not settle in time (a function still `Updating`).
+    WaitTimeout {
+        resource: String,
+        status: String,
+        waited: std::time::Duration,
+    },
 }
 
 impl Error {
@@ -157,6 +163,24 @@ impl Error {
         )
     }
 
+    pub(crate) fn wait_timeout(
+        service: &'static str,
+        action: &str,
+        resource: &str,
+        status: &str,
+        waited: std::time::Duration,
+    ) -> Self {
+        Self::new(
+            service,
+            action,
+            Kind::WaitTimeout {
+                resource: resource.to_owned(),
+                status: status.to_owned(),
+                waited,
+            },
+        )
+    }
+
     fn new(service: &'static str, action: &str, kind: Kind) -> Self {
         Error(Box::new(Inner {
             service,
@@ -233,13 +257,18 @@ impl Error {
     }
 
     /// The cloud rejected the credentials: `AuthFailure.*`, or COS `InvalidAccessKeyId`,
-    /// `SignatureDoesNotMatch`, `InvalidToken`.
+    /// `SignatureDoesNotMatch`, `InvalidToken`, `ExpiredToken`.
     pub fn is_auth_failure(&self) -> bool {
         match &self.0.kind {
             Kind::Api { code, .. } => code_in(code, "AuthFailure"),
             Kind::Cos { code, .. } => matches!(
                 code.as_deref(),
-                Some("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken")
+                Some(
+                    "InvalidAccessKeyId"
+                        | "SignatureDoesNotMatch"
+                        | "InvalidToken"
+                        | "ExpiredToken"
+                )
             ),
             _ => false,
         }
@@ -320,7 +349,7 @@ impl Error {
             }
             Kind::Status { status, .. } => *status >= 500 || *status == 429,
             Kind::Transport(e) => !e.is_builder() && !e.is_decode(),
-            Kind::Decode { .. } | Kind::Setup { .. } => false,
+            Kind::Decode { .. } | Kind::Setup { .. } | Kind::WaitTimeout { .. } => false,
         }
     }
 
@@ -344,6 +373,7 @@ impl Error {
             match self.0.kind {
                 Kind::Setup { .. } => "setup",
                 Kind::Decode { .. } => "unexpected_response",
+                Kind::WaitTimeout { .. } => "wait_timeout",
                 _ => "refused",
             }
         }
@@ -415,6 +445,15 @@ impl fmt::Display for Error {
                 }
             }
             Kind::Setup { message } => f.write_str(message)?,
+            Kind::WaitTimeout {
+                resource,
+                status,
+                waited,
+            } => write!(
+                f,
+                "{service} {resource} is still {status} after {}s",
+                waited.as_secs()
+            )?,
         }
         if *attempts > 1 {
             write!(f, " [after {attempts} attempts]")?;
@@ -485,6 +524,9 @@ impl miette::Diagnostic for Error {
                     .into()
             }
             "setup" => return None,
+            "wait_timeout" => "the cloud is slow to apply the change; run the command again \
+                 later (it resumes where it stopped)"
+                .into(),
             _ if self.code_is("UnauthorizedOperation") => {
                 "CAM denied the operation: grant the user the needed policy. If the account never \
                  had API Gateway, note that Tencent no longer sells it to new accounts"

@@ -695,6 +695,39 @@ impl Scf {
         }
     }
 
+    /// Polls GetFunction while the function is in a transitional state (`Creating`,
+    /// `Updating`, `Publishing`, `Deleting`), backing off from 250 ms to 2 s, for at most
+    /// `timeout`. Returns the settled function (`Active` or a `*Failed` state: check
+    /// [`FunctionInfo::is_failed`]), or `None` once it no longer exists (after a delete).
+    pub async fn wait_for_function(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Result<Option<FunctionInfo>, Error> {
+        let started = tokio::time::Instant::now();
+        let mut delay = std::time::Duration::from_millis(250);
+        loop {
+            let Some(info) = self.get_function_opt(name, namespace).await? else {
+                return Ok(None);
+            };
+            if !info.is_transitional() {
+                return Ok(Some(info));
+            }
+            if started.elapsed() + delay > timeout {
+                return Err(Error::wait_timeout(
+                    "scf",
+                    "GetFunction",
+                    &format!("function {name}"),
+                    &info.status,
+                    started.elapsed(),
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(2));
+        }
+    }
+
     /// UpdateFunctionCode. Asynchronous: poll until `Active`.
     pub async fn update_function_code(&self, req: &UpdateFunctionCodeRequest) -> Result<(), Error> {
         let _: IgnoredAny = self
@@ -914,6 +947,50 @@ mod tests {
         for req in server.received_requests().await.unwrap() {
             assert_eq!(verify_tc3(&req), "GetFunction");
         }
+    }
+
+    #[tokio::test]
+    async fn wait_for_function_polls_until_settled_or_gone() {
+        let server = MockServer::start().await;
+        let status = |s: &str| api_ok(json!({"FunctionName": "f", "Status": s}));
+        Mock::given(body_partial_json(json!({"FunctionName": "f"})))
+            .respond_with(status("Creating"))
+            .up_to_n_times(2)
+            .mount(&server)
+            .await;
+        Mock::given(body_partial_json(json!({"FunctionName": "f"})))
+            .respond_with(status("Active"))
+            .mount(&server)
+            .await;
+        Mock::given(body_partial_json(json!({"FunctionName": "gone"})))
+            .respond_with(status("Deleting"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(body_partial_json(json!({"FunctionName": "gone"})))
+            .respond_with(api_err("ResourceNotFound.Function"))
+            .mount(&server)
+            .await;
+        Mock::given(body_partial_json(json!({"FunctionName": "stuck"})))
+            .respond_with(status("Updating"))
+            .mount(&server)
+            .await;
+        let scf = scf(&server).await;
+        let long = std::time::Duration::from_secs(30);
+        let info = scf.wait_for_function("f", None, long).await.unwrap();
+        assert!(info.unwrap().is_active());
+        assert!(
+            scf.wait_for_function("gone", None, long)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let err = scf
+            .wait_for_function("stuck", None, std::time::Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("still Updating"), "{err}");
+        assert!(!err.is_retryable());
     }
 
     #[tokio::test]
