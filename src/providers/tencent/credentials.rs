@@ -349,6 +349,19 @@ mod tests {
     }
 
     #[test]
+    fn old_tccli_configure_keeps_region_at_the_top_level() {
+        let home = home_with(Some(PROFILE), Some(r#"{"region": "ap-hongkong"}"#));
+        let r = resolve(env(&[]), Some(home.path()), None).unwrap();
+        assert_eq!(r.region.as_deref(), Some("ap-hongkong"));
+        let home = home_with(Some(PROFILE), Some("not json"));
+        let r = resolve(env(&[]), Some(home.path()), None).unwrap();
+        assert_eq!(
+            r.region, None,
+            "an unreadable configure file only loses the region"
+        );
+    }
+
+    #[test]
     fn stack_file_is_last() {
         let home = home_with(None, None);
         let key = Secret::new("file-key-SECRET");
