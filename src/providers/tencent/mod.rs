@@ -106,6 +106,26 @@ impl TencentCloud {
         })
     }
 
+    /// The same account in another region, sharing the HTTP client, rate limiter and retry
+    /// policy (for stacks whose functions name their own region).
+    pub fn in_region(&self, region: &str) -> Result<Self, Error> {
+        if region.trim().is_empty() {
+            return Err(Error::setup("no region given (e.g. ap-guangzhou)"));
+        }
+        let s = &self.shared;
+        Ok(TencentCloud {
+            shared: Arc::new(http::Shared {
+                http: s.http.clone(),
+                credentials: s.credentials.clone(),
+                region: region.trim().to_owned(),
+                endpoint: s.endpoint.clone(),
+                language: s.language,
+                limiter: s.limiter.clone(),
+                retry: s.retry,
+            }),
+        })
+    }
+
     /// The SCF client.
     pub fn scf(&self) -> Scf {
         Scf::new(self.api())
@@ -176,6 +196,11 @@ mod tests {
             cloud.api()
         );
         assert!(!shown.contains("secret-VALUE"), "{shown}");
+
+        let shanghai = cloud.in_region("ap-shanghai").unwrap();
+        assert_eq!(shanghai.region(), "ap-shanghai");
+        assert_eq!(shanghai.scf().region(), "ap-shanghai");
+        assert!(cloud.in_region("").is_err());
 
         assert!(TencentCloud::new(creds.clone(), " ", None).is_err());
         let bad = Url::parse("ftp://127.0.0.1:9000").unwrap();

@@ -661,6 +661,11 @@ impl Scf {
         Scf { api }
     }
 
+    /// The region requests are sent for.
+    pub fn region(&self) -> &str {
+        self.api.region()
+    }
+
     /// CreateFunction. Asynchronous: the function starts in `Creating`.
     pub async fn create_function(&self, req: &CreateFunctionRequest) -> Result<(), Error> {
         let _: IgnoredAny = self.api.call(Service::Scf, "CreateFunction", req).await?;
