@@ -401,10 +401,15 @@ impl fmt::Display for Error {
                 code,
                 message,
                 request_id,
-            } => write!(
-                f,
-                "{service} {action} failed: {code}: {message} (RequestId {request_id})"
-            )?,
+            } => {
+                write!(f, "{service} {action} failed: {code}")?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                if !request_id.is_empty() {
+                    write!(f, " (RequestId {request_id})")?;
+                }
+            }
             Kind::Cos {
                 resource,
                 status,

@@ -718,6 +718,9 @@ pub(crate) mod tests {
         );
         let shown = format!("{err} {err:?} {api:?}");
         assert!(!shown.contains(KEY), "{shown}");
+        for req in server.received_requests().await.unwrap() {
+            verify_tc3(&req);
+        }
     }
 
     #[tokio::test]
@@ -774,7 +777,11 @@ pub(crate) mod tests {
             .call(Service::ApiGateway, "DescribeService", &())
             .await
             .unwrap();
-        assert_eq!(server.received_requests().await.unwrap().len(), 6 + 2);
+        let received = server.received_requests().await.unwrap();
+        assert_eq!(received.len(), 6 + 2);
+        for req in &received {
+            verify_tc3(req);
+        }
     }
 
     #[tokio::test]
