@@ -315,7 +315,7 @@ impl Cos {
         let retry = self.shared.retry;
         let req = &req;
         retry
-            .run(|attempt| async move {
+            .run(true, |attempt| async move {
                 self.shared.limiter.acquire().await;
                 let started = tokio::time::Instant::now();
                 let result = self.attempt(req).await;

@@ -21,6 +21,9 @@
 //! * **Retryable**: `RequestLimitExceeded*`, `LimitExceeded.RequestLimitExceeded`,
 //!   `InternalError*`, `ServiceUnavailable*`, any code ending in `InOperation`, transport errors,
 //!   HTTP 5xx and 429, COS `SlowDown`. `ResourceNotFound` and everything else are final.
+//!   The transport resends retryable errors itself, except that CreateService, CreateApi and
+//!   Invoke are not resent when the outcome is unknown ([`Error::is_outcome_unknown`]): the
+//!   caller looks for the resource first.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -350,6 +353,17 @@ impl Error {
             Kind::Status { status, .. } => *status >= 500 || *status == 429,
             Kind::Transport(e) => !e.is_builder() && !e.is_decode(),
             Kind::Decode { .. } | Kind::Setup { .. } | Kind::WaitTimeout { .. } => false,
+        }
+    }
+
+    /// The request may or may not have been applied: it got no answer (transport) or an HTTP
+    /// error status instead of the cloud's envelope. Before retrying a create, look for the
+    /// resource.
+    pub fn is_outcome_unknown(&self) -> bool {
+        match &self.0.kind {
+            Kind::Transport(_) | Kind::Status { .. } => true,
+            Kind::Cos { status, .. } => *status >= 500,
+            _ => false,
         }
     }
 

@@ -157,8 +157,14 @@ impl RetryPolicy {
     }
 
     /// Runs `op(attempt)` until it succeeds, fails for good, or the policy is exhausted. Only
-    /// errors with [`Error::is_retryable`] are retried; the error returned records the attempts.
-    pub(crate) async fn run<T, F, Fut>(&self, mut op: F) -> Result<T, Error>
+    /// errors with [`Error::is_retryable`] are retried, and when `resend_if_unknown` is false
+    /// not those whose outcome is unknown ([`Error::is_outcome_unknown`]: the request may have
+    /// been applied). The error returned records the attempts.
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        resend_if_unknown: bool,
+        mut op: F,
+    ) -> Result<T, Error>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
@@ -171,7 +177,12 @@ impl RetryPolicy {
                 Err(e) => {
                     let delay = self.delay(attempt);
                     let out_of_time = started.elapsed() + delay > self.max_elapsed;
-                    if !e.is_retryable() || attempt >= self.max_attempts || out_of_time {
+                    let unsafe_resend = !resend_if_unknown && e.is_outcome_unknown();
+                    if !e.is_retryable()
+                        || unsafe_resend
+                        || attempt >= self.max_attempts
+                        || out_of_time
+                    {
                         return Err(e.with_attempts(attempt));
                     }
                     tracing::debug!(
@@ -400,7 +411,7 @@ impl ApiClient {
         };
         let retry = self.shared.retry;
         retry
-            .run(|attempt| {
+            .run(is_safe_to_resend(action), |attempt| {
                 let body = body.clone();
                 let (url, host) = (url.clone(), host.as_str());
                 async move {
@@ -491,6 +502,16 @@ impl ApiClient {
             .map_err(|e| Error::transport(name, action, e))?;
         parse_envelope(name, action, &bytes)
     }
+}
+
+/// Whether an action may be sent again when the outcome of the previous attempt is unknown
+/// (transport failure, HTTP 5xx). Not for actions that would do the work twice: CreateService
+/// and CreateApi create a second resource (names are not unique), and Invoke runs the function
+/// again. For those the error goes back to the caller, which should look for the resource
+/// (by tag or name) before trying again. Creates keyed by name (CreateFunction, PUT Bucket) and
+/// updates/deletes are safe: a repeat fails with "already exists"/"not found"/"busy".
+fn is_safe_to_resend(action: &str) -> bool {
+    !matches!(action, "CreateService" | "CreateApi" | "Invoke")
 }
 
 /// Maps `{"Response": {...}}` to `Resp`, or `{"Response": {"Error": {...}}}` to an [`Error`].
@@ -782,6 +803,30 @@ pub(crate) mod tests {
         for req in &received {
             verify_tc3(req);
         }
+    }
+
+    #[tokio::test]
+    async fn creates_that_duplicate_are_not_resent_after_an_unknown_outcome() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(502))
+            .mount(&server)
+            .await;
+        let api = client_for(&server, false).await;
+        for action in ["CreateService", "CreateApi"] {
+            let err = api
+                .call::<_, serde_json::Value>(Service::ApiGateway, action, &())
+                .await
+                .unwrap_err();
+            assert!(err.is_retryable() && err.is_outcome_unknown(), "{err}");
+            assert_eq!(err.attempts(), 1, "{action} must not be sent twice");
+        }
+        let err = api
+            .call::<_, serde_json::Value>(Service::ApiGateway, "DescribeService", &())
+            .await
+            .unwrap_err();
+        assert_eq!(err.attempts(), RetryPolicy::default().max_attempts);
+        assert_eq!(server.received_requests().await.unwrap().len(), 2 + 6);
     }
 
     #[tokio::test]
