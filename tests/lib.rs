@@ -2,5 +2,6 @@
 
 #![allow(unreachable_pub)]
 
+mod info;
 mod localcloud_api3;
 mod support;

@@ -3,6 +3,8 @@
 //! stdout carries results (a table, or one JSON document with `--json`); stderr carries status,
 //! warnings, logs and errors. Nothing else in the crate prints.
 
+pub mod progress;
+
 use std::io::{IsTerminal, Write};
 
 use tracing_subscriber::EnvFilter;

@@ -1,0 +1,227 @@
+//! The local record of a deployment, and the lock that keeps two runs apart.
+//!
+//! The cloud is the source of truth (resources are found by name and tags), so a fresh checkout
+//! with no `.chatstack/` still finds everything. The journal is a cache of ids that lets a rerun
+//! resume without searching, written the moment each resource exists, atomically (write a temp
+//! file, fsync, rename) so a crash never leaves it torn.
+//!
+//! The lock is an OS file lock (`File::try_lock`) on `.chatstack/{stack}.{stage}.lock`: the
+//! kernel releases it when the holder exits for any reason, `kill -9` included, so a stale lock
+//! cannot outlive its process. The file also records who holds it, for the error message.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Journal and lock failures.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum JournalError {
+    /// Another deploy or remove of the same stack and stage is running.
+    #[error("another chatstack run holds the lock for stack {stack}, stage {stage}: {holder}")]
+    #[diagnostic(
+        code(chatstack::locked),
+        help(
+            "wait for it to finish and run the command again; the lock is released as soon as that process exits"
+        )
+    )]
+    Locked {
+        /// Stack name.
+        stack: String,
+        /// Stage name.
+        stage: String,
+        /// Who holds it (pid, command, since).
+        holder: String,
+    },
+    /// The state directory could not be read or written.
+    #[error("cannot access {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Ids of what exists, as last seen by this machine.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// Full bucket id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Gateway `ServiceId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_id: Option<String>,
+    /// WebSocket `ApiId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_id: Option<String>,
+    /// The push-back URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushback_url: Option<String>,
+    /// Functions that exist, by name, with their code hash.
+    #[serde(default)]
+    pub functions: BTreeMap<String, String>,
+}
+
+impl Record {
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        *self == Record::default()
+    }
+}
+
+/// The journal file of one stack and stage.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl Journal {
+    /// The journal in `state_dir` (`.chatstack/` beside the stack file).
+    pub fn new(state_dir: &Path, stack: &str, stage: &str) -> Self {
+        Journal {
+            path: state_dir.join(format!("{stack}.{stage}.json")),
+        }
+    }
+
+    /// Where it lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The recorded state; empty when there is no journal yet.
+    pub fn load(&self) -> Result<Record, JournalError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Record::default()),
+            Err(e) => Err(io(&self.path)(e)),
+        }
+    }
+
+    /// Replaces the recorded state atomically; an empty record removes the file.
+    pub fn save(&self, record: &Record) -> Result<(), JournalError> {
+        if record.is_empty() {
+            return match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&self.path)(e)),
+                _ => Ok(()),
+            };
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(record).expect("record serializes");
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))
+    }
+}
+
+/// Held while a deploy or remove runs; released on drop or when the process dies.
+#[derive(Debug)]
+pub struct Lock {
+    file: File,
+}
+
+impl Lock {
+    /// Takes the lock of `stack`/`stage` in `state_dir`, or says who holds it.
+    pub fn acquire(
+        state_dir: &Path,
+        stack: &str,
+        stage: &str,
+        command: &str,
+    ) -> Result<Lock, JournalError> {
+        std::fs::create_dir_all(state_dir).map_err(io(state_dir))?;
+        let path = state_dir.join(format!("{stack}.{stage}.lock"));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(JournalError::Locked {
+                    stack: stack.to_owned(),
+                    stage: stage.to_owned(),
+                    holder: if holder.is_empty() {
+                        "unknown process".to_owned()
+                    } else {
+                        holder.to_owned()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        let since = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ");
+        let who = format!(
+            "`chatstack {command}` (pid {}) since {since}",
+            std::process::id()
+        );
+        file.set_len(0).map_err(io(&path))?;
+        file.rewind().map_err(io(&path))?;
+        file.write_all(who.as_bytes()).map_err(io(&path))?;
+        Ok(Lock { file })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_round_trips_and_empties() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path(), "ChatDemo", "dev");
+        assert!(j.load().unwrap().is_empty());
+        let mut r = Record {
+            service_id: Some("service-abc".into()),
+            ..Record::default()
+        };
+        r.functions.insert("ChatReg".into(), "ab12".into());
+        j.save(&r).unwrap();
+        assert_eq!(j.load().unwrap(), r);
+        j.save(&Record::default()).unwrap();
+        assert!(!j.path().exists());
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_and_names_the_holder_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Lock::acquire(dir.path(), "S", "dev", "deploy").unwrap();
+        let err = Lock::acquire(dir.path(), "S", "dev", "remove").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("chatstack deploy") && msg.contains(&std::process::id().to_string()),
+            "{msg}"
+        );
+        // Another stage is independent.
+        let _other = Lock::acquire(dir.path(), "S", "prod", "deploy").unwrap();
+        drop(first);
+        Lock::acquire(dir.path(), "S", "dev", "remove").unwrap();
+    }
+}
