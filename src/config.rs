@@ -1,13 +1,27 @@
 //! The stack file → [`Stack`]: parsing, interpolation and validation (DESIGN §3, §6).
 //!
-//! SKELETON: the config helper replaces this file (keeping `load`, `LoadOptions`, `Error`).
+//! - `raw.rs` reads the YAML (serde-saphyr) into a node tree with a location on every node;
+//! - `resolve.rs` interpolates `${…}`, applies defaults and checks everything, building the
+//!   typed [`Stack`] in `model.rs`;
+//! - `diagnostic.rs` is the [`Error`]: kind, file, line, column, YAML path, help, and the
+//!   source snippet miette renders.
+//!
+//! Everything is checked here, before any cloud call; nothing downstream re-validates. No
+//! `serde_saphyr::` path leaves this module.
 
+mod diagnostic;
 mod model;
+mod raw;
+mod resolve;
 
+pub use diagnostic::{Error, ErrorKind};
 pub use model::*;
+pub use resolve::{DEFERRED_RESERVE, ENV_LIMIT, RUNTIMES};
 
 use std::collections::BTreeMap;
 use std::path::Path;
+
+use diagnostic::Source;
 
 /// What a stack file is resolved against.
 #[derive(Debug, Clone, Default)]
@@ -18,16 +32,54 @@ pub struct LoadOptions {
     pub env: BTreeMap<String, String>,
 }
 
-/// Why a stack file was rejected.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("stack file {path}: not loaded")]
-pub struct Error {
-    path: String,
+/// Reads, parses, interpolates and validates a stack file.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Stack, Error> {
+    let source =
+        std::fs::read_to_string(path).map_err(|e| Error::io(&path.display().to_string(), e))?;
+    parse(&source, path, opts)
 }
 
-/// Reads, parses, interpolates and validates a stack file.
-pub fn load(path: &Path, _opts: &LoadOptions) -> Result<Stack, Error> {
-    Err(Error {
-        path: path.display().to_string(),
-    })
+/// Parses, interpolates and validates the text of the stack file at `path`. `codeUri`
+/// directories are checked relative to `path`'s directory; nothing else touches the disk.
+pub fn parse(source: &str, path: &Path, opts: &LoadOptions) -> Result<Stack, Error> {
+    let name = path.display().to_string();
+    let src = Source {
+        name: &name,
+        text: source,
+    };
+    let root = raw::parse(source).map_err(|e| {
+        let kind = if e.duplicate_key {
+            ErrorKind::DuplicateKey
+        } else {
+            ErrorKind::Syntax
+        };
+        let tab = e.message.contains("tab");
+        let err = match (e.span, e.line_col) {
+            // The parser reports a tab one column after it; point at the tab itself.
+            (_, Some((line, column))) if tab => {
+                let column = source
+                    .lines()
+                    .nth(line.saturating_sub(1))
+                    .and_then(|l| l.chars().position(|c| c == '\t'))
+                    .map_or(column, |i| i + 1);
+                Error::at_line_col(&src, kind, line, column, e.message.clone())
+            }
+            (_, Some((line, column))) => {
+                Error::at_line_col(&src, kind, line, column, e.message.clone())
+            }
+            (Some(span), None) => Error::at(&src, kind, span, None, e.message.clone()),
+            (None, None) => Error::general(&name, kind, e.message.clone()),
+        };
+        if e.duplicate_key {
+            err.help("each key may appear once per mapping: remove or rename one of them")
+        } else if tab {
+            err.help("YAML indents with spaces only: replace the tabs with spaces")
+        } else {
+            err
+        }
+    })?;
+    resolve::resolve(&src, &root, path, opts)
 }
+
+#[cfg(test)]
+mod tests;
