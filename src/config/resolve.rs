@@ -1446,7 +1446,13 @@ fn function(
 
     let handler_node = view.required(src, "handler", "index.main_handler")?;
     let handler = text(src, handler_node, &view.path_of("handler"))?;
-    check_handler(src, &handler, handler_node, &view.path_of("handler"))?;
+    check_handler(
+        src,
+        &handler,
+        &runtime,
+        handler_node,
+        &view.path_of("handler"),
+    )?;
 
     let code_node = view.required(src, "codeUri", "./code")?;
     let code_uri = text(src, code_node, &view.path_of("codeUri"))?;
@@ -1640,16 +1646,30 @@ fn check_function_name(src: &Source<'_>, name: &str, n: &RNode, path: &str) -> R
     }
 }
 
-fn check_handler(src: &Source<'_>, handler: &str, n: &RNode, path: &str) -> Result<()> {
+/// `module.function` (the module may sit in subdirectories: `src/reg.main_handler`); for Go1
+/// the executable's name, for CustomRuntime anything (the package's `bootstrap` runs).
+fn check_handler(
+    src: &Source<'_>,
+    handler: &str,
+    runtime: &str,
+    n: &RNode,
+    path: &str,
+) -> Result<()> {
+    let file_like = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('/')
+            && !s.split('/').any(|p| p.is_empty() || p == "..")
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '/' | '.'))
+    };
     let ok = match handler.rsplit_once('.') {
+        _ if runtime == "Go1" => file_like(handler),
+        _ if runtime == "CustomRuntime" => {
+            !handler.is_empty() && !handler.contains(char::is_whitespace)
+        }
         Some((module, func)) => {
-            !module.is_empty()
+            file_like(module)
                 && !func.is_empty()
-                && !module.starts_with('/')
-                && !module.split('/').any(|p| p.is_empty() || p == "..")
-                && module
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '/' | '.'))
                 && func
                     .chars()
                     .all(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | ':'))
@@ -1666,10 +1686,12 @@ fn check_handler(src: &Source<'_>, handler: &str, n: &RNode, path: &str) -> Resu
         Some(path.to_owned()),
         format!("invalid handler `{handler}`"),
     )
-    .help(
+    .help(if runtime == "Go1" {
+        "for Go1 the handler is the name of the executable in the package, e.g. `main`"
+    } else {
         "a handler is `module.function`: the file name without extension, a dot, and the \
-         function to call, e.g. `index.main_handler` for main_handler in index.py",
-    ))
+         function to call, e.g. `index.main_handler` for main_handler in index.py"
+    }))
 }
 
 fn environment(
