@@ -15,6 +15,7 @@
 //! - bucket: lowercase letters, digits and `-`, not starting or ending with `-`, at most 50
 //!   characters before the `-APPID` suffix; a trailing `-` + 7–12 digits is taken as the APPID.
 
+use std::collections::HashMap;
 use std::path::{Component as PathComponent, Path, PathBuf};
 
 use super::LoadOptions;
@@ -49,6 +50,9 @@ pub const RUNTIMES: &[&str] = &[
 
 /// Bytes counted for each gateway output in an environment value (see the module docs).
 pub const DEFERRED_RESERVE: usize = 128;
+
+/// Longest string interpolation may build (far above any field's own limit).
+const MAX_VALUE: usize = 64 * 1024;
 
 /// SCF's limit on a function's environment (keys plus values, bytes).
 pub const ENV_LIMIT: usize = 4096;
@@ -153,8 +157,13 @@ pub(crate) fn resolve(
     check_stage(src, &opts.stage)?;
     let insts = instances(src, root)?;
 
-    let unique = |c: Component, what: &str, long: &str| -> Result<&Inst<'_>> {
-        let mut found = insts.iter().filter(|i| i.component == c);
+    // Index of the one instance of a component that must be unique.
+    let unique = |c: Component, what: &str, long: &str| -> Result<usize> {
+        let mut found = insts
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.component == c)
+            .map(|(n, _)| n);
         let first = found.next().ok_or_else(|| {
             Error::at(
                 src,
@@ -168,6 +177,7 @@ pub(crate) fn resolve(
             ))
         })?;
         if let Some(second) = found.next() {
+            let (first, second) = (&insts[first], &insts[second]);
             return Err(Error::at(
                 src,
                 ErrorKind::DuplicateInstance,
@@ -193,8 +203,9 @@ pub(crate) fn resolve(
         src,
         insts: &insts,
         opts,
-        gateway: apigw.name,
+        gateway: insts[apigw].name,
         stack: Vec::new(),
+        cache: HashMap::new(),
     };
     let mut resolved = Vec::with_capacity(insts.len());
     for inst in &insts {
@@ -208,11 +219,8 @@ pub(crate) fn resolve(
         };
         resolved.push(node);
     }
-    let inputs_of = |inst: &Inst<'_>| -> Result<MapView<'_>> {
-        let i = insts
-            .iter()
-            .position(|x| std::ptr::eq(x, inst))
-            .unwrap_or_default();
+    let inputs_of = |i: usize| -> Result<MapView<'_>> {
+        let inst = &insts[i];
         MapView::of(
             src,
             &resolved[i],
@@ -225,7 +233,7 @@ pub(crate) fn resolve(
 
     // The gateway decides the stack's name and region.
     let gw_inputs = inputs_of(apigw)?;
-    let (gateway, bindings) = gateway(src, apigw, &gw_inputs)?;
+    let (gateway, bindings) = gateway(src, &insts[apigw], &gw_inputs)?;
     let region = gateway.region.clone();
     let region_origin = format!(
         "{} ({})",
@@ -237,17 +245,20 @@ pub(crate) fn resolve(
     );
 
     let cos_inputs = inputs_of(cos)?;
-    let bucket = bucket(src, cos, &cos_inputs, &region, &region_origin)?;
+    let bucket = bucket(src, &insts[cos], &cos_inputs, &region, &region_origin)?;
 
     let file_dir = file_dir(file);
     let mut functions: Vec<Function> = Vec::new();
     let mut function_spans: Vec<Span> = Vec::new();
-    for inst in insts.iter().filter(|i| i.component == Component::Scf) {
-        let view = inputs_of(inst)?;
+    for (i, inst) in insts.iter().enumerate() {
+        if inst.component != Component::Scf {
+            continue;
+        }
+        let view = inputs_of(i)?;
         let cx = FunctionCtx {
             region: &region,
             origin: &region_origin,
-            gateway: apigw.name,
+            gateway: insts[apigw].name,
             file_dir: &file_dir,
         };
         let (f, name_span, env_span) = function(src, inst, &view, &cx, &mut warnings)?;
@@ -321,8 +332,11 @@ pub(crate) fn resolve(
 
     // Credentials in a global instance.
     let mut file_credentials = None;
-    for inst in insts.iter().filter(|i| i.component == Component::Global) {
-        let view = inputs_of(inst)?;
+    for (i, inst) in insts.iter().enumerate() {
+        if inst.component != Component::Global {
+            continue;
+        }
+        let view = inputs_of(i)?;
         let id = view
             .get("secret_id")
             .map(|n| text(src, n, &view.path_of("secret_id")));
@@ -523,8 +537,10 @@ struct Resolver<'s, 'a> {
     insts: &'s [Inst<'a>],
     opts: &'s LoadOptions,
     gateway: &'s str,
-    /// `Instance.path` of the references being resolved, for cycle detection.
+    /// YAML paths of the nodes being resolved, for cycle detection.
     stack: Vec<String>,
+    /// Reference targets already resolved, by YAML path (keeps `${a}${a}` chains linear).
+    cache: HashMap<String, RNode>,
 }
 
 enum Resolved {
@@ -535,7 +551,16 @@ enum Resolved {
 }
 
 impl Resolver<'_, '_> {
+    /// Resolves `node`, written at `path`; `path` stays on the stack meanwhile, so a reference
+    /// back to it (or to an ancestor) is a cycle.
     fn node(&mut self, node: &Node, path: &str) -> Result<RNode> {
+        self.stack.push(path.to_owned());
+        let out = self.node_inner(node, path);
+        self.stack.pop();
+        out
+    }
+
+    fn node_inner(&mut self, node: &Node, path: &str) -> Result<RNode> {
         let kind = match &node.kind {
             NodeKind::Null => RKind::Null,
             NodeKind::Seq(items) => RKind::Seq(
@@ -636,6 +661,23 @@ impl Resolver<'_, '_> {
         }
         if !rest.is_empty() {
             segs.push(Segment::Literal(rest.to_owned()));
+        }
+        let len: usize = segs
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => l.len(),
+                Segment::Deferred(_) => 0,
+            })
+            .sum();
+        if len > MAX_VALUE {
+            return Err(Error::at(
+                self.src,
+                ErrorKind::InvalidValue,
+                span,
+                Some(path.to_owned()),
+                format!("`{path}` resolves to {len} bytes, more than {MAX_VALUE}"),
+            )
+            .help("references that repeat other references grow quickly; simplify them"));
         }
         Ok(RNode {
             kind: RKind::Scalar(merge(segs)),
@@ -804,19 +846,23 @@ impl Resolver<'_, '_> {
             )
             .help("make one of these a plain value"));
         }
-        if self.stack.len() > 64 {
+        if self.stack.len() > 256 {
             return Err(Error::at(
                 src,
                 ErrorKind::ReferenceCycle,
                 at,
                 Some(path.to_owned()),
-                "references nest more than 64 deep",
+                "values and references nest more than 256 deep",
             ));
         }
-        self.stack.push(key.clone());
-        let resolved = self.node(target, &key);
-        self.stack.pop();
-        let mut n = resolved?;
+        let mut n = match self.cache.get(&key) {
+            Some(n) => n.clone(),
+            None => {
+                let n = self.node(target, &key)?;
+                self.cache.insert(key, n.clone());
+                n
+            }
+        };
         n.sensitive |= looks_secret(last_key);
         Ok(Resolved::Node(n))
     }
@@ -1075,7 +1121,8 @@ fn gateway(
         let s = text(src, n, &p)?;
         let ok = (1..=50).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_alphabetic())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !ok {
             return Err(Error::at(
                 src,
@@ -1084,7 +1131,7 @@ fn gateway(
                 Some(p),
                 format!("invalid service name `{s}`"),
             )
-            .help("API Gateway service names are 1–50 letters, digits and `_`, starting with a letter"));
+            .help("use 1–50 letters, digits, `_` and `-`, starting with a letter; it also names the stack"));
         }
         s
     };
@@ -1217,27 +1264,22 @@ fn gateway(
             )
             .help("keep one `protocol: WEBSOCKET` endpoint"));
         }
-        let method = match ev.get("method") {
-            Some(n) => {
-                let m = text(src, n, &ev.path_of("method"))?;
-                if !m.eq_ignore_ascii_case("GET") {
-                    return Err(Error::at(
-                        src,
-                        ErrorKind::InvalidWsMethod,
-                        n.span,
-                        Some(ev.path_of("method")),
-                        format!("a WebSocket endpoint must use method GET, not `{m}`"),
-                    )
-                    .help(
-                        "API Gateway refuses WebSocket APIs with any other method \
-                         (InvalidParameterValue.InvalidWSMethod): write `method: GET`",
-                    ));
-                }
-                m
+        if let Some(n) = ev.get("method") {
+            let m = text(src, n, &ev.path_of("method"))?;
+            if !m.eq_ignore_ascii_case("GET") {
+                return Err(Error::at(
+                    src,
+                    ErrorKind::InvalidWsMethod,
+                    n.span,
+                    Some(ev.path_of("method")),
+                    format!("a WebSocket endpoint must use method GET, not `{m}`"),
+                )
+                .help(
+                    "API Gateway refuses WebSocket APIs with any other method \
+                     (InvalidParameterValue.InvalidWSMethod): write `method: GET`",
+                ));
             }
-            None => "GET".to_owned(),
-        };
-        let _ = method;
+        }
         let path = match ev.get("path") {
             Some(n) => {
                 let p = text(src, n, &ev.path_of("path"))?;

@@ -232,6 +232,26 @@ fn outputs_and_chained_references() {
 }
 
 #[test]
+fn reference_fan_out_is_bounded() {
+    // v40 would be 2^40 bytes: refused once a value passes 64 KiB (v17), quickly.
+    let mut conf = String::from("    v0: x\n");
+    for i in 1..=40 {
+        conf.push_str(&format!(
+            "    v{i}: ${{Conf.v{}}}${{Conf.v{}}}\n",
+            i - 1,
+            i - 1
+        ));
+    }
+    let yaml = BASE.replace("    secret_key:\n", &format!("    secret_key:\n{conf}"));
+    let start = std::time::Instant::now();
+    let e = parse_in_seed(&yaml, &opts()).unwrap_err();
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(e.kind(), ErrorKind::InvalidValue);
+    assert_eq!((e.line(), e.column()), (Some(25), Some(10)), "{e}");
+    assert_eq!(e.yaml_path(), Some("Conf.inputs.v17"));
+}
+
+#[test]
 fn credentials_in_file_and_secrets_in_functions() {
     let yaml = BASE
         .replace("    secret_id:\n", "    secret_id: AKIDexample\n")
@@ -459,7 +479,9 @@ stack_error! {
     unclosed_reference: [("region: ${Conf.region}\n\nrestApi", "region: ${Conf.region\n\nrestApi")]
         => BadInterpolation at (13, 13) Some("myBucket.inputs.region");
     reference_cycle: [("    secret_key:\n", "    secret_key:\n    a: ${Conf.b}\n    b: ${Conf.a}\n")]
-        => ReferenceCycle at (8, 8) Some("Conf.inputs.a");
+        => ReferenceCycle at (9, 8) Some("Conf.inputs.b");
+    reference_to_an_ancestor: [("    secret_key:\n", "    secret_key:\n    a:\n      b: ${Conf.a}\n")]
+        => ReferenceCycle at (9, 10) Some("Conf.inputs.a.b");
     self_reference: [("    secret_key:\n", "    secret_key:\n    a: x${Conf.a}\n")]
         => ReferenceCycle at (8, 9) Some("Conf.inputs.a");
     two_websocket_endpoints: [("          cleanupFunctionName: ChatClean\n", "          cleanupFunctionName: ChatClean\n      - path: /two\n        protocol: WEBSOCKET\n")]
