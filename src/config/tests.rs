@@ -567,3 +567,47 @@ fn rendered_diagnostics() {
         insta::assert_snapshot!(name, out);
     }
 }
+
+#[test]
+fn rendered_diagnostic_with_paths_redacted() {
+    let yaml = BASE.replacen("codeUri: ./code", "codeUri: ./cdoe", 1);
+    let e = parse_in_seed(&yaml, &opts()).unwrap_err();
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(1000)
+        .render_report(&mut out, &e)
+        .unwrap();
+    let seed = seed_dir().display().to_string();
+    let absolute = std::path::absolute(seed_dir())
+        .unwrap()
+        .display()
+        .to_string();
+    // Wide enough that the machine-dependent path never wraps.
+    let one_line = e
+        .to_string()
+        .replace(&absolute, "[SEED]")
+        .replace(&seed, "[SEED]");
+    assert_eq!(
+        one_line,
+        "[SEED]/stack.yml:35:14: ChatReg.inputs.codeUri: codeUri `./cdoe` does not exist \
+         ([SEED]/cdoe)"
+    );
+    insta::with_settings!({filters => vec![
+        (regex_escape(&absolute).as_str(), "[SEED]"),
+        (regex_escape(&seed).as_str(), "[SEED]"),
+    ]}, {
+        insta::assert_snapshot!("code_uri_not_found", out);
+    });
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if "\\.+*?()|[]{}^$#&-~".contains(c) {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
