@@ -249,7 +249,8 @@ pub(crate) fn resolve(
 
     let file_dir = file_dir(file);
     let mut functions: Vec<Function> = Vec::new();
-    let mut function_spans: Vec<Span> = Vec::new();
+    // (name, environment) spans of each function, for later checks.
+    let mut function_spans: Vec<(Span, Span)> = Vec::new();
     for (i, inst) in insts.iter().enumerate() {
         if inst.component != Component::Scf {
             continue;
@@ -276,7 +277,7 @@ pub(crate) fn resolve(
             .help("SCF function names are unique per namespace: rename one of them"));
         }
         functions.push(f);
-        function_spans.push(env_span);
+        function_spans.push((name_span, env_span));
     }
 
     // Bind the endpoint's functions.
@@ -319,7 +320,17 @@ pub(crate) fn resolve(
         }
         f.role = Some(*role);
     }
-    for (f, span) in functions.iter_mut().zip(&function_spans) {
+    for (f, &(name_span, env_span)) in functions.iter_mut().zip(&function_spans) {
+        if f.role.is_none() {
+            warnings.push(Warning {
+                location: src.location(name_span.start),
+                message: format!(
+                    "function `{}` is not bound to the WebSocket endpoint; it is deployed but \
+                     nothing invokes it",
+                    f.name
+                ),
+            });
+        }
         if f.role.is_some() && !f.environment.iter().any(|v| v.key == "PUSHBACK_URL") {
             f.environment.push(EnvVar {
                 key: "PUSHBACK_URL".to_owned(),
@@ -327,7 +338,7 @@ pub(crate) fn resolve(
                 sensitive: false,
             });
         }
-        check_env_size(src, f, *span)?;
+        check_env_size(src, f, env_span)?;
     }
 
     // Credentials in a global instance.

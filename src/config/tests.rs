@@ -302,6 +302,24 @@ fn defaults_and_options() {
 }
 
 #[test]
+fn unbound_function_is_deployed_with_a_warning() {
+    let yaml = format!(
+        "{BASE}\nHelper:\n  component: scf\n  inputs:\n    name: ChatHelper\n    \
+         codeUri: ./code\n    handler: reg.main_handler\n    runtime: Python3.6\n"
+    );
+    let stack = parse_in_seed(&yaml, &opts()).unwrap();
+    let f = &stack.functions[3];
+    assert_eq!((f.name.as_str(), f.role), ("ChatHelper", None));
+    assert!(
+        f.environment.is_empty(),
+        "no PUSHBACK_URL for unbound functions"
+    );
+    assert_eq!(stack.warnings.len(), 1);
+    assert!(stack.warnings[0].location.ends_with("stack.yml:62:11"));
+    assert!(stack.warnings[0].message.contains("not bound"));
+}
+
+#[test]
 fn bucket_without_appid() {
     let yaml = BASE.replace("bucket: chat-cos-1256773370", "bucket: chat-cos");
     let stack = parse_in_seed(&yaml, &opts()).unwrap();
