@@ -47,37 +47,7 @@ pub fn parse(source: &str, path: &Path, opts: &LoadOptions) -> Result<Stack, Err
         name: &name,
         text: source,
     };
-    let root = raw::parse(source).map_err(|e| {
-        let kind = if e.duplicate_key {
-            ErrorKind::DuplicateKey
-        } else {
-            ErrorKind::Syntax
-        };
-        let tab = e.message.contains("tab");
-        let err = match (e.span, e.line_col) {
-            // The parser reports a tab one column after it; point at the tab itself.
-            (_, Some((line, column))) if tab => {
-                let column = source
-                    .lines()
-                    .nth(line.saturating_sub(1))
-                    .and_then(|l| l.chars().position(|c| c == '\t'))
-                    .map_or(column, |i| i + 1);
-                Error::at_line_col(&src, kind, line, column, e.message.clone())
-            }
-            (_, Some((line, column))) => {
-                Error::at_line_col(&src, kind, line, column, e.message.clone())
-            }
-            (Some(span), None) => Error::at(&src, kind, span, None, e.message.clone()),
-            (None, None) => Error::general(&name, kind, e.message.clone()),
-        };
-        if e.duplicate_key {
-            err.help("each key may appear once per mapping: remove or rename one of them")
-        } else if tab {
-            err.help("YAML indents with spaces only: replace the tabs with spaces")
-        } else {
-            err
-        }
-    })?;
+    let root = raw::parse(source).map_err(|e| diagnostic::syntax(&src, &e))?;
     resolve::resolve(&src, &root, path, opts)
 }
 

@@ -7,7 +7,7 @@ use std::fmt;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 
-use super::raw::Span;
+use super::raw::{self, Span, SyntaxError};
 
 /// What kind of mistake a stack file has; stable, for tests and for callers that branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -252,6 +252,44 @@ impl Error {
     pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.0.help = Some(help.into());
         self
+    }
+}
+
+/// The error for YAML the parser refused.
+pub(crate) fn syntax(src: &Source<'_>, e: &SyntaxError) -> Error {
+    let kind = if e.duplicate_key {
+        ErrorKind::DuplicateKey
+    } else {
+        ErrorKind::Syntax
+    };
+    let tab = e.message.contains("tab");
+    let mut err = match (e.span, e.line_col) {
+        // The parser reports a tab one column after it; point at the tab itself.
+        (_, Some((line, column))) if tab => {
+            let column = src
+                .text
+                .lines()
+                .nth(line.saturating_sub(1))
+                .and_then(|l| l.chars().position(|c| c == '\t'))
+                .map_or(column, |i| i + 1);
+            Error::at_line_col(src, kind, line, column, e.message.clone())
+        }
+        (_, Some((line, column))) => Error::at_line_col(src, kind, line, column, e.message.clone()),
+        (Some(span), None) => Error::at(src, kind, span, None, e.message.clone()),
+        (None, None) => Error::general(src.name, kind, e.message.clone()),
+    };
+    if e.duplicate_key {
+        if let Some(line) = err.line() {
+            err.0.yaml_path = raw::block_path(src.text, line);
+        }
+        err.help("each key may appear once per mapping: remove or rename one of them")
+    } else if tab {
+        err.help("YAML indents with spaces only: replace the tabs with spaces")
+    } else {
+        err.help(
+            "fix the YAML here: indent with spaces, close quotes and brackets, and quote values \
+             that contain `: ` or start with `{`, `[`, `*`, `&` or `@`",
+        )
     }
 }
 

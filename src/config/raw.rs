@@ -97,6 +97,42 @@ pub(crate) fn parse(source: &str) -> Result<Node, SyntaxError> {
     Ok(node)
 }
 
+/// The YAML path (`ChatReg.inputs.name`) of the key on `line` (1-based), read from block-style
+/// indentation; `None` when lists or flow collections are involved. For errors found by the
+/// parser, when there is no tree to take the path from.
+pub(crate) fn block_path(source: &str, line: usize) -> Option<String> {
+    fn key_of(l: &str) -> Option<(usize, &str)> {
+        let rest = l.trim_start_matches(' ');
+        let indent = l.len() - rest.len();
+        if rest.starts_with(['-', '#', '[', '{']) {
+            return None;
+        }
+        let (k, _) = rest.split_once(':')?;
+        let k = k.trim().trim_matches(|c| c == '"' || c == '\'');
+        (!k.is_empty() && !k.contains(char::is_whitespace)).then_some((indent, k))
+    }
+    let lines: Vec<&str> = source.lines().collect();
+    let (mut indent, key) = key_of(lines.get(line.checked_sub(1)?)?)?;
+    let mut parts = vec![key];
+    for l in lines[..line - 1].iter().rev() {
+        if indent == 0 {
+            break;
+        }
+        let t = l.trim_start_matches(' ');
+        if t.is_empty() || t.starts_with('#') || l.len() - t.len() >= indent {
+            continue;
+        }
+        let (i, k) = key_of(l)?;
+        parts.push(k);
+        indent = i;
+    }
+    if indent != 0 {
+        return None;
+    }
+    parts.reverse();
+    Some(parts.join("."))
+}
+
 fn syntax_error(err: &serde_saphyr::Error) -> SyntaxError {
     use serde_saphyr::MessageFormatter as _;
     let inner = err.without_snippet();
@@ -267,5 +303,45 @@ impl<'de> Visitor<'de> for TreeVisitor {
             entries.push((key, value));
         }
         Ok(Tree::Map(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_paths() {
+        let src = "a:\n  b:\n    # note\n\n    c: 1\n  d: 2\nlist:\n  - x: 1\n    y: 2\n";
+        assert_eq!(block_path(src, 5).as_deref(), Some("a.b.c"));
+        assert_eq!(block_path(src, 6).as_deref(), Some("a.d"));
+        assert_eq!(block_path(src, 1).as_deref(), Some("a"));
+        assert_eq!(block_path(src, 9), None);
+        assert_eq!(block_path(src, 8), None);
+        assert_eq!(block_path(src, 0), None);
+        assert_eq!(block_path(src, 99), None);
+    }
+
+    #[test]
+    fn scalar_text_as_written() {
+        let n = parse("a: 1.10\nb: \"q ${x}\"\nc: 你好\n").unwrap();
+        let NodeKind::Map(entries) = n.kind else {
+            panic!("not a map")
+        };
+        let texts: Vec<(String, Option<usize>)> = entries
+            .iter()
+            .map(|(_, v)| match &v.kind {
+                NodeKind::Scalar { text, text_at, .. } => (text.clone(), *text_at),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("1.10".to_owned(), Some(3)),
+                ("q ${x}".to_owned(), Some(12)),
+                ("你好".to_owned(), Some(23)),
+            ]
+        );
     }
 }

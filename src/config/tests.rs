@@ -427,7 +427,7 @@ macro_rules! stack_error {
                 assert_eq!((e.line(), e.column()), (Some($line), Some($col)), "{e}");
                 let path: Option<&str> = $path;
                 assert_eq!(e.yaml_path(), path, "{e}");
-                assert!(e.help_text().is_some() || matches!(e.kind(), ErrorKind::Syntax), "no help: {e}");
+                assert!(e.help_text().is_some(), "no help: {e}");
                 // The rendered error names the file, line and column.
                 assert!(e.to_string().contains(&format!("stack.yml:{}:{}", $line, $col)), "{e}");
             }
@@ -463,7 +463,9 @@ stack_error! {
     memory_too_large: [("runtime: Python3.6\n    region", "runtime: Python3.6\n    memorySize: 3200\n    region")]
         => InvalidMemorySize at (38, 17) Some("ChatReg.inputs.memorySize");
     duplicate_key: [("    name: ChatTrans\n", "    name: ChatTrans\n    name: ChatTrans2\n")]
-        => DuplicateKey at (47, 5) None;
+        => DuplicateKey at (47, 5) Some("ChatTrans.inputs.name");
+    duplicate_instance_key: [("ChatClean:\n", "ChatTrans:\n")]
+        => DuplicateKey at (51, 1) Some("ChatTrans");
     missing_code_dir: [("codeUri: ./code\n    handler: clean", "codeUri: ./nope\n    handler: clean")]
         => CodeUriNotFound at (55, 14) Some("ChatClean.inputs.codeUri");
     code_uri_is_a_file: [("codeUri: ./code\n    handler: clean", "codeUri: ./serverless.yml\n    handler: clean")]
