@@ -545,11 +545,7 @@ mod tests {
     #[test]
     fn seed_code_packages() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/serverless.yml");
-        let opts = LoadOptions {
-            stage: "dev".to_owned(),
-            ..LoadOptions::default()
-        };
-        let stack = crate::config::load(&path, &opts).unwrap();
+        let stack = crate::config::load(&path, &LoadOptions::default()).unwrap();
         let mut hashes = Vec::new();
         for f in &stack.functions {
             let p = package(f).unwrap();
