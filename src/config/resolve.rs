@@ -441,7 +441,8 @@ fn instances<'a>(src: &Source<'_>, root: &'a Node) -> Result<Vec<Inst<'a>>> {
                 root.span,
                 None,
                 "the stack file must be a mapping of instance names to `{component, inputs}`",
-            ));
+            )
+            .help("e.g. `myBucket:` then, indented, `component: cos` and `inputs:`"));
         }
     };
     let mut out = Vec::new();
@@ -832,12 +833,29 @@ impl Resolver<'_, '_> {
                     if inst.name == self.gateway {
                         candidates.extend(["internalDomain", "url", "serviceId"]);
                     }
+                    let shape = match node.map(|n| &n.kind) {
+                        Some(NodeKind::Seq(items)) => format!(
+                            "`{walked}` is a list of {}: use an index from 0 to {}",
+                            items.len(),
+                            items.len().saturating_sub(1)
+                        ),
+                        Some(NodeKind::Map(_)) => format!("`{walked}` is empty"),
+                        Some(NodeKind::Scalar { .. }) => {
+                            let prefix = format!("{}.inputs.", inst.name);
+                            let inner = walked.strip_prefix(&prefix).unwrap_or_default();
+                            format!(
+                                "`{walked}` is a single value; reference it as `${{{}.{inner}}}`",
+                                inst.name
+                            )
+                        }
+                        Some(NodeKind::Null) | None => format!("`{walked}` is empty"),
+                    };
                     e = match suggest(seg, candidates.iter().copied()) {
                         Some(s) => e.help(format!("did you mean `{s}`?")),
                         None if !keys.is_empty() => {
                             e.help(format!("`{walked}` has: {}", keys.join(", ")))
                         }
-                        None => e,
+                        None => e.help(shape),
                     };
                     return Err(e);
                 }
@@ -1791,6 +1809,9 @@ fn environment(
                         k.name,
                         describe(n)
                     ),
+                )
+                .help(
+                    "environment values are strings; reference one value, e.g. `${Conf.region}`",
                 ));
             }
         };

@@ -352,6 +352,20 @@ fn io_error_names_the_file() {
 }
 
 #[test]
+fn not_a_stack() {
+    for (src, kind, line) in [
+        ("", ErrorKind::MissingInstance, 1),
+        ("# only a comment\n", ErrorKind::MissingInstance, 2),
+        ("- a\n- b\n", ErrorKind::WrongType, 1),
+        ("Conf: 3\n", ErrorKind::WrongType, 1),
+    ] {
+        let e = parse(src, Path::new("x.yml"), &opts()).unwrap_err();
+        assert_eq!((e.kind(), e.line()), (kind, Some(line)), "{src:?}: {e}");
+        assert!(e.help_text().is_some(), "{e}");
+    }
+}
+
+#[test]
 fn invalid_stage() {
     let mut o = opts();
     o.stage = "Prod".to_owned();
@@ -556,6 +570,24 @@ stack_error! {
         => WrongType at (1, 1) Some("name");
     bad_protocol: [("[http, https]", "[http, wss]")]
         => InvalidValue at (20, 23) Some("restApi.inputs.protocols.1");
+    inputs_not_a_mapping: [("  inputs:\n    name: ChatClean\n    codeUri: ./code\n    handler: clean.main_handler\n    runtime: Python3.6", "  inputs: 3")]
+        => WrongType at (53, 11) Some("ChatClean.inputs");
+    endpoint_not_a_mapping: [("      - path: /\n", "      - /\n      - path: /\n")]
+        => WrongType at (22, 9) Some("restApi.inputs.endpoints.0");
+    exclude_not_a_list: [("    runtime: Python3.6\n    region", "    runtime: Python3.6\n    exclude: '*.md'\n    region")]
+        => WrongType at (38, 14) Some("ChatReg.inputs.exclude");
+    env_value_is_a_list_through_reference: [("        bucket: ${Conf.bucket}", "        bucket: ${restApi.endpoints}")]
+        => WrongType at (41, 17) Some("ChatReg.inputs.environment.variables.bucket");
+    list_embedded_in_a_string: [("        bucket: ${Conf.bucket}", "        bucket: a${restApi.endpoints}")]
+        => BadInterpolation at (41, 18) Some("ChatReg.inputs.environment.variables.bucket");
+    reference_to_a_whole_instance: [("        bucket: ${Conf.bucket}", "        bucket: ${Conf}")]
+        => BadInterpolation at (41, 17) Some("ChatReg.inputs.environment.variables.bucket");
+    empty_env_reference: [("        bucket: ${Conf.bucket}", "        bucket: ${env:}")]
+        => BadInterpolation at (41, 17) Some("ChatReg.inputs.environment.variables.bucket");
+    reference_into_a_single_value: [("        bucket: ${Conf.bucket}", "        bucket: ${Conf.region.x}")]
+        => UnknownReference at (41, 17) Some("ChatReg.inputs.environment.variables.bucket");
+    misspelled_stage: [("        bucket: ${Conf.bucket}", "        bucket: ${stge}")]
+        => UnknownInstance at (41, 17) Some("ChatReg.inputs.environment.variables.bucket");
     bad_release_environment: [("    serviceName: ChatDemo\n", "    serviceName: ChatDemo\n    environment: prod\n")]
         => InvalidValue at (20, 18) Some("restApi.inputs.environment");
 }
