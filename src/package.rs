@@ -1,8 +1,561 @@
-//! Deterministic code packages: `codeUri` directory → zip → SHA-256.
+//! Deterministic code packages: `codeUri` directory → zip → SHA-256 (DESIGN §4, STYLE §3.5).
 //!
-//! SKELETON: the config helper replaces this file.
+//! The same files give the same bytes, whatever their mtimes, creation order or platform, so
+//! deploy can skip unchanged code by hash:
+//! - the walk is sorted by the entry's path (`/`-separated, relative to `code_dir`); only files
+//!   are stored (directories are implied by the paths; empty directories are dropped);
+//! - every entry has the DOS epoch 1980-01-01 00:00:00, no extra time fields, Unix "made by",
+//!   and mode 0644, or 0755 when the file is executable on disk or is a `bootstrap` (SCF's
+//!   custom runtime must be able to run it);
+//! - entries are deflated at the default level.
+//!
+//! What goes in: everything under `code_dir`, following symlinks, hidden files included, except
+//! - `.git/`, `.chatstack/`, `__pycache__/` and `*.pyc` (always: VCS data, our state, bytecode
+//!   that Python regenerates);
+//! - the function's `exclude` globs (gitignore syntax, matched relative to `code_dir`).
+//!
+//! `.gitignore` files are deliberately *not* honoured: what deploys must not depend on the VCS
+//! state of the directory (a git-ignored config file the handler reads is still shipped). Use
+//! `exclude` to leave things out.
+//!
+//! Size: code goes inline in the API 3.0 request (`Code.ZipFile`, base64). A TC3 request body
+//! is capped at 10 MB (API-FACTS §2.7), base64 turns 3 bytes into 4, and the rest of the
+//! request needs room, so a zip over [`MAX_INLINE_ZIP`] (≈ 7.45 MiB) is refused here rather
+//! than by the cloud.
+
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use ignore::WalkBuilder;
+use ignore::overrides::OverrideBuilder;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, System, ZipWriter};
+
+use crate::config::Function;
+
+/// Largest zip sent inline: (10 MiB body − 64 KiB for the rest of the request) × 3/4.
+pub const MAX_INLINE_ZIP: usize = (10 * 1024 * 1024 - 64 * 1024) / 4 * 3;
+
+/// Always left out (gitignore syntax).
+pub const DEFAULT_EXCLUDES: &[&str] = &[".git/", ".chatstack/", "__pycache__/", "*.pyc"];
+
+/// A function's code, zipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    /// The zip file.
+    pub zip: Vec<u8>,
+    /// SHA-256 of `zip`, lowercase hex: the code's identity for change detection.
+    pub sha256: String,
+    /// Number of files in the zip.
+    pub file_count: usize,
+    /// The entries' paths, sorted, `/`-separated.
+    pub files: Vec<String>,
+}
 
 /// Why a function's code could not be packaged.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("cannot package")]
-pub struct Error;
+pub enum Error {
+    /// A file or directory under `codeUri` could not be read.
+    #[error("function `{function}`: cannot read {}", path.display())]
+    #[diagnostic(
+        code(chatstack::package::io),
+        help("check that the files under codeUri are readable")
+    )]
+    Io {
+        /// SCF function name.
+        function: String,
+        /// What could not be read.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Walking `codeUri` failed (a bad `exclude` glob, a symlink loop, …).
+    #[error("function `{function}`: cannot list {}: {message}", dir.display())]
+    #[diagnostic(code(chatstack::package::walk))]
+    Walk {
+        /// SCF function name.
+        function: String,
+        /// The code directory.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The handler's module is not in the package.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    HandlerNotFound(Box<HandlerNotFound>),
+
+    /// The zip is too large to send inline.
+    #[error(
+        "function `{function}`: the code package is {size} bytes, over the {limit}-byte inline \
+         upload limit"
+    )]
+    #[diagnostic(
+        code(chatstack::package::too_large),
+        help(
+            "leave out what the function does not need with `exclude:` (tests, docs, build \
+             output), or move large dependencies to a layer"
+        )
+    )]
+    TooLarge {
+        /// SCF function name.
+        function: String,
+        /// Zip size in bytes.
+        size: usize,
+        /// [`MAX_INLINE_ZIP`].
+        limit: usize,
+    },
+
+    /// The zip writer failed.
+    #[error("function `{function}`: cannot write the zip: {source}")]
+    #[diagnostic(code(chatstack::package::zip))]
+    Zip {
+        /// SCF function name.
+        function: String,
+        /// Why.
+        #[source]
+        source: zip::result::ZipError,
+    },
+}
+
+/// The details of [`Error::HandlerNotFound`].
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error(
+    "{location}: function `{function}`: handler `{handler}` needs {} in codeUri {}, but the \
+     package has {}",
+    expected.join(" or "), dir.display(), found_list(found)
+)]
+#[diagnostic(
+    code(chatstack::package::handler_not_found),
+    help(
+        "put the module in codeUri, fix `handler` (`module.function`, module = file name \
+         without extension), or check that `exclude` does not drop it"
+    )
+)]
+pub struct HandlerNotFound {
+    /// SCF function name.
+    pub function: String,
+    /// `handler` as written.
+    pub handler: String,
+    /// `file:line:column` of `handler` in the stack file.
+    pub location: String,
+    /// The code directory.
+    pub dir: PathBuf,
+    /// Files that would satisfy the handler.
+    pub expected: Vec<String>,
+    /// The package's files (the first 20).
+    pub found: Vec<String>,
+}
+
+fn found_list(found: &[String]) -> String {
+    if found.is_empty() {
+        "no files".to_owned()
+    } else {
+        found.join(", ")
+    }
+}
+
+/// Zips `function.code_dir` (see the module docs), checks the handler's module is in it and
+/// the size fits the inline upload.
+pub fn package(function: &Function) -> Result<Package, Error> {
+    let files = collect(function)?;
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    check_handler(function, &names)?;
+
+    let zip_err = |source| Error::Zip {
+        function: function.name.clone(),
+        source,
+    };
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, path) in &files {
+        let data = std::fs::read(path).map_err(|source| Error::Io {
+            function: function.name.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let mode = if is_executable(path) || name.rsplit('/').next() == Some("bootstrap") {
+            0o755
+        } else {
+            0o644
+        };
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .last_modified_time(DateTime::default())
+            .system(System::Unix)
+            .unix_permissions(mode)
+            .large_file(false);
+        w.start_file(name.as_str(), options).map_err(zip_err)?;
+        w.write_all(&data).map_err(|source| Error::Io {
+            function: function.name.clone(),
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let zip = w.finish().map_err(zip_err)?.into_inner();
+    if zip.len() > MAX_INLINE_ZIP {
+        return Err(Error::TooLarge {
+            function: function.name.clone(),
+            size: zip.len(),
+            limit: MAX_INLINE_ZIP,
+        });
+    }
+    let sha256 = hex::encode(Sha256::digest(&zip));
+    Ok(Package {
+        zip,
+        sha256,
+        file_count: names.len(),
+        files: names,
+    })
+}
+
+/// The files to pack: (`/`-separated relative name, path on disk), sorted by name.
+fn collect(function: &Function) -> Result<Vec<(String, PathBuf)>, Error> {
+    let dir = &function.code_dir;
+    let walk_err = |message: String| Error::Walk {
+        function: function.name.clone(),
+        dir: dir.clone(),
+        message,
+    };
+    let mut overrides = OverrideBuilder::new(dir);
+    for glob in DEFAULT_EXCLUDES
+        .iter()
+        .copied()
+        .chain(function.exclude.iter().map(String::as_str))
+    {
+        overrides
+            .add(&format!("!{glob}"))
+            .map_err(|e| walk_err(format!("bad exclude glob `{glob}`: {e}")))?;
+    }
+    let overrides = overrides.build().map_err(|e| walk_err(e.to_string()))?;
+    let walker = WalkBuilder::new(dir)
+        .standard_filters(false)
+        .follow_links(true)
+        .overrides(overrides)
+        .build();
+    let mut files = Vec::new();
+    for entry in walker {
+        let entry = entry.map_err(|e| walk_err(e.to_string()))?;
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .map_err(|e| walk_err(e.to_string()))?;
+        let name = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        files.push((name, entry.into_path()));
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// The files that satisfy the handler, or `None` when the runtime's handler names no file
+/// we can check (Java's classes live in a jar).
+pub fn handler_files(runtime: &str, handler: &str) -> Option<Vec<String>> {
+    let module = handler.rsplit_once('.').map(|(m, _)| m);
+    let with = |exts: &[&str]| {
+        let module = module?;
+        let mut out = Vec::new();
+        for ext in exts {
+            out.push(format!("{module}.{ext}"));
+            if module.contains('.') {
+                out.push(format!("{}.{ext}", module.replace('.', "/")));
+            }
+        }
+        Some(out)
+    };
+    if runtime.starts_with("Python") {
+        with(&["py"])
+    } else if runtime.starts_with("Nodejs") {
+        with(&["js", "mjs", "cjs"])
+    } else if runtime.starts_with("Php") {
+        with(&["php"])
+    } else if runtime == "Go1" {
+        Some(vec![handler.to_owned()])
+    } else if runtime == "CustomRuntime" {
+        Some(vec!["bootstrap".to_owned()])
+    } else {
+        None
+    }
+}
+
+fn check_handler(function: &Function, names: &[String]) -> Result<(), Error> {
+    let Some(expected) = handler_files(&function.runtime, &function.handler) else {
+        return Ok(());
+    };
+    if expected.iter().any(|e| names.contains(e)) {
+        return Ok(());
+    }
+    Err(Error::HandlerNotFound(Box::new(HandlerNotFound {
+        function: function.name.clone(),
+        handler: function.handler.clone(),
+        location: function.handler_location.clone(),
+        dir: function.code_dir.clone(),
+        expected,
+        found: names.iter().take(20).cloned().collect(),
+    })))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::io::Read;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::config::{FunctionRole, LoadOptions};
+
+    fn function(dir: &Path, handler: &str, runtime: &str) -> Function {
+        Function {
+            instance: "ChatReg".to_owned(),
+            name: "ChatReg".to_owned(),
+            role: Some(FunctionRole::Register),
+            code_dir: dir.to_path_buf(),
+            exclude: Vec::new(),
+            handler: handler.to_owned(),
+            handler_location: "serverless.yml:36:14".to_owned(),
+            runtime: runtime.to_owned(),
+            region: "ap-guangzhou".to_owned(),
+            namespace: "default".to_owned(),
+            timeout: 3,
+            memory_size: 128,
+            exec_role: None,
+            description: None,
+            environment: Vec::new(),
+        }
+    }
+
+    fn write(dir: &Path, name: &str, body: &str) {
+        let p = dir.join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, body).unwrap();
+    }
+
+    fn entries(zip: &[u8]) -> Vec<(String, String, u32, zip::DateTime)> {
+        let mut a = zip::ZipArchive::new(Cursor::new(zip)).unwrap();
+        (0..a.len())
+            .map(|i| {
+                let mut f = a.by_index(i).unwrap();
+                let mut body = String::new();
+                f.read_to_string(&mut body).unwrap();
+                (
+                    f.name().unwrap().into_owned(),
+                    body,
+                    f.unix_mode().unwrap(),
+                    f.last_modified().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    const FILES: &[(&str, &str)] = &[
+        (
+            "reg.py",
+            "def main_handler(event, context):\n    return {}\n",
+        ),
+        ("lib/util.py", "X = 1\n"),
+        ("lib/deep/more.py", "Y = 2\n"),
+        ("README.md", "# chat\n"),
+        (".env", "A=1\n"),
+        ("__pycache__/reg.cpython-39.pyc", "bytecode"),
+        ("lib/util.pyc", "bytecode"),
+        (".git/HEAD", "ref: refs/heads/main\n"),
+    ];
+
+    #[test]
+    fn identical_bytes_whatever_the_mtimes_and_creation_order() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        for (name, body) in FILES {
+            write(a.path(), name, body);
+        }
+        for (name, body) in FILES.iter().rev() {
+            write(b.path(), name, body);
+        }
+        let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        for (name, _) in FILES {
+            fs::File::options()
+                .write(true)
+                .open(b.path().join(name))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        let pa = package(&function(a.path(), "reg.main_handler", "Python3.9")).unwrap();
+        let pa2 = package(&function(a.path(), "reg.main_handler", "Python3.9")).unwrap();
+        let pb = package(&function(b.path(), "reg.main_handler", "Python3.9")).unwrap();
+        assert_eq!(pa, pa2);
+        assert_eq!(pa.zip, pb.zip);
+        assert_eq!(pa.sha256, pb.sha256);
+        assert_eq!(pa.sha256, hex::encode(Sha256::digest(&pa.zip)));
+        assert_eq!(pa.sha256.len(), 64);
+        assert_eq!(
+            pa.files,
+            [
+                ".env",
+                "README.md",
+                "lib/deep/more.py",
+                "lib/util.py",
+                "reg.py"
+            ]
+        );
+        assert_eq!(pa.file_count, 5);
+        let e = entries(&pa.zip);
+        assert_eq!(e.len(), 5);
+        for (name, body, mode, time) in e {
+            assert_eq!(mode & 0o777, 0o644, "{name}");
+            assert_eq!(time, zip::DateTime::default(), "{name}");
+            let expected = FILES.iter().find(|(n, _)| *n == name).unwrap().1;
+            assert_eq!(body, expected);
+        }
+    }
+
+    #[test]
+    fn content_changes_change_the_hash() {
+        let a = tempfile::tempdir().unwrap();
+        write(a.path(), "reg.py", "v1");
+        let h1 = package(&function(a.path(), "reg.main_handler", "Python3.9"))
+            .unwrap()
+            .sha256;
+        write(a.path(), "reg.py", "v2");
+        let h2 = package(&function(a.path(), "reg.main_handler", "Python3.9"))
+            .unwrap()
+            .sha256;
+        assert_ne!(h1, h2);
+    }
+
+    #[test]
+    fn excludes() {
+        let a = tempfile::tempdir().unwrap();
+        for (name, body) in FILES {
+            write(a.path(), name, body);
+        }
+        let mut f = function(a.path(), "reg.main_handler", "Python3.9");
+        f.exclude = vec!["*.md".to_owned(), "lib/deep/".to_owned(), ".env".to_owned()];
+        let p = package(&f).unwrap();
+        assert_eq!(p.files, ["lib/util.py", "reg.py"]);
+    }
+
+    #[test]
+    fn executables_keep_their_bit() {
+        let a = tempfile::tempdir().unwrap();
+        write(a.path(), "bootstrap", "#!/bin/sh\n");
+        write(a.path(), "index.sh", "echo\n");
+        let p = package(&function(a.path(), "index.handler", "CustomRuntime")).unwrap();
+        let modes: Vec<u32> = entries(&p.zip).iter().map(|e| e.2 & 0o777).collect();
+        assert_eq!(modes, [0o755, 0o644]);
+    }
+
+    #[test]
+    fn missing_handler_module() {
+        let a = tempfile::tempdir().unwrap();
+        write(a.path(), "trans.py", "");
+        write(a.path(), "clean.py", "");
+        let e = package(&function(a.path(), "reg.main_handler", "Python3.6")).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::HandlerNotFound(_)), "{msg}");
+        assert!(
+            msg.starts_with("serverless.yml:36:14: function `ChatReg`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("handler `reg.main_handler` needs reg.py"),
+            "{msg}"
+        );
+        assert!(msg.contains("the package has clean.py, trans.py"), "{msg}");
+    }
+
+    #[test]
+    fn handler_module_excluded() {
+        let a = tempfile::tempdir().unwrap();
+        write(a.path(), "index.js", "");
+        let mut f = function(a.path(), "index.main_handler", "Nodejs18.15");
+        assert!(package(&f).is_ok());
+        f.exclude = vec!["*.js".to_owned()];
+        let e = package(&f).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("needs index.js or index.mjs or index.cjs"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("no files"), "{e}");
+    }
+
+    #[test]
+    fn handler_files_per_runtime() {
+        assert_eq!(
+            handler_files("Python3.6", "src/reg.main_handler").unwrap(),
+            ["src/reg.py"]
+        );
+        assert_eq!(handler_files("Go1", "main").unwrap(), ["main"]);
+        assert_eq!(
+            handler_files("Php8.0", "index.main").unwrap(),
+            ["index.php"]
+        );
+        assert_eq!(handler_files("Java8", "example.Hello::main"), None);
+    }
+
+    #[test]
+    fn too_large() {
+        let a = tempfile::tempdir().unwrap();
+        // Incompressible bytes (xorshift), a little over the limit.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let data: Vec<u8> = (0..MAX_INLINE_ZIP + 4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        fs::write(a.path().join("blob.bin"), data).unwrap();
+        write(a.path(), "reg.py", "");
+        let e = package(&function(a.path(), "reg.main_handler", "Python3.9")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooLarge {
+                    limit: MAX_INLINE_ZIP,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn seed_code_packages() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/serverless.yml");
+        let stack = crate::config::load(&path, &LoadOptions::default()).unwrap();
+        let mut hashes = Vec::new();
+        for f in &stack.functions {
+            let p = package(f).unwrap();
+            for name in ["reg.py", "trans.py", "clean.py"] {
+                assert!(p.files.iter().any(|n| n == name), "{name} in {:?}", p.files);
+            }
+            hashes.push(p.sha256);
+        }
+        // Same directory, same bytes: the three functions share one hash.
+        assert_eq!(hashes.len(), 3);
+        assert!(hashes.iter().all(|h| *h == hashes[0]));
+    }
+}

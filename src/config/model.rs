@@ -158,6 +158,8 @@ pub struct Function {
     pub exclude: Vec<String>,
     /// `handler`, `module.function`.
     pub handler: String,
+    /// `file:line:column` of `handler` in the stack file, for errors found later (packaging).
+    pub handler_location: String,
     /// `runtime`, e.g. `Python3.9`.
     pub runtime: String,
     /// Region.
@@ -176,13 +178,50 @@ pub struct Function {
     pub environment: Vec<EnvVar>,
 }
 
-/// One environment variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One environment variable. `Debug` hides the value of a sensitive one.
+#[derive(Clone, PartialEq, Eq)]
 pub struct EnvVar {
     /// Variable name.
     pub key: String,
     /// Its value, possibly waiting for a gateway output.
     pub value: Value,
+    /// Whether the value is a secret (it comes from a `secret_*`/`*password*`/`*token*`… key,
+    /// such as `${Conf.secret_key}`, or its own name looks like one): plan output redacts it.
+    pub sensitive: bool,
+}
+
+impl std::fmt::Debug for EnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("EnvVar");
+        d.field("key", &self.key);
+        if self.sensitive {
+            d.field("value", &format_args!("** redacted **"));
+        } else {
+            d.field("value", &self.value);
+        }
+        d.field("sensitive", &self.sensitive).finish()
+    }
+}
+
+impl EnvVar {
+    /// A variable known now; sensitive when its name looks like a secret.
+    pub fn literal(key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        EnvVar {
+            sensitive: super::resolve::looks_secret(&key),
+            value: Value::literal(value),
+            key,
+        }
+    }
+
+    /// The value for display: `** redacted **` when sensitive, else the text with gateway
+    /// outputs shown as `${internalDomain}`, `${url}`, `${serviceId}`.
+    pub fn display_value(&self) -> String {
+        if self.sensitive {
+            return "** redacted **".to_owned();
+        }
+        self.value.display()
+    }
 }
 
 /// A string that may contain gateway outputs only known during deploy.
@@ -229,6 +268,21 @@ impl Value {
     /// Whether the value waits for a gateway output.
     pub fn is_deferred(&self) -> bool {
         self.0.iter().any(|s| matches!(s, Segment::Deferred(_)))
+    }
+
+    /// The text with outputs not yet known written as `${internalDomain}`, `${url}` and
+    /// `${serviceId}`.
+    pub fn display(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.0 {
+            match seg {
+                Segment::Literal(s) => out.push_str(s),
+                Segment::Deferred(Deferred::PushbackUrl) => out.push_str("${internalDomain}"),
+                Segment::Deferred(Deferred::ClientUrl) => out.push_str("${url}"),
+                Segment::Deferred(Deferred::ServiceId) => out.push_str("${serviceId}"),
+            }
+        }
+        out
     }
 
     /// The text with outputs filled in; `None` while an output it needs is unknown.
