@@ -127,7 +127,7 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        headers = {k: v for k, v in self.headers.items()}
+        headers = self.headers  # case-insensitive, as HTTP header names are
         host = headers.get("Host", "")
         if self.path == "/__summary":
             with LOCK:
