@@ -23,7 +23,7 @@
 //! request needs room, so a zip over [`MAX_INLINE_ZIP`] (≈ 7.45 MiB) is refused here rather
 //! than by the cloud.
 
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use ignore::WalkBuilder;
@@ -91,8 +91,8 @@ pub enum Error {
 
     /// The zip is too large to send inline.
     #[error(
-        "function `{function}`: the code package is {size} bytes, over the {limit}-byte inline \
-         upload limit"
+        "function `{function}`: the code package is over the {limit}-byte inline upload limit \
+         ({size} bytes when zipping stopped)"
     )]
     #[diagnostic(
         code(chatstack::package::too_large),
@@ -104,7 +104,7 @@ pub enum Error {
     TooLarge {
         /// SCF function name.
         function: String,
-        /// Zip size in bytes.
+        /// Zip size in bytes when packaging stopped (at least this large).
         size: usize,
         /// [`MAX_INLINE_ZIP`].
         limit: usize,
@@ -171,12 +171,21 @@ pub fn package(function: &Function) -> Result<Package, Error> {
         source,
     };
     let mut w = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, path) in &files {
-        let data = std::fs::read(path).map_err(|source| Error::Io {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io {
             function: function.name.clone(),
-            path: path.clone(),
+            path,
             source,
-        })?;
+        }
+    };
+    let too_large = |size: usize| Error::TooLarge {
+        function: function.name.clone(),
+        size,
+        limit: MAX_INLINE_ZIP,
+    };
+    for (name, path) in &files {
+        let mut file = std::fs::File::open(path).map_err(io_err(path))?;
         let mode = if is_executable(path) || name.rsplit('/').next() == Some("bootstrap") {
             0o755
         } else {
@@ -189,19 +198,17 @@ pub fn package(function: &Function) -> Result<Package, Error> {
             .unix_permissions(mode)
             .large_file(false);
         w.start_file(name.as_str(), options).map_err(zip_err)?;
-        w.write_all(&data).map_err(|source| Error::Io {
-            function: function.name.clone(),
-            path: path.clone(),
-            source,
-        })?;
+        // Streamed, and stopped as soon as the zip is too large: a stray multi-gigabyte file
+        // in codeUri costs neither the memory nor the time of zipping it all.
+        std::io::copy(&mut file, &mut w).map_err(io_err(path))?;
+        let so_far = w.get_ref().map_or(0, |c| c.get_ref().len());
+        if so_far > MAX_INLINE_ZIP {
+            return Err(too_large(so_far));
+        }
     }
     let zip = w.finish().map_err(zip_err)?.into_inner();
     if zip.len() > MAX_INLINE_ZIP {
-        return Err(Error::TooLarge {
-            function: function.name.clone(),
-            size: zip.len(),
-            limit: MAX_INLINE_ZIP,
-        });
+        return Err(too_large(zip.len()));
     }
     let sha256 = hex::encode(Sha256::digest(&zip));
     Ok(Package {

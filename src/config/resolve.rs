@@ -57,6 +57,7 @@ const MAX_VALUE: usize = 64 * 1024;
 /// SCF's limit on a function's environment (keys plus values, bytes).
 pub const ENV_LIMIT: usize = 4096;
 
+/// Reserved by SCF (API-FACTS §2.7); matched case-sensitively, as environment names are.
 const RESERVED_PREFIXES: &[&str] = &["SCF_", "QCLOUD_", "TENCENTCLOUD_"];
 
 const COMPONENTS: &[(&str, Component)] = &[
@@ -1862,10 +1863,7 @@ fn check_env_key(src: &Source<'_>, k: &Key, path: &str) -> Result<()> {
         )
         .help("names start with a letter and use letters, digits and `_`"));
     }
-    if let Some(prefix) = RESERVED_PREFIXES
-        .iter()
-        .find(|p| name.to_ascii_uppercase().starts_with(*p))
-    {
+    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
         return Err(Error::at(
             src,
             ErrorKind::ReservedEnvKey,

@@ -663,3 +663,21 @@ fn regex_escape(s: &str) -> String {
         })
         .collect()
 }
+
+proptest::proptest! {
+    /// Whatever an environment variable holds reaches the function unchanged (no second round
+    /// of interpolation, no trimming), and text around the reference is kept.
+    #[test]
+    fn env_values_pass_through(value in "\\PC{0,40}", prefix in "[a-z]{0,5}") {
+        let yaml = BASE.replacen(
+            "        bucket: ${Conf.bucket}",
+            &format!("        bucket: {prefix}${{env:CHAT_VALUE}}"),
+            1,
+        );
+        let mut o = opts();
+        o.env.insert("CHAT_VALUE".to_owned(), value.clone());
+        let stack = parse_in_seed(&yaml, &o).unwrap();
+        let v = &stack.functions[0].environment[0];
+        proptest::prop_assert_eq!(&v.value, &Value::literal(format!("{prefix}{value}")));
+    }
+}
