@@ -47,6 +47,59 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show what deploy would change, without changing anything
+    Plan(crate::commands::plan::Args),
+    /// Create or update the stack, push-back URL wired in
+    Deploy(crate::commands::deploy::Args),
     /// Show the deployed stack: client URL, push-back URL, resource status
     Info(crate::commands::info::Args),
+    /// Delete everything of the stack and stage
+    Remove(crate::commands::remove::Args),
+}
+
+/// Parses `90s`, `10m`, `1h`, `1h30m` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let err = || format!("`{s}` is not a duration: write e.g. 90s, 10m or 1h30m");
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| err())?;
+        num.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(err()),
+        };
+    }
+    if !num.is_empty() || total == 0 {
+        return Err(err());
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        for bad in ["", "m", "10x", "1h3", "0s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::{config, package, providers::tencent};
+use crate::{config, engine, package, providers::tencent};
 
 /// Anything that ends a command unsuccessfully.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -26,6 +26,15 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Tencent(#[from] tencent::Error),
+
+    /// Planning, deploying or removing failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Engine(#[from] engine::error::Error),
+
+    /// The user declined the confirmation prompt.
+    #[error("cancelled: nothing was changed")]
+    Declined,
 
     /// No `-c` and no default stack file in the directory.
     #[error("no stack file found: looked for chatstack.yml and serverless.yml in {}", dir.display())]
@@ -67,6 +76,8 @@ impl Error {
             Error::Tencent(e) if e.is_auth_failure() => 3,
             Error::Tencent(e) if e.is_platform_unavailable() => 4,
             Error::Tencent(_) | Error::Runtime(_) | Error::Io { .. } => 1,
+            Error::Engine(e) => e.exit_code(),
+            Error::Declined => 1,
             Error::Interrupted => 130,
         }
     }

@@ -35,7 +35,7 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         }
     };
     match runtime.block_on(commands::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             ui::report_error(&err);
             ExitCode::from(err.exit_code())

@@ -1,20 +1,34 @@
 //! One file per subcommand; this is the one dispatch `match`, plus the few steps every
 //! stack command shares (find and load the stack file, resolve credentials, connect).
 
+pub mod deploy;
 pub mod info;
+pub mod plan;
+pub mod remove;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config::{self, Stack};
+use crate::engine::journal::{Journal, Lock};
+use crate::package::{self, Package};
 use crate::error::Error;
 use crate::providers::tencent::{self, TencentCloud};
 use crate::ui;
 
-/// Runs the parsed command.
-pub async fn run(cli: Cli) -> Result<(), Error> {
+/// Runs the parsed command; `Ok` carries the exit code (0, or 2 for `plan
+/// --detailed-exitcode` with changes).
+pub async fn run(cli: Cli) -> Result<u8, Error> {
+    let g = &cli.global;
     match cli.command {
-        Command::Info(args) => info::run(args, &cli.global).await,
+        Command::Info(args) => info::run(args, g).await.map(|()| 0),
+        Command::Plan(args) => {
+            let outcome = plan::run(&args, g).await?;
+            Ok(u8::from(args.detailed_exitcode && outcome == plan::Outcome::Changes) * 2)
+        }
+        Command::Deploy(args) => deploy::run(args, g).await.map(|()| 0),
+        Command::Remove(args) => remove::run(args, g).await.map(|()| 0),
     }
 }
 
@@ -71,4 +85,72 @@ fn connect(global: &GlobalArgs, stack: &Stack) -> Result<TencentCloud, Error> {
         &stack.region,
         global.endpoint.clone(),
     )?)
+}
+
+/// Packages every function's code (checking its handler is in the zip), before any cloud call.
+fn package_all(stack: &Stack) -> Result<Vec<Package>, Error> {
+    stack
+        .functions
+        .iter()
+        .map(|f| package::package(f).map_err(Error::from))
+        .collect()
+}
+
+/// `.chatstack/` beside the stack file: the journal and the lock.
+struct StateDir(PathBuf);
+
+impl StateDir {
+    fn of(stack: &Stack) -> Self {
+        let dir = stack
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), PathBuf::from);
+        StateDir(dir.join(".chatstack"))
+    }
+
+    fn lock(&self, stack: &Stack, command: &str) -> Result<Lock, Error> {
+        Lock::acquire(&self.0, &stack.name, &stack.stage, command)
+            .map_err(|e| Error::Engine(e.into()))
+    }
+
+    fn journal(&self, stack: &Stack) -> Journal {
+        Journal::new(&self.0, &stack.name, &stack.stage)
+    }
+}
+
+/// Asks `question` on a terminal unless `yes`; without a terminal there is no prompt.
+fn confirm(yes: bool, question: &str) -> Result<(), Error> {
+    if yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(());
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            path: PathBuf::from("<stdin>"),
+            source,
+        })?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(Error::Declined)
+    }
+}
+
+/// A token cancelled by the first Ctrl-C (a second one ends the process at once).
+fn cancel_on_ctrl_c() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted: finishing the calls in flight and recording state (Ctrl-C again to quit at once)");
+            t.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    token
 }

@@ -7,10 +7,13 @@
 //! backend's resource list, so a second backend (a WebSocket gateway as an SCF web function)
 //! fills the same shape.
 
+pub mod classic;
+pub mod error;
 pub mod graph;
 pub mod journal;
 pub mod observe;
 pub mod plan;
+pub mod remove;
 
 pub use observe::observe;
 

@@ -4,6 +4,7 @@
 //! warnings, logs and errors. Nothing else in the crate prints.
 
 pub mod progress;
+pub mod report;
 
 use std::io::{IsTerminal, Write};
 
@@ -61,5 +62,51 @@ pub fn print_result(text: &str) {
 pub fn warn(global: &GlobalArgs, message: &str) {
     if !global.quiet {
         eprintln!("warning: {message}");
+    }
+}
+
+/// A cargo-style status line on stderr (`   Deployed 4 changes in 3.2s`), unless quiet or JSON.
+pub fn status(global: &GlobalArgs, verb: &str, message: &str) {
+    if !global.quiet && !global.json {
+        eprintln!("{verb:>12} {message}");
+    }
+}
+
+/// Prints a plan: one line per resource, symbol, action and the fields that change; on stdout
+/// when it is the command's result (`plan`), else on stderr.
+pub fn print_plan(changes: &[crate::engine::plan::Change], to_stdout: bool) {
+    use crate::engine::plan::Action;
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let width = changes.iter().map(|c| c.resource.len()).max().unwrap_or(0);
+    for c in changes {
+        let mark = match c.action {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "±",
+            Action::Delete => "-",
+            Action::NoChange => " ",
+        };
+        let fields = if c.fields.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", c.fields.join(", "))
+        };
+        let _ = writeln!(out, "  {mark} {:<width$}  {}{fields}", c.resource, c.action);
+    }
+    let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
+    let _ = writeln!(
+        out,
+        "\n  {} to create, {} to update, {} to replace, {} to delete, {} unchanged",
+        count(Action::Create),
+        count(Action::Update),
+        count(Action::Replace),
+        count(Action::Delete),
+        count(Action::NoChange)
+    );
+    if to_stdout {
+        print_result(&out);
+    } else {
+        let _ = std::io::stderr().lock().write_all(out.as_bytes());
     }
 }
