@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+mod deploy;
 mod info;
 mod localcloud_api3;
 mod support;
