@@ -2,4 +2,5 @@
 
 #![allow(unreachable_pub)]
 
+mod localcloud_cos;
 mod support;

@@ -12,6 +12,8 @@ use chatstack::localcloud::{self, ApigwMode, LocalCloud, Options, account::KeyPa
 /// A local cloud running on its own thread and runtime; stopped on drop.
 pub struct Cloud {
     pub addr: SocketAddr,
+    /// The running cloud's state handle (to mint temporary credentials, inspect the store, …).
+    pub handle: LocalCloud,
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -57,7 +59,7 @@ impl Cloud {
                     .expect("bind");
                 let addr = listener.local_addr().expect("addr");
                 let cloud = LocalCloud::open(opts, addr).expect("open local cloud");
-                addr_tx.send(addr).expect("send addr");
+                addr_tx.send((addr, cloud.clone())).expect("send addr");
                 localcloud::run(listener, cloud, async {
                     let _ = stop_rx.await;
                 })
@@ -65,9 +67,10 @@ impl Cloud {
                 .expect("serve");
             });
         });
-        let addr = addr_rx.recv().expect("local cloud started");
+        let (addr, handle) = addr_rx.recv().expect("local cloud started");
         Cloud {
             addr,
+            handle,
             data_dir,
             _dir: None,
             stop: Some(stop_tx),
@@ -83,6 +86,17 @@ impl Cloud {
     /// The port.
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// Mints temporary credentials valid for `ttl_secs` from now, as SCF hands a function.
+    pub fn mint_temporary(&self, ttl_secs: u64) -> localcloud::account::TempCredentials {
+        self.handle
+            .account()
+            .mint_temporary(
+                jiff::Timestamp::now().as_second(),
+                std::time::Duration::from_secs(ttl_secs),
+            )
+            .expect("mint temporary credentials")
     }
 }
 
@@ -115,10 +129,20 @@ pub fn python_script(name: &str) -> PathBuf {
 /// its environment (`CHATSTACK_TEST_ENDPOINT` = `127.0.0.1:PORT`); panics with its output on
 /// failure.
 pub fn run_python(cloud: &Cloud, script: &str, args: &[&str]) -> Output {
+    run_python_with(cloud.addr, script, args, &[])
+}
+
+/// [`run_python`] against any address, with extra environment variables.
+pub fn run_python_with(
+    addr: SocketAddr,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let out = Command::new("python3")
         .arg(python_script(script))
         .args(args)
-        .env("CHATSTACK_TEST_ENDPOINT", cloud.addr.to_string())
+        .env("CHATSTACK_TEST_ENDPOINT", addr.to_string())
         .env(
             "CHATSTACK_TEST_SECRET_ID",
             localcloud::account::DEFAULT_SECRET_ID,
@@ -131,6 +155,7 @@ pub fn run_python(cloud: &Cloud, script: &str, args: &[&str]) -> Output {
             "CHATSTACK_TEST_APPID",
             localcloud::account::DEFAULT_APPID.to_string(),
         )
+        .envs(env.iter().copied())
         .output()
         .expect("python3 runs");
     assert!(
