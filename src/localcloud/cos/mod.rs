@@ -10,6 +10,7 @@
 //! [`sweep_orphan_blobs`] removes at the next start.
 
 mod auth;
+mod header_case;
 mod xml;
 
 use std::collections::{BTreeMap, HashSet};
@@ -208,6 +209,9 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
         .headers_mut()
         .insert(header::SERVER, HeaderValue::from_static("tencent-cos"));
     response
+        .extensions_mut()
+        .extend(header_case::extensions().clone());
+    response
 }
 
 fn new_request_id() -> String {
@@ -217,9 +221,11 @@ fn new_request_id() -> String {
 fn error_response(e: &CosError, resource: &str, request_id: &str, is_head: bool) -> Response {
     let mut builder = Response::builder().status(e.status);
     if is_head {
-        return builder.body(Body::empty()).unwrap_or_default();
+        return builder
+            .header(header::CONTENT_LENGTH, "0")
+            .body(Body::empty())
+            .unwrap_or_default();
     }
-    builder = builder.header(header::CONTENT_TYPE, "application/xml");
     let body = xml::render(&xml::ErrorBody {
         code: e.code,
         message: &e.message,
@@ -227,6 +233,9 @@ fn error_response(e: &CosError, resource: &str, request_id: &str, is_head: bool)
         request_id,
         trace_id: request_id,
     });
+    builder = builder
+        .header(header::CONTENT_TYPE, "application/xml")
+        .header(header::CONTENT_LENGTH, body.len());
     builder.body(Body::from(body)).unwrap_or_default()
 }
 
@@ -753,10 +762,12 @@ fn list_objects(store: &Store, req: &Req, appid: u64) -> Result<Response, CosErr
             }),
         }
     }
+    let body = xml::render(&doc);
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/xml")
-        .body(Body::from(xml::render(&doc)))
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
         .map_err(|e| CosError::internal(e.to_string()))
 }
 
