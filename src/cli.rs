@@ -49,4 +49,6 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show the deployed stack: client URL, push-back URL, resource status
     Info(crate::commands::info::Args),
+    /// Run the local cloud (control plane, COS, gateway) until Ctrl-C; prints its URL first
+    Local(crate::commands::local::Args),
 }

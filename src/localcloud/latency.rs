@@ -3,3 +3,16 @@
 /// Per-action delays.
 #[derive(Debug, Clone, Default)]
 pub struct Profile;
+
+impl Profile {
+    /// Parses `--latency`: `none`, `realistic` or a profile file. SKELETON: every profile is
+    /// the empty one until the api3 helper's version replaces this file.
+    pub fn from_arg(arg: &str) -> Result<Profile, String> {
+        match arg {
+            "none" | "realistic" => Ok(Profile),
+            other => Err(format!(
+                "cannot read latency profile {other}: profile files are not supported yet"
+            )),
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! `chatstack local`: the local cloud in the foreground (DESIGN §7) until Ctrl-C or SIGTERM.
+//!
+//! The endpoint URL is the first line of stdout, printed once the port is bound, so scripts and
+//! tests can start it with `--listen 127.0.0.1:0` and read where it is.
+
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::GlobalArgs;
+use crate::error::Error;
+use crate::localcloud::account::{self, KeyPair};
+use crate::localcloud::{self, ApigwMode, LocalCloud, Options, faults, latency};
+
+/// How long in-flight requests get to finish after Ctrl-C before the process exits anyway.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// `local` flags (DESIGN §5).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, default_value = "127.0.0.1:9000", value_name = "ADDR", value_parser = listen_addr)]
+    pub listen: SocketAddr,
+
+    /// Directory the local cloud persists to
+    #[arg(long, default_value = ".chatstack/local", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// The account's APPID, the suffix of its bucket names
+    #[arg(long, default_value_t = account::DEFAULT_APPID, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub appid: u64,
+
+    /// Control-plane delays: none, realistic, or a profile FILE
+    #[arg(long, default_value = "none", value_name = "none|realistic|FILE",
+          value_parser = latency_arg)]
+    pub latency: String,
+
+    /// Fraction of control-plane calls that fail with retryable errors, 0.0 to 1.0
+    #[arg(long = "faults", default_value_t = 0.0, value_name = "RATE", value_parser = fault_rate)]
+    pub fault_rate: f64,
+
+    /// Seed for --faults, to reproduce a run
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub fault_seed: u64,
+
+    /// Whether API Gateway can still create services (`retired` tests the clear-error path)
+    #[arg(long, value_enum, default_value_t = ApigwMode::Available)]
+    pub apigw: ApigwMode,
+}
+
+/// `IP:PORT`, or `HOST:PORT` resolved (first IPv4 address preferred).
+fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("expected IP:PORT or HOST:PORT ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s} resolves to no address"))
+}
+
+/// Checks `--latency` at parse time (so a bad profile is a usage error, exit 2).
+fn latency_arg(s: &str) -> Result<String, String> {
+    latency::Profile::from_arg(s).map(|_| s.to_owned())
+}
+
+fn fault_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err("expected a fraction between 0.0 and 1.0".to_owned()),
+    }
+}
+
+/// Serves the local cloud until interrupted.
+pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
+    let from_env = std::env::var("TENCENTCLOUD_SECRET_ID").is_ok_and(|v| !v.is_empty())
+        && std::env::var("TENCENTCLOUD_SECRET_KEY").is_ok_and(|v| !v.is_empty());
+    let credentials = KeyPair::from_env(|k| std::env::var(k).ok());
+    let secret_id = credentials.secret_id.clone();
+    let opts = Options {
+        data_dir: args.data_dir.clone(),
+        appid: args.appid,
+        credentials,
+        latency: latency::Profile::from_arg(&args.latency).map_err(|e| Error::Io {
+            path: PathBuf::from(&args.latency),
+            source: std::io::Error::other(e),
+        })?,
+        faults: faults::FaultConfig {
+            rate: args.fault_rate,
+            seed: args.fault_seed,
+        },
+        apigw: args.apigw,
+    };
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| Error::Io {
+            path: PathBuf::from(args.listen.to_string()),
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| Error::Io {
+        path: PathBuf::from(args.listen.to_string()),
+        source,
+    })?;
+    // Hand out a reachable address even when listening on every interface.
+    let advertised = match bound.ip() {
+        ip if ip.is_unspecified() => SocketAddr::new(
+            if ip.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            },
+            bound.port(),
+        ),
+        _ => bound,
+    };
+    let cloud = LocalCloud::open(opts, advertised).map_err(|e| Error::Io {
+        path: args.data_dir.clone(),
+        source: std::io::Error::other(e),
+    })?;
+
+    // The endpoint URL is the whole of stdout's first line, flushed before anything else.
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", cloud.endpoint_url());
+        let _ = out.flush();
+    }
+    if !global.quiet {
+        eprintln!(
+            "chatstack local cloud on {}\n  data dir  {}\n  SecretId  {secret_id} ({})\n  \
+             APPID     {}\n  latency {}, faults {} (seed {}), API Gateway {:?}\nCtrl-C stops it.",
+            cloud.endpoint_url(),
+            args.data_dir.display(),
+            if from_env {
+                "from TENCENTCLOUD_SECRET_ID/KEY"
+            } else {
+                "the documented default pair"
+            },
+            args.appid,
+            args.latency,
+            args.fault_rate,
+            args.fault_seed,
+            args.apigw,
+        );
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(localcloud::run(listener, cloud, async {
+        let _ = stop_rx.await;
+    }));
+    let served = tokio::select! {
+        served = &mut server => served,
+        () = interrupted() => {
+            tracing::info!("stopping: finishing requests in flight");
+            let _ = stop_tx.send(());
+            match tokio::time::timeout(DRAIN, &mut server).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!("connections still open after {DRAIN:?}; stopping anyway");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+    };
+    match served {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(source)) => Err(Error::Io {
+            path: PathBuf::from(bound.to_string()),
+            source,
+        }),
+        Err(join) => Err(Error::Io {
+            path: PathBuf::from(bound.to_string()),
+            source: std::io::Error::other(join),
+        }),
+    }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn interrupted() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    () = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
+}
