@@ -2,5 +2,6 @@
 
 #![allow(unreachable_pub)]
 
+mod local_command;
 mod localcloud_cos;
 mod support;

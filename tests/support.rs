@@ -182,3 +182,73 @@ pub fn chatstack() -> assert_cmd::Command {
     }
     cmd
 }
+
+/// The real `chatstack local` binary, running in the background on a free port.
+pub struct LocalProcess {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+    /// Kept open so the process never writes into a closed pipe.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    stderr: tempfile::NamedTempFile,
+}
+
+impl LocalProcess {
+    /// Starts `chatstack local --listen 127.0.0.1:0 --data-dir DIR ARGS…` and waits for the
+    /// endpoint URL on the first line of its stdout.
+    pub fn start(data_dir: &Path, args: &[&str]) -> LocalProcess {
+        use std::io::BufRead;
+        let stderr = tempfile::NamedTempFile::new().expect("stderr file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatstack"));
+        for var in ["TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"] {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd
+            .args(["local", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr.reopen().expect("stderr file"))
+            .spawn()
+            .expect("chatstack local starts");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the endpoint line");
+        let addr = line
+            .trim()
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok());
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no endpoint URL on stdout (got {line:?}); stderr:\n{}",
+                std::fs::read_to_string(stderr.path()).unwrap_or_default()
+            )
+        };
+        LocalProcess {
+            addr,
+            child,
+            _stdout: stdout,
+            stderr,
+        }
+    }
+
+    /// What it printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
+    }
+
+    /// `kill -9`: no shutdown code runs.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for LocalProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
