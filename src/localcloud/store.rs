@@ -165,6 +165,11 @@ impl Store {
         f.write_all(data).map_err(io)?;
         f.sync_all().map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
+        // The rename itself is durable only once the directory is.
+        #[cfg(unix)]
+        std::fs::File::open(self.dir.join("blobs"))
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
         Ok(path)
     }
 
