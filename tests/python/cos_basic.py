@@ -42,6 +42,14 @@ check(got["x-cos-meta-room"] == "lobby" and got["x-cos-meta-n"] == "7", "GET met
 check(got["Last-Modified"].endswith(" GMT"), "Last-Modified %r" % got["Last-Modified"])
 check("x-cos-request-id" in got, "x-cos-request-id on GET")
 
+part = c.get_object(Bucket=b, Key=key, Range="bytes=0-5")
+check(part["Body"].get_raw_stream().read() == body[:6], "ranged GET")
+check(part["Content-Range"] == "bytes 0-5/%d" % len(body), "Content-Range %r" % part.get("Content-Range"))
+expect_error(lambda: c.get_object(Bucket=b, Key=key, Range="bytes=%d-" % len(body)), "InvalidRange", 416)
+expect_error(lambda: c.get_object(Bucket=b, Key=key, IfMatch='"nope"'), "PreconditionFailed", 412)
+renamed = c.get_object(Bucket=b, Key=key, ResponseContentType="application/x-custom")
+check(renamed["Content-Type"] == "application/x-custom", "response-content-type")
+
 head = c.head_object(Bucket=b, Key=key)
 check(head["Content-Length"] == str(len(body)), "HEAD Content-Length %r" % head)
 check(head["x-cos-meta-room"] == "lobby", "HEAD metadata")

@@ -21,6 +21,7 @@ Host: h\r\n\
 ETag: x\r\n\
 Content-Type: x\r\n\
 Content-Length: 0\r\n\
+Content-Range: x\r\n\
 Last-Modified: x\r\n\
 Accept-Ranges: x\r\n\
 Server: x\r\n\

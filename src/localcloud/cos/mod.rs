@@ -563,20 +563,80 @@ fn get_object(store: &Store, req: &Req, with_body: bool) -> Result<Response, Cos
             }
         }
     };
+    let etag = format!("\"{}\"", record.md5);
+    let last_modified = rfc1123(record.last_modified_ms);
+    let condition = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(tags) = condition("if-match")
+        && !etag_listed(tags, &etag)
+    {
+        return Err(CosError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "At least one of the preconditions you specified did not hold.",
+        ));
+    }
+    if let Some(tags) = condition("if-none-match")
+        && etag_listed(tags, &etag)
+    {
+        return Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .header(header::ETAG, &etag)
+            .header(header::LAST_MODIFIED, &last_modified)
+            .body(Body::empty())
+            .map_err(|e| CosError::internal(e.to_string()));
+    }
+    let range = match condition("range").and_then(|r| parse_range(r, record.size)) {
+        None => None,
+        Some(Ok(r)) => Some(r),
+        Some(Err(())) => {
+            return Err(CosError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "InvalidRange",
+                "The requested range is not satisfiable.",
+            ));
+        }
+    };
     let mut builder = Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_LENGTH, record.size)
-        .header(header::ETAG, format!("\"{}\"", record.md5))
-        .header(header::LAST_MODIFIED, rfc1123(record.last_modified_ms))
+        .header(header::ETAG, &etag)
+        .header(header::LAST_MODIFIED, last_modified)
         .header(header::ACCEPT_RANGES, "bytes")
         .header("x-cos-storage-class", "STANDARD");
+    let body = match range {
+        Some((first, last)) => {
+            builder = builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_LENGTH, last - first + 1)
+                .header(
+                    header::CONTENT_RANGE,
+                    format!("bytes {first}-{last}/{}", record.size),
+                );
+            if with_body {
+                // In range: first <= last < size == body.len().
+                body[first as usize..=last as usize].to_vec()
+            } else {
+                body
+            }
+        }
+        None => {
+            builder = builder
+                .status(StatusCode::OK)
+                .header(header::CONTENT_LENGTH, record.size);
+            body
+        }
+    };
     let content_type = req
         .param("response-content-type")
         .unwrap_or(&record.content_type);
     if let Ok(v) = HeaderValue::from_str(content_type) {
         builder = builder.header(header::CONTENT_TYPE, v);
     }
-    for (name, value) in &record.headers {
+    let mut headers = record.headers.clone();
+    for name in KEPT_HEADERS {
+        if let Some(v) = req.param(&format!("response-{name}")) {
+            headers.insert(name.to_owned(), v.to_owned());
+        }
+    }
+    for (name, value) in &headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_bytes(value.as_bytes()),
@@ -587,6 +647,44 @@ fn get_object(store: &Store, req: &Req, with_body: bool) -> Result<Response, Cos
     builder
         .body(Body::from(body))
         .map_err(|e| CosError::internal(e.to_string()))
+}
+
+/// Whether an `If-Match`/`If-None-Match` list names `etag` (or is `*`).
+fn etag_listed(list: &str, etag: &str) -> bool {
+    list.split(',').map(str::trim).any(|t| {
+        t == "*" || t == etag || t.strip_prefix("W/") == Some(etag) || format!("\"{t}\"") == etag
+    })
+}
+
+/// A single `bytes=` range of an object of `size` bytes, as inclusive `(first, last)`; `None`
+/// when the header is to be ignored (malformed or several ranges, as RFC 9110 allows), `Err`
+/// when it cannot be satisfied.
+fn parse_range(header: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        let n: u64 = last.parse().ok()?;
+        if n == 0 || size == 0 {
+            return Some(Err(()));
+        }
+        return Some(Ok((size.saturating_sub(n), size - 1)));
+    }
+    let first: u64 = first.parse().ok()?;
+    let last = match last {
+        "" => u64::MAX,
+        l => l.parse().ok()?,
+    };
+    if last < first {
+        return None;
+    }
+    if first >= size {
+        return Some(Err(()));
+    }
+    Some(Ok((first, last.min(size - 1))))
 }
 
 fn delete_object(store: &Store, req: &Req) -> Result<Response, CosError> {

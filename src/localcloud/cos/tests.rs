@@ -303,3 +303,20 @@ fn list_names(
         truncated,
     )
 }
+
+#[test]
+fn ranges_follow_rfc_9110() {
+    assert_eq!(parse_range("bytes=0-0", 10), Some(Ok((0, 0))));
+    assert_eq!(parse_range("bytes=2-", 10), Some(Ok((2, 9))));
+    assert_eq!(parse_range("bytes=5-100", 10), Some(Ok((5, 9))));
+    assert_eq!(parse_range("bytes=-3", 10), Some(Ok((7, 9))));
+    assert_eq!(parse_range("bytes=-30", 10), Some(Ok((0, 9))));
+    assert_eq!(parse_range("bytes=10-", 10), Some(Err(())));
+    assert_eq!(parse_range("bytes=-0", 10), Some(Err(())));
+    assert_eq!(parse_range("bytes=0-1,4-5", 10), None);
+    assert_eq!(parse_range("bytes=5-2", 10), None);
+    assert_eq!(parse_range("items=0-1", 10), None);
+    assert!(etag_listed("\"abc\", \"def\"", "\"def\""));
+    assert!(etag_listed("*", "\"x\""));
+    assert!(!etag_listed("\"abc\"", "\"def\""));
+}
