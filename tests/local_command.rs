@@ -32,3 +32,40 @@ fn local_rejects_bad_flags_with_exit_2() {
             .stdout("");
     }
 }
+
+#[test]
+fn local_accepts_the_keys_from_its_environment_and_never_prints_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, key) = (
+        "AKIDlocalTestFromEnv000000000000000",
+        "envSecretKeyForTheLocalCloud0000",
+    );
+    let local = LocalProcess::start_with_env(
+        dir.path(),
+        &["--appid", "1300000001"],
+        &[
+            ("TENCENTCLOUD_SECRET_ID", id),
+            ("TENCENTCLOUD_SECRET_KEY", key),
+        ],
+    );
+    let env = [
+        ("CHATSTACK_TEST_SECRET_ID", id),
+        ("CHATSTACK_TEST_SECRET_KEY", key),
+        ("CHATSTACK_TEST_APPID", "1300000001"),
+        // The documented default pair is not accepted when the environment names another.
+        (
+            "CHATSTACK_TEST_OTHER_ID",
+            chatstack::localcloud::account::DEFAULT_SECRET_ID,
+        ),
+    ];
+    run_python_with(local.addr, "cos_auth.py", &["unknown-id"], &env);
+    let stderr = local.stderr();
+    assert!(
+        stderr.contains(id) && stderr.contains("1300000001"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(key),
+        "the secret key was printed:\n{stderr}"
+    );
+}

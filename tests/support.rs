@@ -196,6 +196,11 @@ impl LocalProcess {
     /// Starts `chatstack local --listen 127.0.0.1:0 --data-dir DIR ARGS…` and waits for the
     /// endpoint URL on the first line of its stdout.
     pub fn start(data_dir: &Path, args: &[&str]) -> LocalProcess {
+        Self::start_with_env(data_dir, args, &[])
+    }
+
+    /// [`LocalProcess::start`] with extra environment variables (e.g. the accepted keys).
+    pub fn start_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> LocalProcess {
         use std::io::BufRead;
         let stderr = tempfile::NamedTempFile::new().expect("stderr file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatstack"));
@@ -206,6 +211,7 @@ impl LocalProcess {
             .args(["local", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(stderr.reopen().expect("stderr file"))

@@ -38,7 +38,7 @@ if mode == "wrong-key":
     expect_error(lambda: bad.put_object(Bucket=b, Key="k2", Body=b"x"), "SignatureDoesNotMatch", 403)
     expect_error(lambda: bad.list_objects(Bucket=b), "SignatureDoesNotMatch", 403)
 elif mode == "unknown-id":
-    bad = client(secret_id="AKIDnobodyknowsthisone")
+    bad = client(secret_id=os.environ.get("CHATSTACK_TEST_OTHER_ID", "AKIDnobodyknowsthisone"))
     expect_error(lambda: bad.get_object(Bucket=b, Key="k"), "InvalidAccessKeyId", 403)
 elif mode == "expired":
     cos_auth.time = ShiftedTime(-20000)

@@ -172,6 +172,7 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
     let request_id = new_request_id();
     let (parts, body) = req.into_parts();
     let is_head = parts.method == Method::HEAD;
+    let method = parts.method.clone();
     let resource = format!(
         "{}.cos.{}.myqcloud.com{}",
         bucket.0,
@@ -200,8 +201,12 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
     };
     let mut response = match result {
         Ok(r) => r,
-        Err(e) => error_response(&e, &resource, &request_id, is_head),
+        Err(e) => {
+            tracing::debug!("cos {method} {resource}: {} {}", e.code, e.message);
+            error_response(&e, &resource, &request_id, is_head)
+        }
     };
+    tracing::debug!("cos {method} {resource} -> {}", response.status());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-cos-request-id", v);
     }

@@ -320,3 +320,41 @@ fn ranges_follow_rfc_9110() {
     assert!(etag_listed("*", "\"x\""));
     assert!(!etag_listed("\"abc\"", "\"def\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_overwrites_keep_one_object_and_one_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = open(dir.path());
+    send(&cloud, request("PUT", HOST, "/", "", b"")).await;
+    const BODIES: [&[u8]; 4] = [b"one", b"two", b"three", b"four"];
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let cloud = cloud.clone();
+            tokio::spawn(async move {
+                send(&cloud, request("PUT", HOST, "/same", "", BODIES[i % 4])).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().0, StatusCode::OK);
+    }
+    let (status, _, body) = send(&cloud, request("GET", HOST, "/same", "", b"")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(BODIES.contains(&body.as_bytes()), "{body}");
+    let blobs = std::fs::read_dir(cloud.store().blob_path(""))
+        .unwrap()
+        .count();
+    assert_eq!(blobs, 1);
+    assert_eq!(
+        send(&cloud, request("DELETE", HOST, "/same", "", b""))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        std::fs::read_dir(cloud.store().blob_path(""))
+            .unwrap()
+            .count(),
+        0
+    );
+}
