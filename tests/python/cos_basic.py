@@ -79,6 +79,15 @@ expect_error(lambda: c.head_object(Bucket=b, Key="nope"), "NoSuchResource", 404)
 expect_error(lambda: c.get_object(Bucket=bucket(), Key="k"), "NoSuchBucket", 404)
 c.delete_object(Bucket=b, Key="nope")  # 204 even when missing
 
+# Multi-delete: missing keys count as deleted; Quiet lists only failures.
+for k in ("m/1", "m/2", "m/3"):
+    c.put_object(Bucket=b, Key=k, Body=b"m")
+res = c.delete_objects(Bucket=b, Delete={"Quiet": "false", "Object": [{"Key": "m/1"}, {"Key": "m/2"}, {"Key": "m/none"}]})
+check(sorted(d["Key"] for d in res["Deleted"]) == ["m/1", "m/2", "m/none"], "delete_objects %r" % res)
+res = c.delete_objects(Bucket=b, Delete={"Quiet": "true", "Object": [{"Key": "m/3"}, {"Key": "k" * 851}]})
+check("Deleted" not in res and [e["Code"] for e in res["Error"]] == ["KeyTooLong"], "quiet delete_objects %r" % res)
+check("Contents" not in c.list_objects(Bucket=b, Prefix="m/"), "multi-deleted keys are gone")
+
 # A bucket must be empty to go.
 expect_error(lambda: c.delete_bucket(Bucket=b), "BucketNotEmpty", 409)
 c.delete_object(Bucket=b, Key=key)

@@ -314,6 +314,7 @@ fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
             Method::HEAD => head_bucket(store, &req),
             Method::DELETE => delete_bucket(store, &req),
             Method::GET => list_objects(store, &req, appid),
+            Method::POST if req.param("delete").is_some() => delete_objects(store, &req),
             _ => Err(method_not_allowed()),
         }
     } else {
@@ -370,7 +371,8 @@ fn check_params(req: &Req) -> Result<(), CosError> {
     for (name, _) in &req.query {
         let ok = auth::is_auth_param(name)
             || (req.key.is_empty() && req.method == Method::GET && LIST.contains(&name.as_str()))
-            || (!req.key.is_empty() && req.method == Method::GET && name.starts_with("response-"));
+            || (!req.key.is_empty() && req.method == Method::GET && name.starts_with("response-"))
+            || (req.key.is_empty() && req.method == Method::POST && name == "delete");
         if !ok {
             return Err(CosError::not_implemented(&format!(
                 "the `{name}` parameter on {} {}",
@@ -693,22 +695,94 @@ fn parse_range(header: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
 }
 
 fn delete_object(store: &Store, req: &Req) -> Result<Response, CosError> {
-    let id = object_id(&req.bucket, &req.key);
-    let old = store.write(|tx| -> Result<Option<ObjectRecord>, CosError> {
+    delete_keys(store, req, std::slice::from_ref(&req.key))?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Deletes `keys` (missing ones are fine) in one transaction, then their blobs.
+fn delete_keys(store: &Store, req: &Req, keys: &[String]) -> Result<(), CosError> {
+    let old = store.write(|tx| -> Result<Vec<ObjectRecord>, CosError> {
         match tx.get::<BucketRecord>(BUCKETS, &req.bucket)? {
             Some(b) if b.region == req.region => {}
             _ => return Err(CosError::no_such_bucket()),
         }
-        let old = tx.get::<ObjectRecord>(OBJECTS, &id)?;
-        if old.is_some() {
-            tx.delete(OBJECTS, &id)?;
+        let mut old = Vec::new();
+        for key in keys {
+            let id = object_id(&req.bucket, key);
+            if let Some(record) = tx.get::<ObjectRecord>(OBJECTS, &id)? {
+                tx.delete(OBJECTS, &id)?;
+                old.push(record);
+            }
         }
         Ok(old)
     })?;
-    if let Some(old) = old {
-        store.delete_blob(&old.blob);
+    for record in old {
+        store.delete_blob(&record.blob);
     }
-    Ok(empty(StatusCode::NO_CONTENT))
+    Ok(())
+}
+
+/// `POST /?delete`: up to 1000 keys in a `<Delete>` document.
+fn delete_objects(store: &Store, req: &Req) -> Result<Response, CosError> {
+    let malformed = || {
+        CosError::bad_request(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published \
+             schema.",
+        )
+    };
+    if let Some(want) = req.headers.get("content-md5") {
+        let md5 = Md5::digest(&req.body);
+        if base64::engine::general_purpose::STANDARD
+            .encode(md5)
+            .as_bytes()
+            != want.as_bytes()
+        {
+            return Err(CosError::bad_request(
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    let text = std::str::from_utf8(&req.body).map_err(|_| malformed())?;
+    let doc: xml::DeleteRequest = quick_xml::de::from_str(text).map_err(|_| malformed())?;
+    if doc.objects.is_empty() || doc.objects.len() > 1000 {
+        return Err(malformed());
+    }
+    let quiet = doc
+        .quiet
+        .as_deref()
+        .is_some_and(|q| q.eq_ignore_ascii_case("true"));
+    let mut result = xml::DeleteResult::default();
+    let mut keys = Vec::new();
+    for object in doc.objects {
+        if object.key.is_empty() {
+            result.errors.push(xml::DeleteError {
+                key: object.key,
+                code: "InvalidArgument",
+                message: "The key is empty.",
+            });
+        } else if object.key.len() > MAX_KEY_BYTES {
+            result.errors.push(xml::DeleteError {
+                key: object.key,
+                code: "KeyTooLong",
+                message: "Your key is too long; the limit is 850 bytes.",
+            });
+        } else {
+            keys.push(object.key);
+        }
+    }
+    delete_keys(store, req, &keys)?;
+    if !quiet {
+        result.deleted = keys.into_iter().map(|key| xml::Deleted { key }).collect();
+    }
+    let body = xml::render(&result);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/xml")
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .map_err(|e| CosError::internal(e.to_string()))
 }
 
 /// One entry of a listing page, in key order.

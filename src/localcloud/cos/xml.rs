@@ -1,6 +1,6 @@
 //! The COS XML documents the local cloud writes (API-FACTS §5.2–5.3), as quick-xml serde types.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The declaration COS puts before every XML body.
 const DECLARATION: &str = "<?xml version='1.0' encoding='utf-8' ?>\n";
@@ -83,6 +83,51 @@ pub(crate) struct Owner {
     pub(crate) id: String,
     #[serde(rename = "DisplayName")]
     pub(crate) display_name: String,
+}
+
+/// `<Delete>`, the body of `POST /?delete`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeleteRequest {
+    /// `true` lists only failures.
+    #[serde(rename = "Quiet", default)]
+    pub(crate) quiet: Option<String>,
+    #[serde(rename = "Object", default)]
+    pub(crate) objects: Vec<ObjectToDelete>,
+}
+
+/// One `<Object>` of a `<Delete>`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ObjectToDelete {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+}
+
+/// `<DeleteResult>`.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename = "DeleteResult")]
+pub(crate) struct DeleteResult {
+    #[serde(rename = "Deleted")]
+    pub(crate) deleted: Vec<Deleted>,
+    #[serde(rename = "Error")]
+    pub(crate) errors: Vec<DeleteError>,
+}
+
+/// One deleted key (missing keys count as deleted).
+#[derive(Debug, Serialize)]
+pub(crate) struct Deleted {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+}
+
+/// One key that could not be deleted.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeleteError {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "Code")]
+    pub(crate) code: &'static str,
+    #[serde(rename = "Message")]
+    pub(crate) message: &'static str,
 }
 
 /// Serializes `doc` with the XML declaration in front.
