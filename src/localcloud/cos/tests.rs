@@ -1,6 +1,9 @@
+use super::bucket::*;
+use super::object::*;
 use super::*;
 use crate::localcloud::account::{DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, KeyPair};
 use crate::localcloud::{ApigwMode, Options};
+use crate::providers::tencent::cos_sign;
 
 const BUCKET: &str = "chat-1250000000";
 const REGION: &str = "ap-guangzhou";
