@@ -12,6 +12,7 @@ use crate::cli::GlobalArgs;
 use crate::error::Error;
 use crate::localcloud::account::{self, KeyPair};
 use crate::localcloud::{self, ApigwMode, LocalCloud, Options, faults, latency};
+use crate::ui;
 
 /// How long in-flight requests get to finish after Ctrl-C before the process exits anyway.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -128,11 +129,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     })?;
 
     // The endpoint URL is the whole of stdout's first line, flushed before anything else.
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", cloud.endpoint_url());
-        let _ = out.flush();
-    }
+    ui::print_result(&format!("{}\n", cloud.endpoint_url()));
+    let _ = std::io::stdout().flush();
     if !global.quiet {
         eprintln!(
             "chatstack local cloud on {}\n  data dir  {}\n  SecretId  {secret_id} ({})\n  \

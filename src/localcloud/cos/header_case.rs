@@ -25,6 +25,7 @@ Content-Range: x\r\n\
 Last-Modified: x\r\n\
 Accept-Ranges: x\r\n\
 Server: x\r\n\
+Date: x\r\n\
 Cache-Control: x\r\n\
 Content-Disposition: x\r\n\
 Content-Encoding: x\r\n\

@@ -213,6 +213,9 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
     response
         .headers_mut()
         .insert(header::SERVER, HeaderValue::from_static("tencent-cos"));
+    if let Ok(v) = HeaderValue::from_str(&object::rfc1123(now_ms())) {
+        response.headers_mut().insert(header::DATE, v);
+    }
     response
         .extensions_mut()
         .extend(header_case::extensions().clone());
