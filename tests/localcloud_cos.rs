@@ -51,3 +51,17 @@ fn cos_accepts_temporary_credentials_only_with_their_token() {
         run_python_with(cloud.addr, "cos_auth.py", &[mode], &env);
     }
 }
+
+#[test]
+fn cos_refuses_expired_temporary_credentials() {
+    let cloud = Cloud::start();
+    let tmp = cloud.mint_temporary(0);
+    // Valid through the second they were minted in; refused after it.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let env = [
+        ("CHATSTACK_TEST_TMP_ID", tmp.secret_id.as_str()),
+        ("CHATSTACK_TEST_TMP_KEY", tmp.secret_key.expose()),
+        ("CHATSTACK_TEST_TMP_TOKEN", tmp.token.expose()),
+    ];
+    run_python_with(cloud.addr, "cos_auth.py", &["temporary-expired"], &env);
+}

@@ -1,6 +1,6 @@
 """Authentication through the official SDK. Usage: cos_auth.py MODE
 MODE is one of: wrong-key, unknown-id, expired, future, other-appid, no-auth, temporary
-(needs CHATSTACK_TEST_TMP_ID/KEY/TOKEN), temporary-no-token, temporary-wrong-token, query-sign."""
+(needs CHATSTACK_TEST_TMP_ID/KEY/TOKEN), temporary-no-token, temporary-wrong-token, temporary-expired, query-sign."""
 
 import os
 import sys
@@ -68,6 +68,9 @@ elif mode == "temporary-no-token":
 elif mode == "temporary-wrong-token":
     t = tmp_client("x" * 96)
     expect_error(lambda: t.get_object(Bucket=b, Key="k"), "InvalidToken", 400)
+elif mode == "temporary-expired":
+    t = tmp_client(os.environ["CHATSTACK_TEST_TMP_TOKEN"])
+    expect_error(lambda: t.get_object(Bucket=b, Key="k"), "ExpiredToken", 400)
 elif mode == "query-sign":
     # A presigned URL: the signature travels as q-sign-* query parameters.
     url = c.get_presigned_url(Bucket=b, Key="k", Method="GET", Expired=300, SignHost=False)
