@@ -69,3 +69,15 @@ fn local_accepts_the_keys_from_its_environment_and_never_prints_the_secret() {
         "the secret key was printed:\n{stderr}"
     );
 }
+
+#[test]
+fn local_stops_cleanly_on_sigterm_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = LocalProcess::start(dir.path(), &[]);
+    run_python_with(first.addr, "cos_persist.py", &["write"], &[]);
+    let status = first.terminate();
+    assert!(status.success(), "{status}");
+    // The database lock was released: a new process opens the same data dir at once.
+    let second = LocalProcess::start(dir.path(), &[]);
+    run_python_with(second.addr, "cos_persist.py", &["check"], &[]);
+}

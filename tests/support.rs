@@ -245,6 +245,24 @@ impl LocalProcess {
         std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
     }
 
+    /// SIGTERM, then waits (at most 10 s) for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running 10 s after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// `kill -9`: no shutdown code runs.
     pub fn kill9(mut self) {
         self.child.kill().expect("SIGKILL");
