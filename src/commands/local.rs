@@ -4,7 +4,7 @@
 //! tests can start it with `--listen 127.0.0.1:0` and read where it is.
 
 use std::io::Write;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -82,8 +82,6 @@ fn fault_rate(s: &str) -> Result<f64, String> {
 
 /// Serves the local cloud until interrupted.
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
-    let from_env = std::env::var("TENCENTCLOUD_SECRET_ID").is_ok_and(|v| !v.is_empty())
-        && std::env::var("TENCENTCLOUD_SECRET_KEY").is_ok_and(|v| !v.is_empty());
     let credentials = KeyPair::from_env(|k| std::env::var(k).ok());
     let secret_id = credentials.secret_id.clone();
     let opts = Options {
@@ -100,30 +98,15 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         },
         apigw: args.apigw,
     };
-
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| Error::Io {
-            path: PathBuf::from(args.listen.to_string()),
-            source,
-        })?;
-    let bound = listener.local_addr().map_err(|source| Error::Io {
+    let address_error = |source| Error::Io {
         path: PathBuf::from(args.listen.to_string()),
         source,
-    })?;
-    // Hand out a reachable address even when listening on every interface.
-    let advertised = match bound.ip() {
-        ip if ip.is_unspecified() => SocketAddr::new(
-            if ip.is_ipv4() {
-                std::net::Ipv4Addr::LOCALHOST.into()
-            } else {
-                std::net::Ipv6Addr::LOCALHOST.into()
-            },
-            bound.port(),
-        ),
-        _ => bound,
     };
-    let cloud = LocalCloud::open(opts, advertised).map_err(|e| Error::Io {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(address_error)?;
+    let bound = listener.local_addr().map_err(address_error)?;
+    let cloud = LocalCloud::open(opts, advertised(bound)).map_err(|e| Error::Io {
         path: args.data_dir.clone(),
         source: std::io::Error::other(e),
     })?;
@@ -132,24 +115,50 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     ui::print_result(&format!("{}\n", cloud.endpoint_url()));
     let _ = std::io::stdout().flush();
     if !global.quiet {
-        eprintln!(
-            "chatstack local cloud on {}\n  data dir  {}\n  SecretId  {secret_id} ({})\n  \
-             APPID     {}\n  latency {}, faults {} (seed {}), API Gateway {:?}\nCtrl-C stops it.",
-            cloud.endpoint_url(),
-            args.data_dir.display(),
-            if from_env {
-                "from TENCENTCLOUD_SECRET_ID/KEY"
-            } else {
-                "the documented default pair"
-            },
-            args.appid,
-            args.latency,
-            args.fault_rate,
-            args.fault_seed,
-            args.apigw,
-        );
+        print_summary(&args, &cloud.endpoint_url(), &secret_id);
     }
+    serve_until_interrupted(listener, cloud)
+        .await
+        .map_err(address_error)
+}
 
+/// The address handed out in URLs: loopback when listening on every interface.
+fn advertised(bound: SocketAddr) -> SocketAddr {
+    match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, bound.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, bound.port()).into(),
+        _ => bound,
+    }
+}
+
+/// What is running, on stderr: never the SecretKey.
+fn print_summary(args: &Args, url: &str, secret_id: &str) {
+    let source = if secret_id == account::DEFAULT_SECRET_ID {
+        "the documented default pair"
+    } else {
+        "from TENCENTCLOUD_SECRET_ID/KEY"
+    };
+    let apigw = match args.apigw {
+        ApigwMode::Available => "available",
+        ApigwMode::Retired => "retired",
+    };
+    // A status block for a foreground server; `ui` has no status printer yet.
+    eprintln!(
+        "chatstack local cloud on {url}\n  data dir  {}\n  SecretId  {secret_id} ({source})\n  \
+         APPID     {}\n  latency {}, faults {} (seed {}), API Gateway {apigw}\nCtrl-C stops it.",
+        args.data_dir.display(),
+        args.appid,
+        args.latency,
+        args.fault_rate,
+        args.fault_seed,
+    );
+}
+
+/// Serves until Ctrl-C/SIGTERM, then gives requests in flight [`DRAIN`] to finish.
+async fn serve_until_interrupted(
+    listener: tokio::net::TcpListener,
+    cloud: LocalCloud,
+) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(localcloud::run(listener, cloud, async {
         let _ = stop_rx.await;
@@ -169,17 +178,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
             }
         }
     };
-    match served {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(source)) => Err(Error::Io {
-            path: PathBuf::from(bound.to_string()),
-            source,
-        }),
-        Err(join) => Err(Error::Io {
-            path: PathBuf::from(bound.to_string()),
-            source: std::io::Error::other(join),
-        }),
-    }
+    served.unwrap_or_else(|join| Err(std::io::Error::other(join)))
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.
