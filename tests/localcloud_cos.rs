@@ -65,3 +65,14 @@ fn cos_refuses_expired_temporary_credentials() {
     ];
     run_python_with(cloud.addr, "cos_auth.py", &["temporary-expired"], &env);
 }
+
+#[test]
+fn cos_multipart_uploads_through_upload_file_and_by_hand() {
+    let cloud = Cloud::start();
+    run_python(&cloud, "cos_multipart.py", &[]);
+    // Nothing left behind once the bucket is gone: no part or object files.
+    let blobs = std::fs::read_dir(cloud.data_dir.join("blobs"))
+        .unwrap()
+        .count();
+    assert_eq!(blobs, 0);
+}

@@ -312,13 +312,13 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let taken: Vec<(String, i32)> = store
             .write(|tx| -> Result<_, StoreError> {
-                for (i, k) in ["a", "b\01", "b\02", "c"].iter().enumerate() {
+                for (i, k) in ["a", "b\0x", "b\0y", "c"].iter().enumerate() {
                     tx.put("t", k, &(i as i32))?;
                 }
                 tx.take_prefix("t", "b\0")
             })
             .unwrap();
-        assert_eq!(taken, [("b\01".to_owned(), 1), ("b\02".to_owned(), 2)]);
+        assert_eq!(taken, [("b\0x".to_owned(), 1), ("b\0y".to_owned(), 2)]);
         let left: Vec<(String, i32)> = store.scan("t", "", None, 10).unwrap();
         assert_eq!(left.len(), 2);
     }

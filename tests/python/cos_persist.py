@@ -40,6 +40,10 @@ if mode == "write":
         c.put_object(Bucket=buckets[bi], Key=key, Body=body(i, size), ContentType=ctype, Metadata=meta)
     c.put_object(Bucket=buckets[1], Key="deleted", Body=b"gone")
     c.delete_object(Bucket=buckets[1], Key="deleted")
+    # An upload left in progress: its parts must survive the restart (and the orphan sweep).
+    up = c.create_multipart_upload(Bucket=buckets[1], Key="in-progress", ContentType="text/csv")["UploadId"]
+    c.upload_part(Bucket=buckets[1], Key="in-progress", Body=body(100, 1024 * 1024), PartNumber=1, UploadId=up)
+    c.upload_part(Bucket=buckets[1], Key="in-progress", Body=b"end", PartNumber=2, UploadId=up)
 elif mode == "check":
     for b in buckets:
         c.head_bucket(Bucket=b)
@@ -52,6 +56,13 @@ elif mode == "check":
         for k, v in meta.items():
             check(got.get(k) == v, "%s: %s = %r" % (key, k, got.get(k)))
     expect_error(lambda: c.get_object(Bucket=buckets[1], Key="deleted"), "NoSuchKey", 404)
+    [upload] = c.list_multipart_uploads(Bucket=buckets[1])["Upload"]
+    parts = c.list_parts(Bucket=buckets[1], Key="in-progress", UploadId=upload["UploadId"])["Part"]
+    c.complete_multipart_upload(Bucket=buckets[1], Key="in-progress", UploadId=upload["UploadId"],
+                                MultipartUpload={"Part": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]})
+    got = c.get_object(Bucket=buckets[1], Key="in-progress")
+    check(got["Body"].get_raw_stream().read() == body(100, 1024 * 1024) + b"end", "upload finished after restart")
+    check(got["Content-Type"] == "text/csv", "upload kept its content type")
     listed = [o["Key"] for o in c.list_objects(Bucket=buckets[0])["Contents"]]
     check(listed == sorted((k for bi, k, *_ in objects if bi == 0), key=lambda k: k.encode()), "listing %r" % listed)
     check("Contents" not in c.list_objects(Bucket=buckets[2]), "empty bucket stays empty")

@@ -49,18 +49,21 @@ pub(super) fn head_bucket(store: &Store, req: &Req) -> Result<Response, CosError
 /// `DELETE /`: 204; the bucket must be empty.
 pub(super) fn delete_bucket(store: &Store, req: &Req) -> Result<Response, CosError> {
     let prefix = format!("{}\0", req.bucket);
-    store.write(|tx| -> Result<(), CosError> {
-        bucket_exists(tx, req)?;
-        if tx.any_with_prefix(OBJECTS, &prefix)? {
-            return Err(CosError::new(
-                StatusCode::CONFLICT,
-                "BucketNotEmpty",
-                "The bucket you tried to delete is not empty.",
-            ));
-        }
-        tx.delete(BUCKETS, &req.bucket)?;
-        Ok(())
-    })?;
+    store
+        .write(|tx| -> Result<Vec<String>, CosError> {
+            bucket_exists(tx, req)?;
+            if tx.any_with_prefix(OBJECTS, &prefix)? {
+                return Err(CosError::new(
+                    StatusCode::CONFLICT,
+                    "BucketNotEmpty",
+                    "The bucket you tried to delete is not empty.",
+                ));
+            }
+            tx.delete(BUCKETS, &req.bucket)?;
+            // Uploads never completed go with the bucket.
+            Ok(super::multipart::abort_all(tx, &req.bucket)?)
+        })
+        .map(|blobs| blobs.iter().for_each(|b| store.delete_blob(b)))?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -183,7 +186,6 @@ pub(super) fn list_objects(store: &Store, req: &Req, appid: u64) -> Result<Respo
             s.to_owned()
         }
     };
-    let owner = appid.to_string();
     let next_marker = if truncated {
         entries.last().map(|e| enc(e.name()))
     } else {
@@ -209,12 +211,9 @@ pub(super) fn list_objects(store: &Store, req: &Req, appid: u64) -> Result<Respo
             Entry::Object(key, r) => doc.contents.push(xml::Contents {
                 key: enc(&key),
                 last_modified: iso8601_ms(r.last_modified_ms),
-                etag: format!("\"{}\"", r.md5),
+                etag: format!("\"{}\"", r.etag),
                 size: r.size,
-                owner: xml::Owner {
-                    id: owner.clone(),
-                    display_name: owner.clone(),
-                },
+                owner: xml::Owner::of(appid),
                 storage_class: "STANDARD",
             }),
         }

@@ -7,11 +7,13 @@
 //! bucket in UTF-8 byte order; object bodies are blobs named `cos-{uuid}`. A PUT writes its
 //! blob (fsync + rename) *before* the transaction that points at it commits, and deletes the
 //! blob it replaced only after; a crash in between leaves an unreferenced blob, which
-//! [`sweep_orphan_blobs`] removes at the next start.
+//! [`sweep_orphan_blobs`] removes at the next start. Multipart uploads keep their parts in
+//! `cos_uploads`/`cos_parts` (see `multipart`).
 
 mod auth;
 mod bucket;
 mod header_case;
+mod multipart;
 mod object;
 mod xml;
 
@@ -75,8 +77,8 @@ struct BucketRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ObjectRecord {
     size: u64,
-    /// Hex MD5, unquoted.
-    md5: String,
+    /// The ETag, unquoted: the body's hex MD5, or `{hex}-{parts}` for a multipart upload.
+    etag: String,
     content_type: String,
     last_modified_ms: i64,
     /// `x-cos-meta-*` and [`KEPT_HEADERS`], lowercase names.
@@ -260,6 +262,10 @@ fn decode(
         .decode_utf8()
         .map_err(|_| invalid_uri())?;
     let key = path.strip_prefix('/').unwrap_or(&path).to_owned();
+    // NUL separates the parts of our table keys; COS keys never need it.
+    if key.contains('\0') {
+        return Err(invalid_uri());
+    }
     let mut query = Vec::new();
     for pair in parts.uri.query().unwrap_or_default().split('&') {
         if pair.is_empty() {
@@ -316,6 +322,9 @@ fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
             Method::PUT => bucket::put_bucket(store, &req),
             Method::HEAD => bucket::head_bucket(store, &req),
             Method::DELETE => bucket::delete_bucket(store, &req),
+            Method::GET if req.param("uploads").is_some() => {
+                multipart::list_uploads(store, &req, appid)
+            }
             Method::GET => bucket::list_objects(store, &req, appid),
             Method::POST if req.param("delete").is_some() => object::delete_objects(store, &req),
             _ => Err(method_not_allowed()),
@@ -327,7 +336,13 @@ fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
                 format!("Your key is too long; the limit is {MAX_KEY_BYTES} bytes."),
             ));
         }
+        let multipart = req.param("uploadId").is_some();
         match req.method {
+            Method::POST if req.param("uploads").is_some() => multipart::initiate(store, &req),
+            Method::POST if multipart => multipart::complete(store, &req),
+            Method::PUT if multipart => multipart::upload_part(store, &req),
+            Method::GET if multipart => multipart::list_parts(store, &req, appid),
+            Method::DELETE if multipart => multipart::abort(store, &req),
             Method::PUT => object::put_object(store, &req),
             Method::GET => object::get_object(store, &req, true),
             Method::HEAD => object::get_object(store, &req, false),
@@ -370,21 +385,40 @@ fn bucket_appid(bucket: &str) -> Result<u64, CosError> {
 /// Refuses sub-resources (`?acl`, `?uploads`, …) this emulator does not implement, rather than
 /// misreading them as plain object or bucket operations.
 fn check_params(req: &Req) -> Result<(), CosError> {
-    const LIST: [&str; 5] = ["prefix", "delimiter", "marker", "max-keys", "encoding-type"];
+    let bucket = req.key.is_empty();
+    let has = |p: &str| req.param(p).is_some();
+    let allowed: &[&str] = match req.method {
+        Method::GET if bucket && has("uploads") => &[
+            "uploads",
+            "prefix",
+            "delimiter",
+            "key-marker",
+            "upload-id-marker",
+            "max-uploads",
+            "encoding-type",
+        ],
+        Method::GET if bucket => &["prefix", "delimiter", "marker", "max-keys", "encoding-type"],
+        Method::POST if bucket => &["delete"],
+        Method::GET if has("uploadId") => &[
+            "uploadId",
+            "part-number-marker",
+            "max-parts",
+            "encoding-type",
+        ],
+        Method::PUT if has("uploadId") => &["uploadId", "partNumber"],
+        Method::POST => &["uploads", "uploadId"],
+        Method::DELETE => &["uploadId"],
+        _ => &[],
+    };
     for (name, _) in &req.query {
         let ok = auth::is_auth_param(name)
-            || (req.key.is_empty() && req.method == Method::GET && LIST.contains(&name.as_str()))
-            || (!req.key.is_empty() && req.method == Method::GET && name.starts_with("response-"))
-            || (req.key.is_empty() && req.method == Method::POST && name == "delete");
+            || allowed.contains(&name.as_str())
+            || (!bucket && req.method == Method::GET && name.starts_with("response-"));
         if !ok {
             return Err(CosError::not_implemented(&format!(
                 "the `{name}` parameter on {} {}",
                 req.method,
-                if req.key.is_empty() {
-                    "Bucket"
-                } else {
-                    "Object"
-                }
+                if bucket { "Bucket" } else { "Object" }
             )));
         }
     }
@@ -440,6 +474,7 @@ pub fn sweep_orphan_blobs(store: &Store) -> Result<usize, StoreError> {
             break;
         }
     }
+    referenced.extend(multipart::part_blobs(store)?);
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();

@@ -23,40 +23,13 @@ pub(super) fn object_id(bucket: &str, key: &str) -> String {
 /// `PUT /<key>`: stores the body (checked against `Content-MD5`), content type and
 /// metadata; 200 with the quoted MD5 as `ETag`.
 pub(super) fn put_object(store: &Store, req: &Req) -> Result<Response, CosError> {
-    let md5 = Md5::digest(&req.body);
-    if let Some(want) = req.headers.get("content-md5") {
-        let want = base64::engine::general_purpose::STANDARD
-            .decode(want.as_bytes())
-            .map_err(|_| {
-                CosError::bad_request(
-                    "InvalidDigest",
-                    "The Content-MD5 you specified is not valid.",
-                )
-            })?;
-        if want.as_slice() != md5.as_slice() {
-            return Err(CosError::bad_request(
-                "BadDigest",
-                "The Content-MD5 you specified did not match what we received.",
-            ));
-        }
-    }
+    let md5 = checked_md5(req)?;
     bucket_record(store, req)?;
-    let text = |name: &str| {
-        req.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-    };
-    let headers: BTreeMap<String, String> = req
-        .headers
-        .keys()
-        .map(HeaderName::as_str)
-        .filter(|n| n.starts_with("x-cos-meta-") || KEPT_HEADERS.contains(n))
-        .filter_map(|n| Some((n.to_owned(), text(n)?)))
-        .collect();
+    let (content_type, headers) = object_metadata(req);
     let record = ObjectRecord {
         size: req.body.len() as u64,
-        md5: hex::encode(md5),
-        content_type: text("content-type").unwrap_or_else(|| "application/octet-stream".to_owned()),
+        etag: hex::encode(md5),
+        content_type,
         last_modified_ms: now_ms(),
         headers,
         blob: format!("{BLOB_PREFIX}{}", uuid::Uuid::new_v4().simple()),
@@ -83,10 +56,52 @@ pub(super) fn put_object(store: &Store, req: &Req) -> Result<Response, CosError>
         }
     }
     let mut resp = empty(StatusCode::OK);
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", record.md5)) {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", record.etag)) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     Ok(resp)
+}
+
+/// The body's MD5, checked against `Content-MD5` when the request sent one.
+pub(super) fn checked_md5(req: &Req) -> Result<[u8; 16], CosError> {
+    let md5: [u8; 16] = Md5::digest(&req.body).into();
+    if let Some(want) = req.headers.get("content-md5") {
+        let want = base64::engine::general_purpose::STANDARD
+            .decode(want.as_bytes())
+            .map_err(|_| {
+                CosError::bad_request(
+                    "InvalidDigest",
+                    "The Content-MD5 you specified is not valid.",
+                )
+            })?;
+        if want.as_slice() != md5.as_slice() {
+            return Err(CosError::bad_request(
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    Ok(md5)
+}
+
+/// The `Content-Type` (default `application/octet-stream`) and the kept headers
+/// (`x-cos-meta-*`, [`KEPT_HEADERS`]) a PUT or an initiated upload gives the object.
+pub(super) fn object_metadata(req: &Req) -> (String, BTreeMap<String, String>) {
+    let text = |name: &str| {
+        req.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let headers = req
+        .headers
+        .keys()
+        .map(HeaderName::as_str)
+        .filter(|n| n.starts_with("x-cos-meta-") || KEPT_HEADERS.contains(n))
+        .filter_map(|n| Some((n.to_owned(), text(n)?)))
+        .collect();
+    let content_type =
+        text("content-type").unwrap_or_else(|| "application/octet-stream".to_owned());
+    (content_type, headers)
 }
 
 /// `Last-Modified` format, `Wed, 25 Nov 2026 19:36:13 GMT`.
@@ -121,7 +136,7 @@ pub(super) fn get_object(store: &Store, req: &Req, with_body: bool) -> Result<Re
             }
         }
     };
-    let etag = format!("\"{}\"", record.md5);
+    let etag = format!("\"{}\"", record.etag);
     let last_modified = rfc1123(record.last_modified_ms);
     let condition = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(tags) = condition("if-match")

@@ -227,7 +227,7 @@ fn put_keys(store: &Store, bucket: &str, keys: &[&str]) {
                     &object_id(bucket, k),
                     &ObjectRecord {
                         size: 0,
-                        md5: String::new(),
+                        etag: String::new(),
                         content_type: String::new(),
                         last_modified_ms: 0,
                         headers: BTreeMap::new(),

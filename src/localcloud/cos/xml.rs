@@ -76,8 +76,8 @@ pub(crate) struct Contents {
     pub(crate) storage_class: &'static str,
 }
 
-/// `<Owner>`: the account's APPID, twice.
-#[derive(Debug, Serialize)]
+/// `<Owner>` (and `<Initiator>`): the account's APPID, twice.
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct Owner {
     #[serde(rename = "ID")]
     pub(crate) id: String,
@@ -128,6 +128,144 @@ pub(crate) struct DeleteError {
     pub(crate) code: &'static str,
     #[serde(rename = "Message")]
     pub(crate) message: &'static str,
+}
+
+impl Owner {
+    /// The account `appid`.
+    pub(crate) fn of(appid: u64) -> Self {
+        Owner {
+            id: appid.to_string(),
+            display_name: appid.to_string(),
+        }
+    }
+}
+
+/// `<InitiateMultipartUploadResult>`.
+#[derive(Debug, Serialize)]
+#[serde(rename = "InitiateMultipartUploadResult")]
+pub(crate) struct InitiateMultipartUploadResult {
+    #[serde(rename = "Bucket")]
+    pub(crate) bucket: String,
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "UploadId")]
+    pub(crate) upload_id: String,
+}
+
+/// `<ListPartsResult>`.
+#[derive(Debug, Serialize)]
+#[serde(rename = "ListPartsResult")]
+pub(crate) struct ListPartsResult {
+    #[serde(rename = "Bucket")]
+    pub(crate) bucket: String,
+    #[serde(rename = "EncodingType", skip_serializing_if = "Option::is_none")]
+    pub(crate) encoding_type: Option<String>,
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "UploadId")]
+    pub(crate) upload_id: String,
+    #[serde(rename = "Initiator")]
+    pub(crate) initiator: Owner,
+    #[serde(rename = "Owner")]
+    pub(crate) owner: Owner,
+    #[serde(rename = "StorageClass")]
+    pub(crate) storage_class: &'static str,
+    #[serde(rename = "PartNumberMarker")]
+    pub(crate) part_number_marker: u32,
+    #[serde(rename = "NextPartNumberMarker")]
+    pub(crate) next_part_number_marker: u32,
+    #[serde(rename = "MaxParts")]
+    pub(crate) max_parts: usize,
+    #[serde(rename = "IsTruncated")]
+    pub(crate) is_truncated: bool,
+    #[serde(rename = "Part")]
+    pub(crate) parts: Vec<Part>,
+}
+
+/// One `<Part>` of a `<ListPartsResult>`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Part {
+    #[serde(rename = "PartNumber")]
+    pub(crate) part_number: u32,
+    #[serde(rename = "LastModified")]
+    pub(crate) last_modified: String,
+    #[serde(rename = "ETag")]
+    pub(crate) etag: String,
+    #[serde(rename = "Size")]
+    pub(crate) size: u64,
+}
+
+/// `<CompleteMultipartUpload>`, the body of `POST /<key>?uploadId=`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CompleteMultipartUpload {
+    #[serde(rename = "Part", default)]
+    pub(crate) parts: Vec<CompletePart>,
+}
+
+/// One listed `<Part>` of a `<CompleteMultipartUpload>`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CompletePart {
+    #[serde(rename = "PartNumber")]
+    pub(crate) part_number: u32,
+    #[serde(rename = "ETag")]
+    pub(crate) etag: String,
+}
+
+/// `<CompleteMultipartUploadResult>`.
+#[derive(Debug, Serialize)]
+#[serde(rename = "CompleteMultipartUploadResult")]
+pub(crate) struct CompleteMultipartUploadResult {
+    #[serde(rename = "Location")]
+    pub(crate) location: String,
+    #[serde(rename = "Bucket")]
+    pub(crate) bucket: String,
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "ETag")]
+    pub(crate) etag: String,
+}
+
+/// `<ListMultipartUploadsResult>`.
+#[derive(Debug, Serialize)]
+#[serde(rename = "ListMultipartUploadsResult")]
+pub(crate) struct ListMultipartUploadsResult {
+    #[serde(rename = "Bucket")]
+    pub(crate) bucket: String,
+    #[serde(rename = "EncodingType", skip_serializing_if = "Option::is_none")]
+    pub(crate) encoding_type: Option<String>,
+    #[serde(rename = "KeyMarker")]
+    pub(crate) key_marker: String,
+    #[serde(rename = "UploadIdMarker")]
+    pub(crate) upload_id_marker: String,
+    #[serde(rename = "NextKeyMarker", skip_serializing_if = "Option::is_none")]
+    pub(crate) next_key_marker: Option<String>,
+    #[serde(rename = "NextUploadIdMarker", skip_serializing_if = "Option::is_none")]
+    pub(crate) next_upload_id_marker: Option<String>,
+    #[serde(rename = "MaxUploads")]
+    pub(crate) max_uploads: usize,
+    #[serde(rename = "IsTruncated")]
+    pub(crate) is_truncated: bool,
+    #[serde(rename = "Prefix")]
+    pub(crate) prefix: String,
+    #[serde(rename = "Upload")]
+    pub(crate) uploads: Vec<Upload>,
+}
+
+/// One `<Upload>` in progress.
+#[derive(Debug, Serialize)]
+pub(crate) struct Upload {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "UploadId")]
+    pub(crate) upload_id: String,
+    #[serde(rename = "StorageClass")]
+    pub(crate) storage_class: &'static str,
+    #[serde(rename = "Initiator")]
+    pub(crate) initiator: Owner,
+    #[serde(rename = "Owner")]
+    pub(crate) owner: Owner,
+    #[serde(rename = "Initiated")]
+    pub(crate) initiated: String,
 }
 
 /// Serializes `doc` with the XML declaration in front.
