@@ -54,6 +54,26 @@ head = c.head_object(Bucket=b, Key=key)
 check(head["Content-Length"] == str(len(body)), "HEAD Content-Length %r" % head)
 check(head["x-cos-meta-room"] == "lobby", "HEAD metadata")
 
+# Copy: same or another bucket, metadata copied or replaced.
+src = {"Bucket": b, "Key": key, "Region": REGION}
+copied = c.copy_object(Bucket=b, Key="copy/same.txt", CopySource=src)
+check(copied["ETag"] == '"%s"' % md5, "copy ETag %r" % copied)
+got = c.get_object(Bucket=b, Key="copy/same.txt")
+check(got["Body"].get_raw_stream().read() == body and got["x-cos-meta-room"] == "lobby", "copied body and metadata")
+other = bucket()
+c.create_bucket(Bucket=other)
+c.copy_object(Bucket=other, Key="replaced", CopySource=src, CopyStatus="Replaced", ContentType="text/x-new",
+              Metadata={"x-cos-meta-room": "hall"})
+got = c.get_object(Bucket=other, Key="replaced")
+check(got["Content-Type"] == "text/x-new" and got["x-cos-meta-room"] == "hall", "replaced metadata %r" % got)
+check("x-cos-meta-n" not in got, "replaced drops the source metadata")
+expect_error(lambda: c.copy_object(Bucket=b, Key=key, CopySource=src), "InvalidRequest", 400)
+expect_error(lambda: c.copy_object(Bucket=b, Key="x", CopySource={"Bucket": b, "Key": "missing", "Region": REGION}), "NoSuchKey", 404)
+expect_error(lambda: c.copy_object(Bucket=b, Key="x", CopySource={"Bucket": "chat-1250000001", "Key": key, "Region": REGION}), "AccessDenied", 403)
+c.delete_object(Bucket=other, Key="replaced")
+c.delete_bucket(Bucket=other)
+c.delete_object(Bucket=b, Key="copy/same.txt")
+
 # Overwrite replaces body and metadata.
 c.put_object(Bucket=b, Key=key, Body=b"v2")
 got = c.get_object(Bucket=b, Key=key)

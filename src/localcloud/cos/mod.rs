@@ -343,6 +343,9 @@ fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
             Method::PUT if multipart => multipart::upload_part(store, &req),
             Method::GET if multipart => multipart::list_parts(store, &req, appid),
             Method::DELETE if multipart => multipart::abort(store, &req),
+            Method::PUT if req.headers.contains_key("x-cos-copy-source") => {
+                object::copy_object(store, &req, appid)
+            }
             Method::PUT => object::put_object(store, &req),
             Method::GET => object::get_object(store, &req, true),
             Method::HEAD => object::get_object(store, &req, false),
@@ -422,8 +425,12 @@ fn check_params(req: &Req) -> Result<(), CosError> {
             )));
         }
     }
-    if req.headers.contains_key("x-cos-copy-source") {
-        return Err(CosError::not_implemented("PUT Object - Copy"));
+    if req.headers.contains_key("x-cos-copy-source")
+        && (bucket || req.method != Method::PUT || has("uploadId"))
+    {
+        return Err(CosError::not_implemented(
+            "x-cos-copy-source here (only PUT Object - Copy)",
+        ));
     }
     Ok(())
 }

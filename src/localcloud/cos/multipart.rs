@@ -16,10 +16,9 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
 use super::bucket::iso8601_ms;
-use super::object::{checked_md5, object_id, object_metadata};
+use super::object::{checked_md5, new_blob_name, object_id, object_metadata};
 use super::{
-    BLOB_PREFIX, CosError, OBJECTS, ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms,
-    xml,
+    CosError, OBJECTS, ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms, xml,
 };
 use crate::localcloud::store::{Store, StoreError};
 use crate::providers::tencent::cos_sign;
@@ -135,7 +134,7 @@ pub(super) fn upload_part(store: &Store, req: &Req) -> Result<Response, CosError
         size: req.body.len() as u64,
         md5: hex::encode(md5),
         last_modified_ms: now_ms(),
-        blob: format!("{BLOB_PREFIX}{}", uuid::Uuid::new_v4().simple()),
+        blob: new_blob_name(),
     };
     store.put_blob(&part.blob, &req.body)?;
     let committed = store.write(|tx| -> Result<Option<PartRecord>, CosError> {
@@ -281,7 +280,7 @@ pub(super) fn complete(store: &Store, req: &Req) -> Result<Response, CosError> {
         content_type: upload.content_type,
         last_modified_ms: now_ms(),
         headers: upload.headers,
-        blob: format!("{BLOB_PREFIX}{}", uuid::Uuid::new_v4().simple()),
+        blob: new_blob_name(),
     };
     store.put_blob(&record.blob, &body)?;
     let upload_key = upload_id_key(&req.bucket, &req.key, id);

@@ -9,9 +9,10 @@ use axum::response::Response;
 use base64::Engine;
 use md5::{Digest, Md5};
 
+use super::bucket::iso8601_ms;
 use super::{
-    BLOB_PREFIX, CosError, KEPT_HEADERS, MAX_KEY_BYTES, OBJECTS, ObjectRecord, Req, bucket_exists,
-    bucket_record, empty, now_ms, xml,
+    BLOB_PREFIX, BUCKETS, BucketRecord, CosError, KEPT_HEADERS, MAX_KEY_BYTES, OBJECTS,
+    ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms, xml,
 };
 use crate::localcloud::store::Store;
 
@@ -32,16 +33,35 @@ pub(super) fn put_object(store: &Store, req: &Req) -> Result<Response, CosError>
         content_type,
         last_modified_ms: now_ms(),
         headers,
-        blob: format!("{BLOB_PREFIX}{}", uuid::Uuid::new_v4().simple()),
+        blob: new_blob_name(),
     };
+    store_object(store, req, &record, &req.body)?;
+    let mut resp = empty(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", record.etag)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
 
-    // The body is durable before the metadata that points at it commits.
-    store.put_blob(&record.blob, &req.body)?;
+/// A fresh, unique object blob name.
+pub(super) fn new_blob_name() -> String {
+    format!("{BLOB_PREFIX}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Makes `record` (whose blob will hold `body`) the request's object: the blob is durable
+/// before the metadata that points at it commits, and the blob it replaces goes after.
+pub(super) fn store_object(
+    store: &Store,
+    req: &Req,
+    record: &ObjectRecord,
+    body: &[u8],
+) -> Result<(), CosError> {
+    store.put_blob(&record.blob, body)?;
     let id = object_id(&req.bucket, &req.key);
     let committed = store.write(|tx| -> Result<Option<ObjectRecord>, CosError> {
         bucket_exists(tx, req)?;
         let old = tx.get::<ObjectRecord>(OBJECTS, &id)?;
-        tx.put(OBJECTS, &id, &record)?;
+        tx.put(OBJECTS, &id, record)?;
         Ok(old)
     });
     match committed {
@@ -49,17 +69,98 @@ pub(super) fn put_object(store: &Store, req: &Req) -> Result<Response, CosError>
             if let Some(old) = old {
                 store.delete_blob(&old.blob);
             }
+            Ok(())
         }
         Err(e) => {
             store.delete_blob(&record.blob);
-            return Err(e);
+            Err(e)
         }
     }
-    let mut resp = empty(StatusCode::OK);
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", record.etag)) {
-        resp.headers_mut().insert(header::ETAG, v);
+}
+
+/// `PUT /<key>` with `x-cos-copy-source: {bucket}.cos.{region}.myqcloud.com/{key}`: copies an
+/// object of this account; `x-cos-metadata-directive: Replaced` takes the content type and
+/// metadata from this request instead of the source.
+pub(super) fn copy_object(store: &Store, req: &Req, appid: u64) -> Result<Response, CosError> {
+    let source = req
+        .headers
+        .get("x-cos-copy-source")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let (src_bucket, src_region, src_key) = parse_copy_source(&source).ok_or_else(|| {
+        CosError::bad_request(
+            "InvalidArgument",
+            "x-cos-copy-source must be <bucket-appid>.cos.<region>.myqcloud.com/<key>.",
+        )
+    })?;
+    if super::bucket_appid(&src_bucket)? != appid {
+        return Err(CosError::forbidden(
+            "AccessDenied",
+            "Access Denied. The source bucket belongs to another account.",
+        ));
     }
-    Ok(resp)
+    let replace = req
+        .headers
+        .get("x-cos-metadata-directive")
+        .is_some_and(|d| d.as_bytes().eq_ignore_ascii_case(b"Replaced"));
+    if !replace && src_bucket == req.bucket && src_key == req.key {
+        return Err(CosError::bad_request(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself \
+             without changing the object's metadata.",
+        ));
+    }
+    bucket_record(store, req)?;
+    match store.get::<BucketRecord>(BUCKETS, &src_bucket)? {
+        Some(b) if b.region == src_region => {}
+        _ => return Err(CosError::no_such_bucket()),
+    }
+    let src: ObjectRecord = store
+        .get(OBJECTS, &object_id(&src_bucket, &src_key))?
+        .ok_or_else(CosError::no_such_key)?;
+    // A source replaced or deleted since we read its metadata is gone, as far as we know.
+    let body = std::fs::read(store.blob_path(&src.blob)).map_err(|_| CosError::no_such_key())?;
+    let (content_type, headers) = if replace {
+        object_metadata(req)
+    } else {
+        (src.content_type, src.headers)
+    };
+    let record = ObjectRecord {
+        size: body.len() as u64,
+        etag: hex::encode(Md5::digest(&body)),
+        content_type,
+        last_modified_ms: now_ms(),
+        headers,
+        blob: new_blob_name(),
+    };
+    store_object(store, req, &record, &body)?;
+    let xml = xml::render(&xml::CopyObjectResult {
+        etag: format!("\"{}\"", record.etag),
+        last_modified: iso8601_ms(record.last_modified_ms),
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/xml")
+        .header(header::CONTENT_LENGTH, xml.len())
+        .body(Body::from(xml))
+        .map_err(|e| CosError::internal(e.to_string()))
+}
+
+/// `(bucket, region, key)` of an `x-cos-copy-source` value (optionally with a scheme, a
+/// `?versionId=`, and the key percent-encoded).
+pub(super) fn parse_copy_source(source: &str) -> Option<(String, String, String)> {
+    let source = source
+        .strip_prefix("https://")
+        .or_else(|| source.strip_prefix("http://"))
+        .unwrap_or(source);
+    let (host, path) = source.split_once('/')?;
+    let (bucket, region) = super::bucket_host(host)?;
+    let path = path.split_once("?versionId=").map_or(path, |(p, _)| p);
+    let key = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    (!key.is_empty()).then(|| (bucket.to_owned(), region.to_owned(), key))
 }
 
 /// The body's MD5, checked against `Content-MD5` when the request sent one.

@@ -361,3 +361,17 @@ async fn concurrent_overwrites_keep_one_object_and_one_blob() {
         0
     );
 }
+
+#[test]
+fn copy_sources_are_parsed_like_the_sdk_writes_them() {
+    assert_eq!(
+        parse_copy_source("chat-1250000000.cos.ap-guangzhou.myqcloud.com/%E6%B6%88%E6%81%AF/a%20b"),
+        Some((BUCKET.into(), REGION.into(), "消息/a b".into()))
+    );
+    assert_eq!(
+        parse_copy_source("http://b-1.cos.r.myqcloud.com/k?versionId=x"),
+        Some(("b-1".into(), "r".into(), "k".into()))
+    );
+    assert_eq!(parse_copy_source("b-1.cos.r.myqcloud.com/"), None);
+    assert_eq!(parse_copy_source("example.com/k"), None);
+}

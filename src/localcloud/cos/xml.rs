@@ -225,6 +225,16 @@ pub(crate) struct CompleteMultipartUploadResult {
     pub(crate) etag: String,
 }
 
+/// `<CopyObjectResult>`.
+#[derive(Debug, Serialize)]
+#[serde(rename = "CopyObjectResult")]
+pub(crate) struct CopyObjectResult {
+    #[serde(rename = "ETag")]
+    pub(crate) etag: String,
+    #[serde(rename = "LastModified")]
+    pub(crate) last_modified: String,
+}
+
 /// `<ListMultipartUploadsResult>`.
 #[derive(Debug, Serialize)]
 #[serde(rename = "ListMultipartUploadsResult")]
