@@ -181,24 +181,36 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
         bucket.1,
         parts.uri.path()
     );
-    let result = match axum::body::to_bytes(body, MAX_BODY).await {
-        Err(e) => Err(CosError::bad_request(
-            "IncompleteBody",
-            format!("The request body could not be read: {e}"),
-        )),
-        Ok(body) => {
-            let (bucket, region) = (bucket.0.to_owned(), bucket.1.to_owned());
-            let cloud = cloud.clone();
-            // Store calls block (redb commits and blob files are fsync'd).
-            tokio::task::spawn_blocking(move || {
-                let req = decode(parts, bucket, region, body)?;
-                serve(&cloud, req)
-            })
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!("cos handler failed: {e}");
-                Err(CosError::internal("The request failed unexpectedly."))
-            })
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let result = if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        // Refused before reading it, as COS does.
+        Err(CosError::bad_request(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed object size.",
+        ))
+    } else {
+        match axum::body::to_bytes(body, MAX_BODY).await {
+            Err(e) => Err(CosError::bad_request(
+                "IncompleteBody",
+                format!("The request body could not be read: {e}"),
+            )),
+            Ok(body) => {
+                let (bucket, region) = (bucket.0.to_owned(), bucket.1.to_owned());
+                let cloud = cloud.clone();
+                // Store calls block (redb commits and blob files are fsync'd).
+                tokio::task::spawn_blocking(move || {
+                    let req = decode(parts, bucket, region, body)?;
+                    serve(&cloud, req)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!("cos handler failed: {e}");
+                    Err(CosError::internal("The request failed unexpectedly."))
+                })
+            }
         }
     };
     let mut response = match result {
