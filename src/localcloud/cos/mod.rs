@@ -397,8 +397,8 @@ fn bucket_appid(bucket: &str) -> Result<u64, CosError> {
     appid.parse().map_err(|_| invalid())
 }
 
-/// Refuses sub-resources (`?acl`, `?uploads`, …) this emulator does not implement, rather than
-/// misreading them as plain object or bucket operations.
+/// Refuses sub-resources (`?acl`, `?cors`, `?tagging`, …) this emulator does not implement,
+/// rather than misreading them as plain object or bucket operations.
 fn check_params(req: &Req) -> Result<(), CosError> {
     let bucket = req.key.is_empty();
     let has = |p: &str| req.param(p).is_some();
