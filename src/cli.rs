@@ -55,6 +55,8 @@ pub enum Command {
     Info(crate::commands::info::Args),
     /// Delete everything of the stack and stage
     Remove(crate::commands::remove::Args),
+    /// Run the local cloud (control plane, COS, gateway) until Ctrl-C; prints its URL first
+    Local(crate::commands::local::Args),
 }
 
 /// Parses `90s`, `10m`, `1h`, `1h30m` or plain seconds.

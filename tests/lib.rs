@@ -5,4 +5,6 @@
 mod deploy;
 mod info;
 mod localcloud_api3;
+mod local_command;
+mod localcloud_cos;
 mod support;

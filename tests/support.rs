@@ -12,6 +12,8 @@ use chatstack::localcloud::{self, ApigwMode, LocalCloud, Options, account::KeyPa
 /// A local cloud running on its own thread and runtime; stopped on drop.
 pub struct Cloud {
     pub addr: SocketAddr,
+    /// The running cloud's state handle (to mint temporary credentials, inspect the store, …).
+    pub handle: LocalCloud,
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -57,7 +59,7 @@ impl Cloud {
                     .expect("bind");
                 let addr = listener.local_addr().expect("addr");
                 let cloud = LocalCloud::open(opts, addr).expect("open local cloud");
-                addr_tx.send(addr).expect("send addr");
+                addr_tx.send((addr, cloud.clone())).expect("send addr");
                 localcloud::run(listener, cloud, async {
                     let _ = stop_rx.await;
                 })
@@ -65,9 +67,10 @@ impl Cloud {
                 .expect("serve");
             });
         });
-        let addr = addr_rx.recv().expect("local cloud started");
+        let (addr, handle) = addr_rx.recv().expect("local cloud started");
         Cloud {
             addr,
+            handle,
             data_dir,
             _dir: None,
             stop: Some(stop_tx),
@@ -83,6 +86,17 @@ impl Cloud {
     /// The port.
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// Mints temporary credentials valid for `ttl_secs` from now, as SCF hands a function.
+    pub fn mint_temporary(&self, ttl_secs: u64) -> localcloud::account::TempCredentials {
+        self.handle
+            .account()
+            .mint_temporary(
+                jiff::Timestamp::now().as_second(),
+                std::time::Duration::from_secs(ttl_secs),
+            )
+            .expect("mint temporary credentials")
     }
 }
 
@@ -115,10 +129,20 @@ pub fn python_script(name: &str) -> PathBuf {
 /// its environment (`CHATSTACK_TEST_ENDPOINT` = `127.0.0.1:PORT`); panics with its output on
 /// failure.
 pub fn run_python(cloud: &Cloud, script: &str, args: &[&str]) -> Output {
+    run_python_with(cloud.addr, script, args, &[])
+}
+
+/// [`run_python`] against any address, with extra environment variables.
+pub fn run_python_with(
+    addr: SocketAddr,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let out = Command::new("python3")
         .arg(python_script(script))
         .args(args)
-        .env("CHATSTACK_TEST_ENDPOINT", cloud.addr.to_string())
+        .env("CHATSTACK_TEST_ENDPOINT", addr.to_string())
         .env(
             "CHATSTACK_TEST_SECRET_ID",
             localcloud::account::DEFAULT_SECRET_ID,
@@ -131,6 +155,7 @@ pub fn run_python(cloud: &Cloud, script: &str, args: &[&str]) -> Output {
             "CHATSTACK_TEST_APPID",
             localcloud::account::DEFAULT_APPID.to_string(),
         )
+        .envs(env.iter().copied())
         .output()
         .expect("python3 runs");
     assert!(
@@ -156,4 +181,98 @@ pub fn chatstack() -> assert_cmd::Command {
         cmd.env_remove(var);
     }
     cmd
+}
+
+/// The real `chatstack local` binary, running in the background on a free port.
+pub struct LocalProcess {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+    /// Kept open so the process never writes into a closed pipe.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    stderr: tempfile::NamedTempFile,
+}
+
+impl LocalProcess {
+    /// Starts `chatstack local --listen 127.0.0.1:0 --data-dir DIR ARGS…` and waits for the
+    /// endpoint URL on the first line of its stdout.
+    pub fn start(data_dir: &Path, args: &[&str]) -> LocalProcess {
+        Self::start_with_env(data_dir, args, &[])
+    }
+
+    /// [`LocalProcess::start`] with extra environment variables (e.g. the accepted keys).
+    pub fn start_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> LocalProcess {
+        use std::io::BufRead;
+        let stderr = tempfile::NamedTempFile::new().expect("stderr file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatstack"));
+        for var in ["TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"] {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd
+            .args(["local", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr.reopen().expect("stderr file"))
+            .spawn()
+            .expect("chatstack local starts");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the endpoint line");
+        let addr = line
+            .trim()
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok());
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no endpoint URL on stdout (got {line:?}); stderr:\n{}",
+                std::fs::read_to_string(stderr.path()).unwrap_or_default()
+            )
+        };
+        LocalProcess {
+            addr,
+            child,
+            _stdout: stdout,
+            stderr,
+        }
+    }
+
+    /// What it printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits (at most 10 s) for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running 10 s after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// `kill -9`: no shutdown code runs.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for LocalProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod info;
 pub mod plan;
 pub mod remove;
+pub mod local;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Deploy(args) => deploy::run(args, g).await.map(|()| 0),
         Command::Remove(args) => remove::run(args, g).await.map(|()| 0),
+        Command::Local(args) => local::run(args, g).await.map(|()| 0),
     }
 }
 

@@ -71,6 +71,10 @@ impl LocalCloud {
     /// Opens the data dir and builds the state for a server listening on `addr`.
     pub fn open(opts: Options, addr: SocketAddr) -> Result<Self, store::StoreError> {
         let store = store::Store::open(&opts.data_dir)?;
+        let swept = cos::sweep_orphan_blobs(&store)?;
+        if swept > 0 {
+            tracing::info!("removed {swept} object file(s) left by an interrupted upload");
+        }
         let account = account::Account::new(opts.appid, opts.credentials.clone(), store.clone());
         let faults = faults::Injector::new(&opts.faults);
         Ok(LocalCloud {

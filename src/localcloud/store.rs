@@ -165,6 +165,11 @@ impl Store {
         f.write_all(data).map_err(io)?;
         f.sync_all().map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
+        // The rename itself is durable only once the directory is.
+        #[cfg(unix)]
+        std::fs::File::open(self.dir.join("blobs"))
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
         Ok(path)
     }
 
@@ -224,6 +229,28 @@ impl Txn<'_> {
         Ok(existed)
     }
 
+    /// Removes every document whose key starts with `prefix` and returns them in key order.
+    pub fn take_prefix<T: DeserializeOwned>(
+        &mut self,
+        table_name: &str,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let mut t = self.tx.open_table(table(table_name))?;
+        let mut taken = Vec::new();
+        for item in t.range(prefix..)? {
+            let (k, v) = item?;
+            let key = k.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            taken.push((key.to_owned(), decode(table_name, key, v.value())?));
+        }
+        for (key, _) in &taken {
+            t.remove(key.as_str())?;
+        }
+        Ok(taken)
+    }
+
     /// Whether any key starts with `prefix`.
     pub fn any_with_prefix(&mut self, table_name: &str, prefix: &str) -> Result<bool, StoreError> {
         let t = self.tx.open_table(table(table_name))?;
@@ -277,6 +304,23 @@ mod tests {
             Some("a/1")
         );
         assert_eq!(store.get::<String>("missing", "x").unwrap(), None);
+    }
+
+    #[test]
+    fn take_prefix_removes_and_returns_only_that_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let taken: Vec<(String, i32)> = store
+            .write(|tx| -> Result<_, StoreError> {
+                for (i, k) in ["a", "b\0x", "b\0y", "c"].iter().enumerate() {
+                    tx.put("t", k, &(i as i32))?;
+                }
+                tx.take_prefix("t", "b\0")
+            })
+            .unwrap();
+        assert_eq!(taken, [("b\0x".to_owned(), 1), ("b\0y".to_owned(), 2)]);
+        let left: Vec<(String, i32)> = store.scan("t", "", None, 10).unwrap();
+        assert_eq!(left.len(), 2);
     }
 
     #[test]

@@ -1,20 +1,509 @@
-//! COS XML API. SKELETON: the COS helper fills this in.
+//! COS XML API (API-FACTS §5): buckets, objects and listing, routed by
+//! `Host: {bucket-appid}.cos.{region}.myqcloud.com`, with q-sign verification and COS's XML
+//! errors.
+//!
+//! Storage: bucket records in the `cos_buckets` table keyed by the full bucket name; object
+//! metadata in `cos_objects` keyed `"{bucket}\0{key}"`, so a prefix scan pages through one
+//! bucket in UTF-8 byte order; object bodies are blobs named `cos-{uuid}`. A PUT writes its
+//! blob (fsync + rename) *before* the transaction that points at it commits, and deletes the
+//! blob it replaced only after; a crash in between leaves an unreferenced blob, which
+//! [`sweep_orphan_blobs`] removes at the next start. Multipart uploads keep their parts in
+//! `cos_uploads`/`cos_parts` (see `multipart`).
 
-use axum::body::Body;
-use axum::http::Request;
-use axum::response::{IntoResponse, Response};
+mod auth;
+mod bucket;
+mod header_case;
+mod multipart;
+mod object;
+mod xml;
+
+use std::collections::{BTreeMap, HashSet};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use axum::response::Response;
+use base64::Engine;
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
 
 use super::LocalCloud;
+use super::store::{Store, StoreError, Txn};
 
-/// `Some("bucket-appid", "region")` when `host` is a COS bucket host.
+const BUCKETS: &str = "cos_buckets";
+const OBJECTS: &str = "cos_objects";
+const BLOB_PREFIX: &str = "cos-";
+
+/// Largest object body accepted by a simple PUT (COS allows 5 GB; we hold bodies in memory).
+const MAX_BODY: usize = 1 << 30;
+/// COS's object key limit, in UTF-8 bytes.
+const MAX_KEY_BYTES: usize = 850;
+/// Records read per store scan while listing.
+const SCAN_CHUNK: usize = 1000;
+
+/// Stored headers, besides `Content-Type`, that GET/HEAD Object return as they were PUT.
+const KEPT_HEADERS: [&str; 5] = [
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+];
+
+/// `Some(("bucket-appid", "region"))` when `host` (with or without a port) is a COS bucket host,
+/// `{bucket}.cos.{region}.myqcloud.com` or `….tencentcos.cn`.
 pub fn bucket_host(host: &str) -> Option<(&str, &str)> {
-    let host = host.split(':').next()?;
-    let rest = host.strip_suffix(".myqcloud.com")?;
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let rest = host
+        .strip_suffix(".myqcloud.com")
+        .or_else(|| host.strip_suffix(".tencentcos.cn"))?;
     let (bucket, region) = rest.split_once(".cos.")?;
+    if bucket.is_empty() || region.is_empty() || region.contains('.') {
+        return None;
+    }
     Some((bucket, region))
 }
 
-/// Handles one COS request.
-pub async fn handle(_cloud: &LocalCloud, _bucket: (&str, &str), _req: Request<Body>) -> Response {
-    axum::http::StatusCode::NOT_FOUND.into_response()
+/// A bucket as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BucketRecord {
+    region: String,
+    created_ms: i64,
 }
+
+/// An object's metadata as stored; the body is the blob `blob`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ObjectRecord {
+    size: u64,
+    /// The ETag, unquoted: the body's hex MD5, or `{hex}-{parts}` for a multipart upload.
+    etag: String,
+    content_type: String,
+    last_modified_ms: i64,
+    /// `x-cos-meta-*` and [`KEPT_HEADERS`], lowercase names.
+    headers: BTreeMap<String, String>,
+    blob: String,
+}
+
+/// A COS error: status, code and message; rendered as the `<Error>` document.
+#[derive(Debug, Clone)]
+pub(crate) struct CosError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl CosError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        CosError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    fn no_such_bucket() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchBucket",
+            "The specified bucket does not exist.",
+        )
+    }
+
+    fn no_such_key() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified key does not exist.",
+        )
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
+    }
+
+    fn not_implemented(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            format!("The local cloud does not implement {what}."),
+        )
+    }
+}
+
+impl From<StoreError> for CosError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!("cos: {e}");
+        CosError::internal("We encountered an internal error. Please try again.")
+    }
+}
+
+/// One request, decoded.
+#[derive(Debug)]
+struct Req {
+    method: Method,
+    bucket: String,
+    region: String,
+    /// Decoded object key; empty for bucket operations.
+    key: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Req {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Handles one COS request; every failure becomes a COS `<Error>` response.
+pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>) -> Response {
+    let request_id = new_request_id();
+    let (parts, body) = req.into_parts();
+    let is_head = parts.method == Method::HEAD;
+    let method = parts.method.clone();
+    let resource = format!(
+        "{}.cos.{}.myqcloud.com{}",
+        bucket.0,
+        bucket.1,
+        parts.uri.path()
+    );
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let result = if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        // Refused before reading it, as COS does.
+        Err(CosError::bad_request(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed object size.",
+        ))
+    } else {
+        match axum::body::to_bytes(body, MAX_BODY).await {
+            Err(e) => Err(CosError::bad_request(
+                "IncompleteBody",
+                format!("The request body could not be read: {e}"),
+            )),
+            Ok(body) => {
+                let (bucket, region) = (bucket.0.to_owned(), bucket.1.to_owned());
+                let cloud = cloud.clone();
+                // Store calls block (redb commits and blob files are fsync'd).
+                tokio::task::spawn_blocking(move || {
+                    let req = decode(parts, bucket, region, body)?;
+                    serve(&cloud, req)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!("cos handler failed: {e}");
+                    Err(CosError::internal("The request failed unexpectedly."))
+                })
+            }
+        }
+    };
+    let mut response = match result {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!("cos {method} {resource}: {} {}", e.code, e.message);
+            error_response(&e, &resource, &request_id, is_head)
+        }
+    };
+    tracing::debug!("cos {method} {resource} -> {}", response.status());
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-cos-request-id", v);
+    }
+    response
+        .headers_mut()
+        .insert(header::SERVER, HeaderValue::from_static("tencent-cos"));
+    if let Ok(v) = HeaderValue::from_str(&object::rfc1123(now_ms())) {
+        response.headers_mut().insert(header::DATE, v);
+    }
+    response
+        .extensions_mut()
+        .extend(header_case::extensions().clone());
+    response
+}
+
+fn new_request_id() -> String {
+    base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().simple().to_string())
+}
+
+fn error_response(e: &CosError, resource: &str, request_id: &str, is_head: bool) -> Response {
+    let mut builder = Response::builder().status(e.status);
+    if is_head {
+        return builder
+            .header(header::CONTENT_LENGTH, "0")
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    let body = xml::render(&xml::ErrorBody {
+        code: e.code,
+        message: &e.message,
+        resource,
+        request_id,
+        trace_id: request_id,
+    });
+    builder = builder
+        .header(header::CONTENT_TYPE, "application/xml")
+        .header(header::CONTENT_LENGTH, body.len());
+    builder.body(Body::from(body)).unwrap_or_default()
+}
+
+/// Decodes the path (percent-encoded UTF-8) and the query (`+` is a space, as `requests`
+/// encodes it).
+fn decode(
+    parts: axum::http::request::Parts,
+    bucket: String,
+    region: String,
+    body: Bytes,
+) -> Result<Req, CosError> {
+    let invalid_uri = || CosError::bad_request("InvalidURI", "Couldn't parse the specified URI.");
+    let path = percent_decode_str(parts.uri.path())
+        .decode_utf8()
+        .map_err(|_| invalid_uri())?;
+    let key = path.strip_prefix('/').unwrap_or(&path).to_owned();
+    // NUL separates the parts of our table keys; COS keys never need it.
+    if key.contains('\0') {
+        return Err(invalid_uri());
+    }
+    let mut query = Vec::new();
+    for pair in parts.uri.query().unwrap_or_default().split('&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let dec = |s: &str| {
+            percent_decode_str(&s.replace('+', " "))
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| invalid_uri())
+        };
+        query.push((dec(k)?, dec(v)?));
+    }
+    Ok(Req {
+        method: parts.method,
+        bucket,
+        region,
+        key,
+        query,
+        headers: parts.headers,
+        body,
+    })
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Authenticates, checks the bucket name and ownership, and runs the operation.
+fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
+    let path = format!("/{}", req.key);
+    auth::verify(
+        cloud.account(),
+        &auth::Signed {
+            method: req.method.as_str(),
+            path: &path,
+            query: &req.query,
+            headers: &req.headers,
+        },
+        now_ms().div_euclid(1000),
+    )?;
+    let appid = bucket_appid(&req.bucket)?;
+    if appid != cloud.account().appid {
+        return Err(CosError::forbidden(
+            "AccessDenied",
+            "Access Denied. The bucket belongs to another account.",
+        ));
+    }
+    check_params(&req)?;
+    let store = cloud.store();
+    if req.key.is_empty() {
+        match req.method {
+            Method::PUT => bucket::put_bucket(store, &req),
+            Method::HEAD => bucket::head_bucket(store, &req),
+            Method::DELETE => bucket::delete_bucket(store, &req),
+            Method::GET if req.param("uploads").is_some() => {
+                multipart::list_uploads(store, &req, appid)
+            }
+            Method::GET => bucket::list_objects(store, &req, appid),
+            Method::POST if req.param("delete").is_some() => object::delete_objects(store, &req),
+            _ => Err(method_not_allowed()),
+        }
+    } else {
+        if req.key.len() > MAX_KEY_BYTES {
+            return Err(CosError::bad_request(
+                "KeyTooLong",
+                format!("Your key is too long; the limit is {MAX_KEY_BYTES} bytes."),
+            ));
+        }
+        let multipart = req.param("uploadId").is_some();
+        match req.method {
+            Method::POST if req.param("uploads").is_some() => multipart::initiate(store, &req),
+            Method::POST if multipart => multipart::complete(store, &req),
+            Method::PUT if multipart => multipart::upload_part(store, &req),
+            Method::GET if multipart => multipart::list_parts(store, &req, appid),
+            Method::DELETE if multipart => multipart::abort(store, &req),
+            Method::PUT if req.headers.contains_key("x-cos-copy-source") => {
+                object::copy_object(store, &req, appid)
+            }
+            Method::PUT => object::put_object(store, &req),
+            Method::GET => object::get_object(store, &req, true),
+            Method::HEAD => object::get_object(store, &req, false),
+            Method::DELETE => object::delete_object(store, &req),
+            _ => Err(method_not_allowed()),
+        }
+    }
+}
+
+fn method_not_allowed() -> CosError {
+    CosError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+    )
+}
+
+/// The APPID suffix of `name-appid`, once the whole name is checked against COS's rules.
+fn bucket_appid(bucket: &str) -> Result<u64, CosError> {
+    let invalid = || {
+        CosError::bad_request(
+            "InvalidBucketName",
+            "The specified bucket is not valid: use name-APPID with lowercase letters, digits and \
+             '-'.",
+        )
+    };
+    let (name, appid) = bucket.rsplit_once('-').ok_or_else(invalid)?;
+    let name_ok = (1..=50).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !name_ok || appid.is_empty() || !appid.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    appid.parse().map_err(|_| invalid())
+}
+
+/// Refuses sub-resources (`?acl`, `?cors`, `?tagging`, …) this emulator does not implement,
+/// rather than misreading them as plain object or bucket operations.
+fn check_params(req: &Req) -> Result<(), CosError> {
+    let bucket = req.key.is_empty();
+    let has = |p: &str| req.param(p).is_some();
+    let allowed: &[&str] = match req.method {
+        Method::GET if bucket && has("uploads") => &[
+            "uploads",
+            "prefix",
+            "delimiter",
+            "key-marker",
+            "upload-id-marker",
+            "max-uploads",
+            "encoding-type",
+        ],
+        Method::GET if bucket => &["prefix", "delimiter", "marker", "max-keys", "encoding-type"],
+        Method::POST if bucket => &["delete"],
+        Method::GET if has("uploadId") => &[
+            "uploadId",
+            "part-number-marker",
+            "max-parts",
+            "encoding-type",
+        ],
+        Method::PUT if has("uploadId") => &["uploadId", "partNumber"],
+        Method::POST => &["uploads", "uploadId"],
+        Method::DELETE => &["uploadId"],
+        _ => &[],
+    };
+    for (name, _) in &req.query {
+        let ok = auth::is_auth_param(name)
+            || allowed.contains(&name.as_str())
+            || (!bucket && req.method == Method::GET && name.starts_with("response-"));
+        if !ok {
+            return Err(CosError::not_implemented(&format!(
+                "the `{name}` parameter on {} {}",
+                req.method,
+                if bucket { "Bucket" } else { "Object" }
+            )));
+        }
+    }
+    if req.headers.contains_key("x-cos-copy-source")
+        && (bucket || req.method != Method::PUT || has("uploadId"))
+    {
+        return Err(CosError::not_implemented(
+            "x-cos-copy-source here (only PUT Object - Copy)",
+        ));
+    }
+    Ok(())
+}
+
+/// The request's bucket, if it exists in the request's region.
+fn bucket_record(store: &Store, req: &Req) -> Result<BucketRecord, CosError> {
+    match store.get::<BucketRecord>(BUCKETS, &req.bucket)? {
+        Some(b) if b.region == req.region => Ok(b),
+        _ => Err(CosError::no_such_bucket()),
+    }
+}
+
+/// Inside a write transaction: the request's bucket exists in the request's region.
+fn bucket_exists(tx: &mut Txn<'_>, req: &Req) -> Result<(), CosError> {
+    match tx.get::<BucketRecord>(BUCKETS, &req.bucket)? {
+        Some(b) if b.region == req.region => Ok(()),
+        _ => Err(CosError::no_such_bucket()),
+    }
+}
+
+/// A bodiless response.
+fn empty(status: StatusCode) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_LENGTH, "0")
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+/// Removes object blobs no committed metadata points at: left by a crash between a PUT's blob
+/// write and its commit, or between a commit and the deletion of the blob it replaced. Call
+/// before serving.
+pub fn sweep_orphan_blobs(store: &Store) -> Result<usize, StoreError> {
+    let dir = store.blob_path("");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(source) => return Err(StoreError::Io { path: dir, source }),
+    };
+    let mut referenced = HashSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page: Vec<(String, ObjectRecord)> =
+            store.scan(OBJECTS, "", after.as_deref(), SCAN_CHUNK)?;
+        let full = page.len() == SCAN_CHUNK;
+        after = page.last().map(|(id, _)| id.clone());
+        referenced.extend(page.into_iter().map(|(_, r)| r.blob));
+        if !full {
+            break;
+        }
+    }
+    referenced.extend(multipart::part_blobs(store)?);
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(BLOB_PREFIX) && !referenced.contains(&name) {
+            let _ = std::fs::remove_file(entry.path());
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+//! `chatstack local`: the local cloud in the foreground (DESIGN §7) until Ctrl-C or SIGTERM.
+//!
+//! The endpoint URL is the first line of stdout, printed once the port is bound, so scripts and
+//! tests can start it with `--listen 127.0.0.1:0` and read where it is.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::GlobalArgs;
+use crate::error::Error;
+use crate::localcloud::account::{self, KeyPair};
+use crate::localcloud::{self, ApigwMode, LocalCloud, Options, faults, latency};
+use crate::ui;
+
+/// How long in-flight requests get to finish after Ctrl-C before the process exits anyway.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// `local` flags (DESIGN §5).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, default_value = "127.0.0.1:9000", value_name = "ADDR", value_parser = listen_addr)]
+    pub listen: SocketAddr,
+
+    /// Directory the local cloud persists to
+    #[arg(long, default_value = ".chatstack/local", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// The account's APPID, the suffix of its bucket names
+    #[arg(long, default_value_t = account::DEFAULT_APPID, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub appid: u64,
+
+    /// Control-plane delays: none, realistic, or a profile FILE
+    #[arg(long, default_value = "none", value_name = "none|realistic|FILE",
+          value_parser = latency_arg)]
+    pub latency: String,
+
+    /// Fraction of control-plane calls that fail with retryable errors, 0.0 to 1.0
+    #[arg(long = "faults", default_value_t = 0.0, value_name = "RATE", value_parser = fault_rate)]
+    pub fault_rate: f64,
+
+    /// Seed for --faults, to reproduce a run
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub fault_seed: u64,
+
+    /// Whether API Gateway can still create services (`retired` tests the clear-error path)
+    #[arg(long, value_enum, default_value_t = ApigwMode::Available)]
+    pub apigw: ApigwMode,
+}
+
+/// `IP:PORT`, or `HOST:PORT` resolved (first IPv4 address preferred).
+fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("expected IP:PORT or HOST:PORT ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s} resolves to no address"))
+}
+
+/// Checks `--latency` at parse time (so a bad profile is a usage error, exit 2).
+fn latency_arg(s: &str) -> Result<String, String> {
+    latency::Profile::from_arg(s).map(|_| s.to_owned())
+}
+
+fn fault_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err("expected a fraction between 0.0 and 1.0".to_owned()),
+    }
+}
+
+/// Serves the local cloud until interrupted.
+pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
+    let credentials = KeyPair::from_env(|k| std::env::var(k).ok());
+    let secret_id = credentials.secret_id.clone();
+    let opts = Options {
+        data_dir: args.data_dir.clone(),
+        appid: args.appid,
+        credentials,
+        latency: latency::Profile::from_arg(&args.latency).map_err(|e| Error::Io {
+            path: PathBuf::from(&args.latency),
+            source: std::io::Error::other(e),
+        })?,
+        faults: faults::FaultConfig {
+            rate: args.fault_rate,
+            seed: args.fault_seed,
+        },
+        apigw: args.apigw,
+    };
+    let address_error = |source| Error::Io {
+        path: PathBuf::from(args.listen.to_string()),
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(address_error)?;
+    let bound = listener.local_addr().map_err(address_error)?;
+    let cloud = LocalCloud::open(opts, advertised(bound)).map_err(|e| Error::Io {
+        path: args.data_dir.clone(),
+        source: std::io::Error::other(e),
+    })?;
+
+    // The endpoint URL is the whole of stdout's first line, flushed before anything else.
+    ui::print_result(&format!("{}\n", cloud.endpoint_url()));
+    let _ = std::io::stdout().flush();
+    if !global.quiet {
+        print_summary(&args, &cloud.endpoint_url(), &secret_id);
+    }
+    serve_until_interrupted(listener, cloud)
+        .await
+        .map_err(address_error)
+}
+
+/// The address handed out in URLs: loopback when listening on every interface.
+fn advertised(bound: SocketAddr) -> SocketAddr {
+    match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, bound.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, bound.port()).into(),
+        _ => bound,
+    }
+}
+
+/// What is running, on stderr: never the SecretKey.
+fn print_summary(args: &Args, url: &str, secret_id: &str) {
+    let source = if secret_id == account::DEFAULT_SECRET_ID {
+        "the documented default pair"
+    } else {
+        "from TENCENTCLOUD_SECRET_ID/KEY"
+    };
+    let apigw = match args.apigw {
+        ApigwMode::Available => "available",
+        ApigwMode::Retired => "retired",
+    };
+    // A status block for a foreground server; `ui` has no status printer yet.
+    eprintln!(
+        "chatstack local cloud on {url}\n  data dir  {}\n  SecretId  {secret_id} ({source})\n  \
+         APPID     {}\n  latency {}, faults {} (seed {}), API Gateway {apigw}\nCtrl-C stops it.",
+        args.data_dir.display(),
+        args.appid,
+        args.latency,
+        args.fault_rate,
+        args.fault_seed,
+    );
+}
+
+/// Serves until Ctrl-C/SIGTERM, then gives requests in flight [`DRAIN`] to finish.
+async fn serve_until_interrupted(
+    listener: tokio::net::TcpListener,
+    cloud: LocalCloud,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(localcloud::run(listener, cloud, async {
+        let _ = stop_rx.await;
+    }));
+    let served = tokio::select! {
+        served = &mut server => served,
+        () = interrupted() => {
+            tracing::info!("stopping: finishing requests in flight");
+            let _ = stop_tx.send(());
+            match tokio::time::timeout(DRAIN, &mut server).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!("connections still open after {DRAIN:?}; stopping anyway");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+    };
+    served.unwrap_or_else(|join| Err(std::io::Error::other(join)))
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn interrupted() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    () = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
+}
