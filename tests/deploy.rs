@@ -25,10 +25,19 @@ fn seed_project(code_dir: Option<&Path>) -> (tempfile::TempDir, PathBuf) {
     let seed = std::fs::read_to_string(shared_dir().join("seed/serverless.yml")).unwrap();
     let code = code_dir.map_or_else(|| shared_dir().join("seed/code"), Path::to_path_buf);
     let text = seed
-        .replace("secret_id: \n", &format!("secret_id: {DEFAULT_SECRET_ID}\n"))
-        .replace("secret_key: \n", &format!("secret_key: {DEFAULT_SECRET_KEY}\n"))
+        .replace(
+            "secret_id: \n",
+            &format!("secret_id: {DEFAULT_SECRET_ID}\n"),
+        )
+        .replace(
+            "secret_key: \n",
+            &format!("secret_key: {DEFAULT_SECRET_KEY}\n"),
+        )
         .replace("codeUri: ./code", &format!("codeUri: {}", code.display()));
-    assert!(text.contains(DEFAULT_SECRET_ID), "the seed's Conf block changed shape");
+    assert!(
+        text.contains(DEFAULT_SECRET_ID),
+        "the seed's Conf block changed shape"
+    );
     let path = dir.path().join("serverless.yml");
     std::fs::write(&path, text).unwrap();
     (dir, path)
@@ -42,8 +51,12 @@ struct Run {
 
 impl Run {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// Write calls the provider made, from its debug log.
@@ -54,9 +67,17 @@ impl Run {
             .filter_map(|l| {
                 let action = l.split("action=").nth(1)?.split_whitespace().next()?;
                 let action = action.trim_matches('"').to_owned();
-                let write = ["Create", "Update", "Delete", "Modify", "Release", "UnRelease", "Put"]
-                    .iter()
-                    .any(|w| action.starts_with(w));
+                let write = [
+                    "Create",
+                    "Update",
+                    "Delete",
+                    "Modify",
+                    "Release",
+                    "UnRelease",
+                    "Put",
+                ]
+                .iter()
+                .any(|w| action.starts_with(w));
                 write.then_some(action)
             })
             .collect()
@@ -80,12 +101,22 @@ fn run(cloud: &Cloud, stack: &Path, args: &[&str]) -> Run {
 }
 
 fn sdk(cloud: &Cloud, service: &str, version: &str, action: &str, params: Value) -> Value {
-    let out = support::run_python(cloud, "sdk_call.py", &[service, version, action, &params.to_string()]);
+    let out = support::run_python(
+        cloud,
+        "sdk_call.py",
+        &[service, version, action, &params.to_string()],
+    );
     serde_json::from_slice(&out.stdout).expect("sdk_call prints JSON")
 }
 
 fn env_of(cloud: &Cloud, name: &str) -> serde_json::Map<String, Value> {
-    let f = sdk(cloud, "scf", "2018-04-16", "GetFunction", json!({"FunctionName": name}));
+    let f = sdk(
+        cloud,
+        "scf",
+        "2018-04-16",
+        "GetFunction",
+        json!({"FunctionName": name}),
+    );
     assert_eq!(f["Status"], "Active", "{name}: {f}");
     f["Environment"]["Variables"]
         .as_array()
@@ -103,16 +134,24 @@ fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
     let first = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(
-        first.stderr.contains("hard-coded API Gateway push-back address"),
+        first
+            .stderr
+            .contains("hard-coded API Gateway push-back address"),
         "stale-literal notice missing:\n{}",
         first.stderr
     );
     assert!(!first.stderr.contains(DEFAULT_SECRET_KEY), "secret printed");
     let doc = first.json();
     let pushback = doc["pushbackUrl"].as_str().expect("pushbackUrl").to_owned();
-    assert!(pushback.starts_with(&format!("{}/api-", cloud.url())), "{pushback}");
+    assert!(
+        pushback.starts_with(&format!("{}/api-", cloud.url())),
+        "{pushback}"
+    );
     let ws = doc["websocketUrl"].as_str().expect("websocketUrl");
-    assert!(ws.starts_with(&format!("ws://127.0.0.1:{}/service-", cloud.port())), "{ws}");
+    assert!(
+        ws.starts_with(&format!("ws://127.0.0.1:{}/service-", cloud.port())),
+        "{ws}"
+    );
     assert!(ws.ends_with("/release/"), "{ws}");
     let statuses: Vec<&str> = doc["functions"]
         .as_array()
@@ -122,7 +161,13 @@ fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
         .collect();
     assert_eq!(statuses, ["Active", "Active", "Active"]);
     assert!(doc["timings"]["total"].as_f64().unwrap() > 0.0);
-    assert!(doc["changes"].as_array().unwrap().iter().any(|c| c["action"] == "create"));
+    assert!(
+        doc["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["action"] == "create")
+    );
 
     // The official SDK sees the live push-back URL in every function: the article's `url`
     // variable (a stale literal in the file) and PUSHBACK_URL.
@@ -132,10 +177,18 @@ fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
         assert_eq!(env["PUSHBACK_URL"], pushback.as_str(), "{name}");
         assert_eq!(env["bucket"], "chat-cos-1256773370", "{name}");
     }
-    let released = sdk(&cloud, "apigateway", "2018-08-08", "DescribeServiceEnvironmentList",
-        json!({"ServiceId": doc["gateway"]["serviceId"]}));
+    let released = sdk(
+        &cloud,
+        "apigateway",
+        "2018-08-08",
+        "DescribeServiceEnvironmentList",
+        json!({"ServiceId": doc["gateway"]["serviceId"]}),
+    );
     assert!(
-        released["Result"]["EnvironmentList"].as_array().unwrap().iter()
+        released["Result"]["EnvironmentList"]
+            .as_array()
+            .unwrap()
+            .iter()
             .any(|e| e["EnvironmentName"] == "release" && e["Status"] == 1),
         "{released}"
     );
@@ -149,7 +202,13 @@ fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
     let second = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.writes(), Vec::<String>::new(), "{}", second.stderr);
-    assert!(second.json()["changes"].as_array().unwrap().iter().all(|c| c["action"] == "no-change"));
+    assert!(
+        second.json()["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["action"] == "no-change")
+    );
     let plan = run(&cloud, &stack, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
 
@@ -157,10 +216,28 @@ fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
     let removed = run(&cloud, &stack, &["--json", "remove", "--yes"]);
     assert_eq!(removed.code, 0, "{}", removed.stderr);
     for name in ["ChatReg", "ChatTrans", "ChatClean"] {
-        let f = sdk(&cloud, "scf", "2018-04-16", "GetFunction", json!({"FunctionName": name}));
-        assert!(f["Error"]["Code"].as_str().unwrap().starts_with("ResourceNotFound"), "{f}");
+        let f = sdk(
+            &cloud,
+            "scf",
+            "2018-04-16",
+            "GetFunction",
+            json!({"FunctionName": name}),
+        );
+        assert!(
+            f["Error"]["Code"]
+                .as_str()
+                .unwrap()
+                .starts_with("ResourceNotFound"),
+            "{f}"
+        );
     }
-    let services = sdk(&cloud, "apigateway", "2018-08-08", "DescribeServicesStatus", json!({}));
+    let services = sdk(
+        &cloud,
+        "apigateway",
+        "2018-08-08",
+        "DescribeServicesStatus",
+        json!({}),
+    );
     assert_eq!(services["Result"]["TotalCount"], 0, "{services}");
     let after = run(&cloud, &stack, &["--json", "info"]);
     assert_eq!(after.json()["deployed"], false, "{}", after.stdout);
@@ -190,21 +267,54 @@ fn code_and_environment_changes_touch_only_what_changed() {
     assert_eq!(first.code, 0, "{}", first.stderr);
 
     // Code change in one function: only that function's code (and its hash variable).
-    std::fs::write(trans_code.join("trans.py"), std::fs::read_to_string(trans_code.join("trans.py")).unwrap() + "\n# v2\n").unwrap();
+    std::fs::write(
+        trans_code.join("trans.py"),
+        std::fs::read_to_string(trans_code.join("trans.py")).unwrap() + "\n# v2\n",
+    )
+    .unwrap();
     let plan = run(&cloud, &stack, &["--json", "plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.stderr);
-    let changed: Vec<Value> = plan.json()["changes"].as_array().unwrap().iter()
-        .filter(|c| c["action"] != "no-change").cloned().collect();
-    assert_eq!(changed, [json!({"resource": "function ChatTrans", "action": "update", "fields": ["code"]})]);
+    let changed: Vec<Value> = plan.json()["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-change")
+        .cloned()
+        .collect();
+    assert_eq!(
+        changed,
+        [json!({"resource": "function ChatTrans", "action": "update", "fields": ["code"]})]
+    );
     let code_change = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
     assert_eq!(code_change.code, 0, "{}", code_change.stderr);
     let writes = code_change.writes();
-    assert_eq!(writes, ["UpdateFunctionCode", "UpdateFunctionConfiguration"], "{}", code_change.stderr);
-    assert!(code_change.stderr.lines().filter(|l| l.contains("api call") && l.contains("Update")).all(|l| !l.contains("ChatReg")));
+    assert_eq!(
+        writes,
+        ["UpdateFunctionCode", "UpdateFunctionConfiguration"],
+        "{}",
+        code_change.stderr
+    );
+    assert!(
+        code_change
+            .stderr
+            .lines()
+            .filter(|l| l.contains("api call") && l.contains("Update"))
+            .all(|l| !l.contains("ChatReg"))
+    );
 
     // An environment value: configuration only, of the three functions that carry it.
-    let text = std::fs::read_to_string(&stack).unwrap().replace("region: ap-guangzhou\n    bucket", "region: ap-guangzhou\n    motd: hello\n    bucket");
-    std::fs::write(&stack, text.replace("        bucket: ${Conf.bucket}\n        secret_id", "        bucket: ${Conf.bucket}\n        motd: ${Conf.motd}\n        secret_id")).unwrap();
+    let text = std::fs::read_to_string(&stack).unwrap().replace(
+        "region: ap-guangzhou\n    bucket",
+        "region: ap-guangzhou\n    motd: hello\n    bucket",
+    );
+    std::fs::write(
+        &stack,
+        text.replace(
+            "        bucket: ${Conf.bucket}\n        secret_id",
+            "        bucket: ${Conf.bucket}\n        motd: ${Conf.motd}\n        secret_id",
+        ),
+    )
+    .unwrap();
     let env_change = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
     assert_eq!(env_change.code, 0, "{}", env_change.stderr);
     assert_eq!(
@@ -226,7 +336,11 @@ fn a_retired_api_gateway_exits_4_with_the_reason_and_alternatives() {
     let (_d, stack) = seed_project(None);
     let out = run(&cloud, &stack, &["deploy", "--yes"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(out.stderr.contains("API Gateway cannot host this stack"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("API Gateway cannot host this stack"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("local cloud"), "{}", out.stderr);
 }
 
@@ -234,8 +348,18 @@ fn a_retired_api_gateway_exits_4_with_the_reason_and_alternatives() {
 fn a_second_concurrent_deploy_is_refused_clearly() {
     let cloud = cloud();
     let (dir, stack) = seed_project(None);
-    let _held = chatstack::engine::journal::Lock::acquire(&dir.path().join(".chatstack"), "ChatDemo", "dev", "deploy").unwrap();
+    let _held = chatstack::engine::journal::Lock::acquire(
+        &dir.path().join(".chatstack"),
+        "ChatDemo",
+        "dev",
+        "deploy",
+    )
+    .unwrap();
     let out = run(&cloud, &stack, &["deploy", "--yes"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("another chatstack run holds the lock"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("another chatstack run holds the lock"),
+        "{}",
+        out.stderr
+    );
 }

@@ -144,7 +144,10 @@ fn info_without_credentials_exits_3_and_says_where_it_looked() {
 
 #[test]
 fn info_table_against_the_local_cloud_says_not_deployed() {
-    let cloud = support::Cloud::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = support::default_options(dir.path());
+    opts.appid = 1_256_773_370; // the APPID the seed's bucket name carries
+    let cloud = support::Cloud::start_with(opts);
     let out = chatstack()
         .args([
             "-c",
@@ -173,4 +176,29 @@ fn info_table_against_the_local_cloud_says_not_deployed() {
         stdout.contains("ChatDemo") && stdout.contains("not deployed"),
         "{stdout}"
     );
+}
+
+#[test]
+fn a_bucket_named_for_another_account_is_a_clear_stack_file_error() {
+    let cloud = support::Cloud::start(); // APPID 1250000000, not the seed's 1256773370
+    chatstack()
+        .args([
+            "-c",
+            seed_stack().to_str().unwrap(),
+            "info",
+            "--endpoint",
+            &cloud.url(),
+        ])
+        .env(
+            "TENCENTCLOUD_SECRET_ID",
+            chatstack::localcloud::account::DEFAULT_SECRET_ID,
+        )
+        .env(
+            "TENCENTCLOUD_SECRET_KEY",
+            chatstack::localcloud::account::DEFAULT_SECRET_KEY,
+        )
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("belongs to another account"))
+        .stderr(predicates::str::contains("-1256773370"));
 }

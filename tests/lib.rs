@@ -4,7 +4,7 @@
 
 mod deploy;
 mod info;
-mod localcloud_api3;
 mod local_command;
+mod localcloud_api3;
 mod localcloud_cos;
 mod support;

@@ -46,7 +46,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
             doc["timings"] = json!({ "total": started.elapsed().as_secs_f64() });
             ui::print_json(&doc);
         } else {
-            ui::status(global, "No changes", &format!("stack {} (stage {}) is up to date", stack.name, stack.stage));
+            ui::status(
+                global,
+                "No changes",
+                &format!("stack {} (stage {}) is up to date", stack.name, stack.stage),
+            );
             ui::print_result(&report.to_table());
         }
         return Ok(());
@@ -57,7 +61,10 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     }
     super::confirm(
         args.yes,
-        &format!("Deploy these changes to stack {} (stage {})?", stack.name, stack.stage),
+        &format!(
+            "Deploy these changes to stack {} (stage {})?",
+            stack.name, stack.stage
+        ),
     )?;
 
     let cancel = super::cancel_on_ctrl_c();
@@ -98,10 +105,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         ui::status(
             global,
             "Deployed",
-            &format!(
-                "{changed} change(s) in {total:.1}s ({})",
-                phases.join(", ")
-            ),
+            &format!("{changed} change(s) in {total:.1}s ({})", phases.join(", ")),
         );
         ui::print_result(&report.to_table());
     }

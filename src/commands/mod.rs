@@ -3,9 +3,9 @@
 
 pub mod deploy;
 pub mod info;
+pub mod local;
 pub mod plan;
 pub mod remove;
-pub mod local;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config::{self, Stack};
 use crate::engine::journal::{Journal, Lock};
-use crate::package::{self, Package};
 use crate::error::Error;
+use crate::package::{self, Package};
 use crate::providers::tencent::{self, TencentCloud};
 use crate::ui;
 
@@ -147,7 +147,9 @@ fn cancel_on_ctrl_c() -> tokio_util::sync::CancellationToken {
     let t = token.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted: finishing the calls in flight and recording state (Ctrl-C again to quit at once)");
+            eprintln!(
+                "\ninterrupted: finishing the calls in flight and recording state (Ctrl-C again to quit at once)"
+            );
             t.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(130);

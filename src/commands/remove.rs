@@ -50,9 +50,18 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
             .save(&engine::journal::Record::default())
             .map_err(engine::error::Error::from)?;
         if global.json {
-            ui::print_json(&json!({"stack": stack.name, "stage": stack.stage, "removed": [], "timings": {}}));
+            ui::print_json(
+                &json!({"stack": stack.name, "stage": stack.stage, "removed": [], "timings": {}}),
+            );
         } else {
-            ui::status(global, "Nothing to remove", &format!("stack {} (stage {}) is not deployed", stack.name, stack.stage));
+            ui::status(
+                global,
+                "Nothing to remove",
+                &format!(
+                    "stack {} (stage {}) is not deployed",
+                    stack.name, stack.stage
+                ),
+            );
         }
         return Ok(());
     }
@@ -61,7 +70,10 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     }
     super::confirm(
         args.yes,
-        &format!("Delete these resources of stack {} (stage {})?", stack.name, stack.stage),
+        &format!(
+            "Delete these resources of stack {} (stage {})?",
+            stack.name, stack.stage
+        ),
     )?;
     let progress = Progress::new(ui::progress::Mode::detect(global.quiet, global.json));
     let opts = remove::RemoveOptions {
@@ -72,8 +84,10 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let timings = remove::remove(&stack, &cloud, &observed, journal, &opts, &progress).await?;
     let total = started.elapsed().as_secs_f64();
     if global.json {
-        let mut t: serde_json::Map<String, serde_json::Value> =
-            timings.iter().map(|(p, s)| ((*p).to_owned(), json!(s))).collect();
+        let mut t: serde_json::Map<String, serde_json::Value> = timings
+            .iter()
+            .map(|(p, s)| ((*p).to_owned(), json!(s)))
+            .collect();
         t.insert("total".to_owned(), json!(total));
         ui::print_json(&json!({
             "stack": stack.name,
@@ -85,7 +99,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         ui::status(
             global,
             "Removed",
-            &format!("{} resource(s) of stack {} (stage {}) in {total:.1}s", changes.len(), stack.name, stack.stage),
+            &format!(
+                "{} resource(s) of stack {} (stage {}) in {total:.1}s",
+                changes.len(),
+                stack.name,
+                stack.stage
+            ),
         );
     }
     Ok(())

@@ -30,7 +30,9 @@ use super::plan::{self, Action, Change, ResourceState};
 use super::{Observed, tags};
 use crate::config::{Deferred, Function, FunctionRole, Outputs, Segment, Stack};
 use crate::package::Package;
-use crate::providers::tencent::apigateway::{ApiSpec, CreateServiceRequest, ModifyApiRequest, WebsocketFunctions};
+use crate::providers::tencent::apigateway::{
+    ApiSpec, CreateServiceRequest, ModifyApiRequest, WebsocketFunctions,
+};
 use crate::providers::tencent::scf::{
     Code, CreateFunctionRequest, Environment, FunctionInfo, UpdateFunctionCodeRequest,
     UpdateFunctionConfigurationRequest, Variable,
@@ -83,7 +85,7 @@ pub fn known_outputs(stack: &Stack, observed: &Observed) -> Outputs {
             out.pushback_url = api.internal_domain.clone();
             out.client_url = Some(super::websocket_url(
                 &gw.outer_sub_domain,
-                &gw.protocol,
+                gw.secure,
                 &stack.gateway.environment,
                 &stack.gateway.websocket.path,
             ));
@@ -161,7 +163,10 @@ fn observed_function_state(info: &FunctionInfo) -> ResourceState {
         .prop("description", &info.description)
         .prop(
             "environment",
-            env_digest(vars.iter().map(|v| (v.key.as_str(), Some(v.value.as_str())))),
+            env_digest(
+                vars.iter()
+                    .map(|v| (v.key.as_str(), Some(v.value.as_str()))),
+            ),
         )
 }
 
@@ -190,27 +195,41 @@ pub fn plan(stack: &Stack, observed: &Observed, packages: &[Package]) -> Result<
     }
     for o in &observed.functions {
         let Some(info) = &o.detail else { continue };
-        check_owner(stack, "function", &o.name, info.tag(tags::STACK), info.tag(tags::STAGE))?;
+        check_owner(
+            stack,
+            "function",
+            &o.name,
+            info.tag(tags::STACK),
+            info.tag(tags::STAGE),
+        )?;
         let want = stack.functions.iter().find(|f| f.name == o.name);
-        if let Some(want) = want {
-            if !info.runtime.is_empty() && info.runtime != want.runtime && !info.is_failed() {
-                return Err(Error::RuntimeChange {
-                    name: o.name.clone(),
-                    have: info.runtime.clone(),
-                    want: want.runtime.clone(),
-                });
-            }
+        if let Some(want) = want
+            && !info.runtime.is_empty()
+            && info.runtime != want.runtime
+            && !info.is_failed()
+        {
+            return Err(Error::RuntimeChange {
+                name: o.name.clone(),
+                have: info.runtime.clone(),
+                want: want.runtime.clone(),
+            });
         }
         have.push(observed_function_state(info));
     }
 
     let gw = &stack.gateway;
-    desired.push(ResourceState::new("gateway-service", &gw.service_name).prop("protocol", gw.protocol_value()));
+    desired.push(
+        ResourceState::new("gateway-service", &gw.service_name)
+            .prop("protocol", gw.protocol_value()),
+    );
     desired.push(api_state(stack));
     if let Some(g) = &observed.gateway {
         // Protocol changes need ModifyService, which the classic flow does not use: compare
         // only existence for the service.
-        have.push(ResourceState::new("gateway-service", &gw.service_name).prop("protocol", gw.protocol_value()));
+        have.push(
+            ResourceState::new("gateway-service", &gw.service_name)
+                .prop("protocol", gw.protocol_value()),
+        );
         if let Some(api) = &g.api {
             have.push(
                 ResourceState::new("websocket-api", &api.path)
@@ -228,7 +247,9 @@ pub fn plan(stack: &Stack, observed: &Observed, packages: &[Package]) -> Result<
 
     let api_key = api_state(stack).label();
     let api_change = changes.iter().find(|c| c.resource == api_key).cloned();
-    let api_changes = api_change.as_ref().is_some_and(|c| c.action != Action::NoChange);
+    let api_changes = api_change
+        .as_ref()
+        .is_some_and(|c| c.action != Action::NoChange);
     let released = observed
         .gateway
         .as_ref()
@@ -243,7 +264,11 @@ pub fn plan(stack: &Stack, observed: &Observed, packages: &[Package]) -> Result<
     changes.push(Change {
         resource: format!("release {}", gw.environment),
         action: release_action,
-        fields: if release_action == Action::Update { vec!["api".to_owned()] } else { vec![] },
+        fields: if release_action == Action::Update {
+            vec!["api".to_owned()]
+        } else {
+            vec![]
+        },
     });
 
     // A function left in CreateFailed is deleted and created again.
@@ -255,7 +280,11 @@ pub fn plan(stack: &Stack, observed: &Observed, packages: &[Package]) -> Result<
             .and_then(|o| o.detail.as_ref())
             .is_some_and(|i| i.status == "CreateFailed");
         let label = format!("function {}", f.name);
-        if let Some(c) = changes.iter_mut().find(|c| c.resource == label).filter(|_| failed) {
+        if let Some(c) = changes
+            .iter_mut()
+            .find(|c| c.resource == label)
+            .filter(|_| failed)
+        {
             c.action = Action::Replace;
             c.fields.clear();
         }
@@ -303,7 +332,7 @@ fn step_of(changes: &[Change], label: &str) -> Step {
 }
 
 /// Refuses to take over a resource tagged for another stack or stage.
-fn check_owner(
+pub(crate) fn check_owner(
     stack: &Stack,
     kind: &str,
     name: &str,
@@ -487,7 +516,8 @@ async fn create_function(ctx: &Ctx, i: usize) -> Result<(), Error> {
         Err(e) => return Err(e.into()),
     }
     ctx.record(|r| {
-        r.functions.insert(f.name.clone(), ctx.packages[i].sha256.clone());
+        r.functions
+            .insert(f.name.clone(), ctx.packages[i].sha256.clone());
     })?;
     ctx.settle_active(&f.name, &f.namespace).await?;
     Ok(())
@@ -528,7 +558,8 @@ async fn update_function(
         configure(ctx, i).await?;
     }
     ctx.record(|r| {
-        r.functions.insert(f.name.clone(), ctx.packages[i].sha256.clone());
+        r.functions
+            .insert(f.name.clone(), ctx.packages[i].sha256.clone());
     })
 }
 
@@ -557,7 +588,10 @@ async fn ensure_function(ctx: Arc<Ctx>, i: usize, step: Step) -> Result<(), Erro
     match step {
         Step::Create => create_function(&ctx, i).await,
         Step::Replace => {
-            ctx.cloud.scf().delete_function(&f.name, Some(&f.namespace)).await?;
+            ctx.cloud
+                .scf()
+                .delete_function(&f.name, Some(&f.namespace))
+                .await?;
             if ctx.settle(&f.name, &f.namespace).await?.is_some() {
                 // Still there after settling: a delete that failed.
                 return Err(Error::FunctionFailed {
@@ -614,15 +648,29 @@ async fn ensure_service(ctx: Arc<Ctx>) -> Result<(), Error> {
         ..CreateServiceRequest::default()
     };
     let (id, domain, protocol) = match apigw.create_service(&req).await {
-        Ok(s) => (s.service_id, s.outer_sub_domain, gw.protocol_value().to_owned()),
+        Ok(s) => (
+            s.service_id,
+            s.outer_sub_domain,
+            gw.protocol_value().to_owned(),
+        ),
         Err(e) if e.is_outcome_unknown() => {
             // The request may have gone through: look for it by our tags before trying again.
-            let tags = [(tags::STACK, ctx.stack.name.as_str()), (tags::STAGE, ctx.stack.stage.as_str())];
+            let tags = [
+                (tags::STACK, ctx.stack.name.as_str()),
+                (tags::STAGE, ctx.stack.stage.as_str()),
+            ];
             match apigw.find_services_by_tags(&tags).await?.into_iter().next() {
                 Some(s) => (s.service_id, s.outer_sub_domain, s.protocol),
                 None => {
-                    let s = apigw.create_service(&req).await.map_err(Error::from_gateway_create)?;
-                    (s.service_id, s.outer_sub_domain, gw.protocol_value().to_owned())
+                    let s = apigw
+                        .create_service(&req)
+                        .await
+                        .map_err(Error::from_gateway_create)?;
+                    (
+                        s.service_id,
+                        s.outer_sub_domain,
+                        gw.protocol_value().to_owned(),
+                    )
                 }
             }
         }
@@ -677,7 +725,13 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
                     .find(|a| &a.path == path && a.protocol.eq_ignore_ascii_case("WEBSOCKET"))
                 {
                     Some(a) => a.api_id,
-                    None => apigw.create_api(&spec).await.map_err(Error::from_gateway_create)?.api_id,
+                    None => {
+                        apigw
+                            .create_api(&spec)
+                            .await
+                            .map_err(Error::from_gateway_create)?
+                            .api_id
+                    }
                 }
             }
             Err(e) => return Err(Error::from_gateway_create(e)),
@@ -697,7 +751,14 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
     // The push-back URL: DescribeApi until InternalDomain is set.
     let mut delay = Duration::from_millis(250);
     let url = loop {
-        let info = apigw.describe_api(&service_id, ctx.live(|l| l.api_id.clone()).as_deref().unwrap_or_default()).await?;
+        let info = apigw
+            .describe_api(
+                &service_id,
+                ctx.live(|l| l.api_id.clone())
+                    .as_deref()
+                    .unwrap_or_default(),
+            )
+            .await?;
         if !info.internal_domain.is_empty() {
             break info.internal_domain;
         }
@@ -718,7 +779,8 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
         if let (Some(domain), Some(protocol)) = (&l.outer_sub_domain, &l.protocol) {
             l.outputs.client_url = Some(super::websocket_url(
                 domain,
-                protocol,
+                protocol.contains("https")
+                    && ctx.cloud.endpoint().is_none_or(|e| e.scheme() == "https"),
                 &ctx.stack.gateway.environment,
                 &ctx.stack.gateway.websocket.path,
             ));
@@ -728,10 +790,16 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
 }
 
 async fn release(ctx: Arc<Ctx>) -> Result<(), Error> {
-    let service_id = ctx.live(|l| l.service_id.clone()).expect("the service step ran first");
+    let service_id = ctx
+        .live(|l| l.service_id.clone())
+        .expect("the service step ran first");
     ctx.cloud
         .apigateway()
-        .release_service(&service_id, &ctx.stack.gateway.environment, "chatstack deploy")
+        .release_service(
+            &service_id,
+            &ctx.stack.gateway.environment,
+            "chatstack deploy",
+        )
         .await?;
     Ok(())
 }
@@ -770,7 +838,12 @@ pub async fn apply(
 
     let mut graph: Graph<Error> = Graph::new();
     if plan.bucket != Step::Keep {
-        graph.add(format!("bucket {}", ctx.bucket), "bucket", &[], ensure_bucket(ctx.clone()));
+        graph.add(
+            format!("bucket {}", ctx.bucket),
+            "bucket",
+            &[],
+            ensure_bucket(ctx.clone()),
+        );
     }
     // Functions whose variables wait for a gateway output not known yet get them in phase 2.
     let pushback_known = plan.outputs.pushback_url.is_some();
@@ -791,8 +864,14 @@ pub async fn apply(
             )
         }));
     }
-    let service_step = (plan.service != Step::Keep)
-        .then(|| graph.add(format!("create gateway service {}", stack.gateway.service_name), "gateway", &[], ensure_service(ctx.clone())));
+    let service_step = (plan.service != Step::Keep).then(|| {
+        graph.add(
+            format!("create gateway service {}", stack.gateway.service_name),
+            "gateway",
+            &[],
+            ensure_service(ctx.clone()),
+        )
+    });
     let api_deps: Vec<StepId> = function_steps
         .iter()
         .flatten()
@@ -800,7 +879,11 @@ pub async fn apply(
         .chain(service_step)
         .collect();
     let api_step = (plan.api != Step::Keep || plan.service != Step::Keep).then(|| {
-        let verb = if plan.api == Step::Create || plan.api_id.is_none() { "create" } else { "update" };
+        let verb = if plan.api == Step::Create || plan.api_id.is_none() {
+            "create"
+        } else {
+            "update"
+        };
         graph.add(
             format!("{verb} websocket api {}", stack.gateway.websocket.path),
             "gateway",
@@ -824,7 +907,10 @@ pub async fn apply(
         }
     }
     if plan.release != Step::Keep || api_step.is_some() {
-        let deps: Vec<StepId> = api_step.into_iter().chain(wire_steps.iter().copied()).collect();
+        let deps: Vec<StepId> = api_step
+            .into_iter()
+            .chain(wire_steps.iter().copied())
+            .collect();
         graph.add(
             format!("release {}", stack.gateway.environment),
             "release",
@@ -868,5 +954,8 @@ pub async fn apply(
 
 /// Whether `seg` is a gateway output (used by the plan display).
 pub fn is_output(seg: &Segment) -> bool {
-    matches!(seg, Segment::Deferred(Deferred::PushbackUrl | Deferred::ClientUrl | Deferred::ServiceId))
+    matches!(
+        seg,
+        Segment::Deferred(Deferred::PushbackUrl | Deferred::ClientUrl | Deferred::ServiceId)
+    )
 }

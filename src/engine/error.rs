@@ -30,11 +30,34 @@ pub enum Error {
         source: tencent::Error,
     },
 
+    /// The bucket name ends in another account's APPID.
+    #[error(
+        "bucket {bucket} belongs to another account: its name ends in APPID {theirs}, and these credentials are for APPID {yours}"
+    )]
+    #[diagnostic(
+        code(chatstack::foreign_bucket),
+        help(
+            "bucket names are global; drop the `-{theirs}` suffix from the bucket name in the stack file (chatstack appends your APPID), or pick another name"
+        )
+    )]
+    BucketOfAnotherAccount {
+        /// Full bucket name.
+        bucket: String,
+        /// The APPID in the name.
+        theirs: u64,
+        /// The caller's APPID.
+        yours: u64,
+        /// The refusal.
+        source: tencent::Error,
+    },
+
     /// A function ended in a `*Failed` state.
     #[error("function {name} is {status}: {reason}")]
     #[diagnostic(
         code(chatstack::function_failed),
-        help("fix the cause above and deploy again; a CreateFailed function is deleted and created again on the next deploy")
+        help(
+            "fix the cause above and deploy again; a CreateFailed function is deleted and created again on the next deploy"
+        )
     )]
     FunctionFailed {
         /// Function name.
@@ -46,10 +69,14 @@ pub enum Error {
     },
 
     /// The desired change cannot be made in place.
-    #[error("function {name}: its runtime is {have} in the cloud and {want} in the stack file, and SCF cannot change a function's runtime")]
+    #[error(
+        "function {name}: its runtime is {have} in the cloud and {want} in the stack file, and SCF cannot change a function's runtime"
+    )]
     #[diagnostic(
         code(chatstack::runtime_change),
-        help("keep the runtime, or give the function a new name (the old one is then left alone; delete it with `chatstack remove` before renaming if you want it gone)")
+        help(
+            "keep the runtime, or give the function a new name (the old one is then left alone; delete it with `chatstack remove` before renaming if you want it gone)"
+        )
     )]
     RuntimeChange {
         /// Function name.
@@ -64,7 +91,9 @@ pub enum Error {
     #[error("{resource} exists but belongs to stage `{other_stage}` of stack `{other_stack}`")]
     #[diagnostic(
         code(chatstack::foreign_resource),
-        help("resource names are global within a region: give this stage's resources their own names, e.g. with `${{stage}}` in `name:` (`name: chat-reg-${{stage}}`)")
+        help(
+            "resource names are global within a region: give this stage's resources their own names, e.g. with `${{stage}}` in `name:` (`name: chat-reg-${{stage}}`)"
+        )
     )]
     Foreign {
         /// `function ChatReg`, …
@@ -84,7 +113,9 @@ pub enum Error {
     #[error("gave up after {seconds} s (--timeout) with {} still running: {}", unfinished.len(), unfinished.join(", "))]
     #[diagnostic(
         code(chatstack::timeout),
-        help("what was done is recorded; run the command again to continue, with a larger --timeout if the cloud is slow")
+        help(
+            "what was done is recorded; run the command again to continue, with a larger --timeout if the cloud is slow"
+        )
     )]
     Timeout {
         /// The deadline in seconds.
@@ -126,7 +157,9 @@ impl Error {
             Error::Tencent(e) if e.is_auth_failure() => 3,
             Error::Tencent(e) if e.is_platform_unavailable() => 4,
             Error::GatewayUnavailable { .. } => 4,
-            Error::RuntimeChange { .. } | Error::Foreign { .. } => 2,
+            Error::RuntimeChange { .. }
+            | Error::Foreign { .. }
+            | Error::BucketOfAnotherAccount { .. } => 2,
             Error::Interrupted => 130,
             Error::Several { first, .. } => first.exit_code(),
             _ => 1,

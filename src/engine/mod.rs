@@ -76,6 +76,9 @@ pub struct ObservedGateway {
     pub protocol: String,
     /// Whether the service carries our stack/stage tags (else it was found by name).
     pub tagged: bool,
+    /// Whether clients connect with TLS (`wss://`): the service has `https` and the endpoint
+    /// serves it (the local cloud speaks plain HTTP, so its URLs are `ws://`).
+    pub secure: bool,
     /// The WebSocket API, if it exists.
     pub api: Option<ObservedApi>,
     /// Environments the service is released to.
@@ -129,15 +132,11 @@ impl Serialize for FunctionRole {
 /// The URL clients connect to: `ws(s)://{OuterSubDomain}/{environment}{path}` (API-FACTS §3.6).
 pub fn websocket_url(
     outer_sub_domain: &str,
-    protocol: &str,
+    secure: bool,
     environment: &str,
     path: &str,
 ) -> String {
-    let scheme = if protocol.contains("https") {
-        "wss"
-    } else {
-        "ws"
-    };
+    let scheme = if secure { "wss" } else { "ws" };
     format!("{scheme}://{outer_sub_domain}/{environment}{path}")
 }
 
@@ -150,14 +149,14 @@ mod tests {
         assert_eq!(
             websocket_url(
                 "service-abc-125.gz.apigw.tencentcs.com",
-                "http&https",
+                true,
                 "release",
                 "/ws"
             ),
             "wss://service-abc-125.gz.apigw.tencentcs.com/release/ws"
         );
         assert_eq!(
-            websocket_url("127.0.0.1:9000/service-abc", "http", "release", "/"),
+            websocket_url("127.0.0.1:9000/service-abc", false, "release", "/"),
             "ws://127.0.0.1:9000/service-abc/release/"
         );
     }

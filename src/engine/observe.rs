@@ -7,9 +7,10 @@
 
 use futures_util::future::try_join_all;
 
+use super::error::Error;
 use super::{Observed, ObservedApi, ObservedBucket, ObservedFunction, ObservedGateway, tags};
 use crate::config::Stack;
-use crate::providers::tencent::{Error, TencentCloud};
+use crate::providers::tencent::TencentCloud;
 
 /// Reads the observed state of `stack` (at its stage) from the cloud.
 pub async fn observe(stack: &Stack, cloud: &TencentCloud) -> Result<Observed, Error> {
@@ -26,7 +27,10 @@ pub async fn observe(stack: &Stack, cloud: &TencentCloud) -> Result<Observed, Er
 }
 
 /// The full bucket id: as written, or with the account's APPID appended.
-pub async fn bucket_name(stack: &Stack, cloud: &TencentCloud) -> Result<String, Error> {
+pub async fn bucket_name(
+    stack: &Stack,
+    cloud: &TencentCloud,
+) -> Result<String, crate::providers::tencent::Error> {
     match stack.bucket.appid {
         Some(_) => Ok(stack.bucket.name.clone()),
         None => Ok(stack
@@ -37,7 +41,24 @@ pub async fn bucket_name(stack: &Stack, cloud: &TencentCloud) -> Result<String, 
 
 async fn observe_bucket(stack: &Stack, cloud: &TencentCloud) -> Result<ObservedBucket, Error> {
     let name = bucket_name(stack, cloud).await?;
-    let found = cloud.cos().head_bucket(&name, &stack.bucket.region).await?;
+    let found = match cloud.cos().head_bucket(&name, &stack.bucket.region).await {
+        Ok(found) => found,
+        // 403 on HEAD: the name is taken by another account, most often because the stack file
+        // carries someone else's APPID suffix (as the article's does).
+        Err(e) if e.http_status() == Some(403) && !e.is_auth_failure() => {
+            let yours = cloud.cam().get_user_app_id().await?.app_id;
+            return Err(match stack.bucket.appid {
+                Some(theirs) if theirs != yours => Error::BucketOfAnotherAccount {
+                    bucket: name,
+                    theirs,
+                    yours,
+                    source: e,
+                },
+                _ => e.into(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(ObservedBucket {
         name,
         exists: found.is_some(),
@@ -54,7 +75,7 @@ async fn observe_functions(
         let scf = scf.clone();
         async move {
             let info = scf.get_function_opt(&f.name, Some(&f.namespace)).await?;
-            Ok::<_, Error>(ObservedFunction {
+            Ok::<_, crate::providers::tencent::Error>(ObservedFunction {
                 name: f.name.clone(),
                 role: f.role,
                 status: info.as_ref().map(|i| i.status.clone()),
@@ -67,6 +88,7 @@ async fn observe_functions(
         }
     }))
     .await
+    .map_err(Error::from)
 }
 
 async fn observe_gateway(
@@ -123,6 +145,8 @@ async fn observe_gateway(
     Ok(Some(ObservedGateway {
         service_id,
         outer_sub_domain: detail.outer_sub_domain,
+        secure: detail.protocol.contains("https")
+            && cloud.endpoint().is_none_or(|e| e.scheme() == "https"),
         protocol: detail.protocol,
         tagged,
         api,

@@ -68,15 +68,13 @@ pub async fn remove(
 ) -> Result<Vec<(&'static str, f64)>, Error> {
     for f in &observed.functions {
         if let Some(info) = &f.detail {
-            if let (Some(s), Some(g)) = (info.tag(tags::STACK), info.tag(tags::STAGE)) {
-                if s != stack.name || g != stack.stage {
-                    return Err(Error::Foreign {
-                        resource: format!("function {}", f.name),
-                        other_stack: s.to_owned(),
-                        other_stage: g.to_owned(),
-                    });
-                }
-            }
+            super::classic::check_owner(
+                stack,
+                "function",
+                &f.name,
+                info.tag(tags::STACK),
+                info.tag(tags::STAGE),
+            )?;
         }
     }
     let journal = Arc::new(journal);
@@ -140,7 +138,8 @@ pub async fn remove(
                         Ok(_) => break,
                         Err(e) if e.is_state_conflict() && tries < 8 => {
                             tries += 1;
-                            scf.wait_for_function(&name, Some(&namespace), deadline).await?;
+                            scf.wait_for_function(&name, Some(&namespace), deadline)
+                                .await?;
                         }
                         Err(e) => return Err(e.into()),
                     }
@@ -152,7 +151,10 @@ pub async fn remove(
                 if let Some(info) = gone {
                     return Err(Error::FunctionFailed {
                         name: name.clone(),
-                        reason: info.failure_reason().unwrap_or("it was not deleted").to_owned(),
+                        reason: info
+                            .failure_reason()
+                            .unwrap_or("it was not deleted")
+                            .to_owned(),
                         status: info.status,
                     });
                 }
@@ -180,7 +182,9 @@ pub async fn remove(
                     cos.delete_all(&name, &region, "").await?;
                     match cos.delete_bucket(&name, &region).await {
                         Ok(_) => break,
-                        Err(e) if e.error_code() == Some("BucketNotEmpty") && tries < 3 => tries += 1,
+                        Err(e) if e.error_code() == Some("BucketNotEmpty") && tries < 3 => {
+                            tries += 1
+                        }
                         Err(e) => return Err(e.into()),
                     }
                 }

@@ -47,7 +47,7 @@ impl Report {
         let websocket_url = match (gw, api) {
             (Some(g), Some(a)) if released => Some(engine::websocket_url(
                 &g.outer_sub_domain,
-                &g.protocol,
+                g.secure,
                 &environment,
                 &a.path,
             )),
