@@ -80,7 +80,19 @@ fn connect(global: &GlobalArgs, stack: &Stack) -> Result<TencentCloud, Error> {
         .as_ref()
         .map(|c| (c.secret_id.as_str(), &c.secret_key, stack.path.as_path()));
     let resolved =
-        tencent::credentials::resolve(|name| std::env::var(name).ok(), home.as_deref(), file)?;
+        match tencent::credentials::resolve(|name| std::env::var(name).ok(), home.as_deref(), file)
+        {
+            // With `--endpoint` and no credentials anywhere, use the local cloud's documented
+            // default pair (DESIGN §7), so `chatstack --endpoint … deploy` just works locally.
+            Err(e) if e.is_missing() && global.endpoint.is_some() => {
+                let pair = crate::localcloud::account::KeyPair::default_pair();
+                tencent::Resolved {
+                    credentials: tencent::Credentials::new(pair.secret_id, pair.secret_key, None),
+                    region: None,
+                }
+            }
+            other => other?,
+        };
     tracing::info!(source = %resolved.credentials.source, "using credentials");
     Ok(TencentCloud::new(
         resolved.credentials,

@@ -583,6 +583,11 @@ impl CredentialsError {
         CredentialsError(kind)
     }
 
+    /// Whether no credentials were found anywhere (as opposed to half-set or unreadable ones).
+    pub fn is_missing(&self) -> bool {
+        matches!(self.0, CredentialsErrorKind::Missing { .. })
+    }
+
     /// The environment variable that is missing, for a half-set pair.
     pub fn missing_variable(&self) -> Option<&str> {
         match &self.0 {
