@@ -28,7 +28,7 @@ use super::graph::{Graph, Observer, Outcome, StepId};
 use super::journal::{Journal, Record};
 use super::plan::{self, Action, Change, ResourceState};
 use super::{Observed, tags};
-use crate::config::{Deferred, Function, FunctionRole, Outputs, Segment, Stack};
+use crate::config::{Function, FunctionRole, Outputs, Stack};
 use crate::package::Package;
 use crate::providers::tencent::apigateway::{
     ApiSpec, CreateServiceRequest, ModifyApiRequest, WebsocketFunctions,
@@ -950,12 +950,4 @@ pub async fn apply(
             }
         }
     }
-}
-
-/// Whether `seg` is a gateway output (used by the plan display).
-pub fn is_output(seg: &Segment) -> bool {
-    matches!(
-        seg,
-        Segment::Deferred(Deferred::PushbackUrl | Deferred::ClientUrl | Deferred::ServiceId)
-    )
 }
