@@ -463,6 +463,16 @@ fn bucket_exists(tx: &mut Txn<'_>, req: &Req) -> Result<(), CosError> {
     }
 }
 
+/// A 200 response carrying an XML document.
+fn xml_response(body: String) -> Result<Response, CosError> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/xml")
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .map_err(|e| CosError::internal(e.to_string()))
+}
+
 /// A bodiless response.
 fn empty(status: StatusCode) -> Response {
     Response::builder()

@@ -12,7 +12,7 @@ use md5::{Digest, Md5};
 use super::bucket::iso8601_ms;
 use super::{
     BLOB_PREFIX, BUCKETS, BucketRecord, CosError, KEPT_HEADERS, MAX_KEY_BYTES, OBJECTS,
-    ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms, xml,
+    ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms, xml, xml_response,
 };
 use crate::localcloud::store::Store;
 
@@ -138,12 +138,7 @@ pub(super) fn copy_object(store: &Store, req: &Req, appid: u64) -> Result<Respon
         etag: format!("\"{}\"", record.etag),
         last_modified: iso8601_ms(record.last_modified_ms),
     });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/xml")
-        .header(header::CONTENT_LENGTH, xml.len())
-        .body(Body::from(xml))
-        .map_err(|e| CosError::internal(e.to_string()))
+    xml_response(xml)
 }
 
 /// `(bucket, region, key)` of an `x-cos-copy-source` value (optionally with a scheme, a
@@ -396,19 +391,7 @@ pub(super) fn delete_objects(store: &Store, req: &Req) -> Result<Response, CosEr
              schema.",
         )
     };
-    if let Some(want) = req.headers.get("content-md5") {
-        let md5 = Md5::digest(&req.body);
-        if base64::engine::general_purpose::STANDARD
-            .encode(md5)
-            .as_bytes()
-            != want.as_bytes()
-        {
-            return Err(CosError::bad_request(
-                "BadDigest",
-                "The Content-MD5 you specified did not match what we received.",
-            ));
-        }
-    }
+    checked_md5(req)?;
     let text = std::str::from_utf8(&req.body).map_err(|_| malformed())?;
     let doc: xml::DeleteRequest = quick_xml::de::from_str(text).map_err(|_| malformed())?;
     if doc.objects.is_empty() || doc.objects.len() > 1000 {
@@ -442,10 +425,5 @@ pub(super) fn delete_objects(store: &Store, req: &Req) -> Result<Response, CosEr
         result.deleted = keys.into_iter().map(|key| xml::Deleted { key }).collect();
     }
     let body = xml::render(&result);
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/xml")
-        .header(header::CONTENT_LENGTH, body.len())
-        .body(Body::from(body))
-        .map_err(|e| CosError::internal(e.to_string()))
+    xml_response(body)
 }
