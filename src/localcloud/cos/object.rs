@@ -181,23 +181,30 @@ pub(super) fn checked_md5(req: &Req) -> Result<[u8; 16], CosError> {
 }
 
 /// The `Content-Type` (default `application/octet-stream`) and the kept headers
-/// (`x-cos-meta-*`, [`KEPT_HEADERS`]) a PUT or an initiated upload gives the object.
+/// (`x-cos-meta-*`, [`KEPT_HEADERS`]) a PUT or an initiated upload gives the object, byte for
+/// byte.
 pub(super) fn object_metadata(req: &Req) -> (String, BTreeMap<String, String>) {
-    let text = |name: &str| {
-        req.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-    };
+    let raw = |name: &str| req.headers.get(name).map(|v| raw_text(v.as_bytes()));
     let headers = req
         .headers
         .keys()
         .map(HeaderName::as_str)
         .filter(|n| n.starts_with("x-cos-meta-") || KEPT_HEADERS.contains(n))
-        .filter_map(|n| Some((n.to_owned(), text(n)?)))
+        .filter_map(|n| Some((n.to_owned(), raw(n)?)))
         .collect();
-    let content_type =
-        text("content-type").unwrap_or_else(|| "application/octet-stream".to_owned());
+    let content_type = raw("content-type").unwrap_or_else(|| "application/octet-stream".to_owned());
     (content_type, headers)
+}
+
+/// Header bytes kept losslessly in a JSON string: one `char` per byte (Latin-1), whatever
+/// encoding the client used.
+pub(super) fn raw_text(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// The bytes [`raw_text`] kept.
+pub(super) fn raw_bytes(text: &str) -> Vec<u8> {
+    text.chars().filter_map(|c| u8::try_from(c).ok()).collect()
 }
 
 /// `Last-Modified` format, `Wed, 25 Nov 2026 19:36:13 GMT`.
@@ -293,22 +300,18 @@ pub(super) fn get_object(store: &Store, req: &Req, with_body: bool) -> Result<Re
             body
         }
     };
-    let content_type = req
-        .param("response-content-type")
-        .unwrap_or(&record.content_type);
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        builder = builder.header(header::CONTENT_TYPE, v);
-    }
+    // `response-*` parameters override what was stored (as UTF-8 bytes).
     let mut headers = record.headers.clone();
-    for name in KEPT_HEADERS {
+    headers.insert("content-type".to_owned(), record.content_type.clone());
+    for name in KEPT_HEADERS.iter().chain(&["content-type"]) {
         if let Some(v) = req.param(&format!("response-{name}")) {
-            headers.insert(name.to_owned(), v.to_owned());
+            headers.insert((*name).to_owned(), raw_text(v.as_bytes()));
         }
     }
     for (name, value) in &headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
+            HeaderValue::from_bytes(&raw_bytes(value)),
         ) {
             builder = builder.header(n, v);
         }

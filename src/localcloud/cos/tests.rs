@@ -422,3 +422,40 @@ mod never_crashes {
         }
     }
 }
+
+#[tokio::test]
+async fn latin1_header_bytes_verify_as_text_and_come_back_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = open(dir.path());
+    send(&cloud, request("PUT", HOST, "/", "", b"")).await;
+    // What http.client sends for the str "café": one byte per char; the signer saw the str.
+    let now = jiff::Timestamp::now().as_second();
+    let auth = cos_sign::sign(
+        &cos_sign::SignableRequest {
+            method: "PUT",
+            path: "/k",
+            params: &[],
+            headers: &[
+                ("host", HOST),
+                ("content-length", "1"),
+                ("x-cos-meta-a", "café"),
+            ],
+        },
+        DEFAULT_SECRET_ID,
+        DEFAULT_SECRET_KEY,
+        cos_sign::KeyTime::around(now, 600),
+    );
+    let req = Request::builder()
+        .method("PUT")
+        .uri("/k")
+        .header("host", HOST)
+        .header("content-length", "1")
+        .header("x-cos-meta-a", HeaderValue::from_bytes(b"caf\xe9").unwrap())
+        .header("authorization", auth.authorization)
+        .body(Body::from("x"))
+        .unwrap();
+    let (status, _, body) = send(&cloud, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, headers, _) = send(&cloud, request("GET", HOST, "/k", "", b"")).await;
+    assert_eq!(headers["x-cos-meta-a"].as_bytes(), b"caf\xe9");
+}
