@@ -49,7 +49,10 @@ pub(crate) fn verify(account: &Account, req: &Signed<'_>, now: i64) -> Result<()
         ));
     }
     if now > auth.sign_time.end || now > auth.key_time.end {
-        return Err(CosError::forbidden("AccessDenied", "Request has expired"));
+        return Err(CosError::forbidden(
+            "RequestTimeTooSkewed",
+            "Request has expired",
+        ));
     }
     let token = req
         .headers
