@@ -19,6 +19,15 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 /// `local` flags (DESIGN §5).
 #[derive(Debug, clap::Args)]
+#[command(after_help = concat!(
+    "Credentials: the key pair in TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY when both are \
+     set, else the default pair SecretId ",
+    "AKIDchatstackLOCAL00000000000000000",
+    ", SecretKey ",
+    "chatstackLocalSecretKey000000000",
+    ".\nPoint clients at the printed URL: API 3.0 with it as the endpoint, COS with it as the \
+     address and the real bucket host as Host."
+))]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port
     #[arg(long, default_value = "127.0.0.1:9000", value_name = "ADDR", value_parser = listen_addr)]
@@ -201,4 +210,18 @@ async fn interrupted() {
     }
     #[cfg(not(unix))]
     ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::localcloud::account;
+
+    #[test]
+    fn help_names_the_default_pair_the_account_accepts() {
+        let help = <super::Args as clap::Args>::augment_args(clap::Command::new("local"))
+            .render_help()
+            .to_string();
+        assert!(help.contains(account::DEFAULT_SECRET_ID), "{help}");
+        assert!(help.contains(account::DEFAULT_SECRET_KEY), "{help}");
+    }
 }

@@ -13,8 +13,8 @@ c.create_bucket(Bucket=b)
 
 keys = ["k%05d" % i for i in range(N)]
 t0 = time.time()
-for k in keys:
-    c.put_object(Bucket=b, Key=k, Body=k.encode())
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(lambda k: c.put_object(Bucket=b, Key=k, Body=k.encode()), keys))
 put_seconds = time.time() - t0
 
 t0 = time.time()

@@ -4,7 +4,7 @@
 
 use axum::http::HeaderMap;
 
-use super::CosError;
+use super::{CosError, header_text};
 use crate::localcloud::account::{Account, AuthError};
 #[cfg(test)]
 use crate::providers::tencent::cos_sign::KeyTime;
@@ -49,12 +49,15 @@ pub(crate) fn verify(account: &Account, req: &Signed<'_>, now: i64) -> Result<()
         ));
     }
     if now > auth.sign_time.end || now > auth.key_time.end {
-        return Err(CosError::forbidden("AccessDenied", "Request has expired"));
+        return Err(CosError::forbidden(
+            "RequestTimeTooSkewed",
+            "Request has expired",
+        ));
     }
     let token = req
         .headers
         .get("x-cos-security-token")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|v| header_text(v.as_bytes()))
         .or_else(|| query_value(req.query, "x-cos-security-token").map(str::to_owned));
     let secret_key = account
         .secret_for(&auth.secret_id, token.as_deref(), now)
@@ -143,7 +146,7 @@ pub(crate) fn verify(account: &Account, req: &Signed<'_>, now: i64) -> Result<()
 /// The signature from the `Authorization` header, else from `q-sign-*` query parameters.
 fn authorization(req: &Signed<'_>) -> Result<ParsedAuthorization, CosError> {
     let text = match req.headers.get(axum::http::header::AUTHORIZATION) {
-        Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        Some(v) => header_text(v.as_bytes()),
         None if query_value(req.query, "q-sign-algorithm").is_some() => QUERY_SIGN_FIELDS
             .iter()
             .map(|f| format!("{f}={}", query_value(req.query, f).unwrap_or_default()))
@@ -175,7 +178,7 @@ fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str>
 fn header(headers: &HeaderMap, name: &str) -> String {
     headers
         .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|v| header_text(v.as_bytes()))
         .unwrap_or_default()
 }
 

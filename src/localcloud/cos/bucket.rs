@@ -1,13 +1,12 @@
 //! Bucket operations: PUT/HEAD/DELETE Bucket and GET Bucket (the listing, with prefixes,
 //! delimiters and marker paging).
 
-use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 
 use super::{
     BUCKETS, BucketRecord, CosError, OBJECTS, ObjectRecord, Req, SCAN_CHUNK, bucket_exists,
-    bucket_record, empty, now_ms, xml,
+    bucket_record, empty, now_ms, xml, xml_response,
 };
 use crate::localcloud::store::{Store, StoreError};
 use crate::providers::tencent::cos_sign;
@@ -219,12 +218,7 @@ pub(super) fn list_objects(store: &Store, req: &Req, appid: u64) -> Result<Respo
         }
     }
     let body = xml::render(&doc);
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/xml")
-        .header(header::CONTENT_LENGTH, body.len())
-        .body(Body::from(body))
-        .map_err(|e| CosError::internal(e.to_string()))
+    xml_response(body)
 }
 
 /// Listing `LastModified` format, `2026-11-25T19:36:13.000Z`.

@@ -81,7 +81,8 @@ struct ObjectRecord {
     etag: String,
     content_type: String,
     last_modified_ms: i64,
-    /// `x-cos-meta-*` and [`KEPT_HEADERS`], lowercase names.
+    /// `x-cos-meta-*` and [`KEPT_HEADERS`], lowercase names; values byte for byte, one `char`
+    /// per byte (see `object::raw_text`).
     headers: BTreeMap<String, String>,
     blob: String,
 }
@@ -461,6 +462,25 @@ fn bucket_exists(tx: &mut Txn<'_>, req: &Req) -> Result<(), CosError> {
         Some(b) if b.region == req.region => Ok(()),
         _ => Err(CosError::no_such_bucket()),
     }
+}
+
+/// A header value as text, for signing: UTF-8 when it is, else Latin-1 — what Python's
+/// `http.client` puts on the wire for a non-ASCII `str`, which the SDK signed as that `str`.
+pub(crate) fn header_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// A 200 response carrying an XML document.
+fn xml_response(body: String) -> Result<Response, CosError> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/xml")
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .map_err(|e| CosError::internal(e.to_string()))
 }
 
 /// A bodiless response.

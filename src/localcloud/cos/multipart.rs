@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use md5::{Digest, Md5};
@@ -19,6 +18,7 @@ use super::bucket::iso8601_ms;
 use super::object::{checked_md5, new_blob_name, object_id, object_metadata};
 use super::{
     CosError, OBJECTS, ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms, xml,
+    xml_response,
 };
 use crate::localcloud::store::{Store, StoreError};
 use crate::providers::tencent::cos_sign;
@@ -64,15 +64,6 @@ fn no_such_upload() -> CosError {
         "NoSuchUpload",
         "The specified multipart upload does not exist.",
     )
-}
-
-fn xml_response(body: String) -> Result<Response, CosError> {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/xml")
-        .header(header::CONTENT_LENGTH, body.len())
-        .body(Body::from(body))
-        .map_err(|e| CosError::internal(e.to_string()))
 }
 
 fn upload_id_param(req: &Req) -> &str {

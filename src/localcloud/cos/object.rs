@@ -12,7 +12,7 @@ use md5::{Digest, Md5};
 use super::bucket::iso8601_ms;
 use super::{
     BLOB_PREFIX, BUCKETS, BucketRecord, CosError, KEPT_HEADERS, MAX_KEY_BYTES, OBJECTS,
-    ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms, xml,
+    ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms, xml, xml_response,
 };
 use crate::localcloud::store::Store;
 
@@ -138,12 +138,7 @@ pub(super) fn copy_object(store: &Store, req: &Req, appid: u64) -> Result<Respon
         etag: format!("\"{}\"", record.etag),
         last_modified: iso8601_ms(record.last_modified_ms),
     });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/xml")
-        .header(header::CONTENT_LENGTH, xml.len())
-        .body(Body::from(xml))
-        .map_err(|e| CosError::internal(e.to_string()))
+    xml_response(xml)
 }
 
 /// `(bucket, region, key)` of an `x-cos-copy-source` value (optionally with a scheme, a
@@ -186,23 +181,30 @@ pub(super) fn checked_md5(req: &Req) -> Result<[u8; 16], CosError> {
 }
 
 /// The `Content-Type` (default `application/octet-stream`) and the kept headers
-/// (`x-cos-meta-*`, [`KEPT_HEADERS`]) a PUT or an initiated upload gives the object.
+/// (`x-cos-meta-*`, [`KEPT_HEADERS`]) a PUT or an initiated upload gives the object, byte for
+/// byte.
 pub(super) fn object_metadata(req: &Req) -> (String, BTreeMap<String, String>) {
-    let text = |name: &str| {
-        req.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-    };
+    let raw = |name: &str| req.headers.get(name).map(|v| raw_text(v.as_bytes()));
     let headers = req
         .headers
         .keys()
         .map(HeaderName::as_str)
         .filter(|n| n.starts_with("x-cos-meta-") || KEPT_HEADERS.contains(n))
-        .filter_map(|n| Some((n.to_owned(), text(n)?)))
+        .filter_map(|n| Some((n.to_owned(), raw(n)?)))
         .collect();
-    let content_type =
-        text("content-type").unwrap_or_else(|| "application/octet-stream".to_owned());
+    let content_type = raw("content-type").unwrap_or_else(|| "application/octet-stream".to_owned());
     (content_type, headers)
+}
+
+/// Header bytes kept losslessly in a JSON string: one `char` per byte (Latin-1), whatever
+/// encoding the client used.
+pub(super) fn raw_text(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// The bytes [`raw_text`] kept.
+pub(super) fn raw_bytes(text: &str) -> Vec<u8> {
+    text.chars().filter_map(|c| u8::try_from(c).ok()).collect()
 }
 
 /// `Last-Modified` format, `Wed, 25 Nov 2026 19:36:13 GMT`.
@@ -298,22 +300,18 @@ pub(super) fn get_object(store: &Store, req: &Req, with_body: bool) -> Result<Re
             body
         }
     };
-    let content_type = req
-        .param("response-content-type")
-        .unwrap_or(&record.content_type);
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        builder = builder.header(header::CONTENT_TYPE, v);
-    }
+    // `response-*` parameters override what was stored (as UTF-8 bytes).
     let mut headers = record.headers.clone();
-    for name in KEPT_HEADERS {
+    headers.insert("content-type".to_owned(), record.content_type.clone());
+    for name in KEPT_HEADERS.iter().chain(&["content-type"]) {
         if let Some(v) = req.param(&format!("response-{name}")) {
-            headers.insert(name.to_owned(), v.to_owned());
+            headers.insert((*name).to_owned(), raw_text(v.as_bytes()));
         }
     }
     for (name, value) in &headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
+            HeaderValue::from_bytes(&raw_bytes(value)),
         ) {
             builder = builder.header(n, v);
         }
@@ -396,19 +394,7 @@ pub(super) fn delete_objects(store: &Store, req: &Req) -> Result<Response, CosEr
              schema.",
         )
     };
-    if let Some(want) = req.headers.get("content-md5") {
-        let md5 = Md5::digest(&req.body);
-        if base64::engine::general_purpose::STANDARD
-            .encode(md5)
-            .as_bytes()
-            != want.as_bytes()
-        {
-            return Err(CosError::bad_request(
-                "BadDigest",
-                "The Content-MD5 you specified did not match what we received.",
-            ));
-        }
-    }
+    checked_md5(req)?;
     let text = std::str::from_utf8(&req.body).map_err(|_| malformed())?;
     let doc: xml::DeleteRequest = quick_xml::de::from_str(text).map_err(|_| malformed())?;
     if doc.objects.is_empty() || doc.objects.len() > 1000 {
@@ -442,10 +428,5 @@ pub(super) fn delete_objects(store: &Store, req: &Req) -> Result<Response, CosEr
         result.deleted = keys.into_iter().map(|key| xml::Deleted { key }).collect();
     }
     let body = xml::render(&result);
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/xml")
-        .header(header::CONTENT_LENGTH, body.len())
-        .body(Body::from(body))
-        .map_err(|e| CosError::internal(e.to_string()))
+    xml_response(body)
 }
