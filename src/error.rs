@@ -60,10 +60,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-
-    /// Ctrl-C: state was recorded and a rerun resumes.
-    #[error("interrupted; what was done is recorded, run the command again to resume")]
-    Interrupted,
 }
 
 impl Error {
@@ -78,7 +74,6 @@ impl Error {
             Error::Tencent(_) | Error::Runtime(_) | Error::Io { .. } => 1,
             Error::Engine(e) => e.exit_code(),
             Error::Declined => 1,
-            Error::Interrupted => 130,
         }
     }
 }
