@@ -7,4 +7,5 @@ mod info;
 mod local_command;
 mod localcloud_api3;
 mod localcloud_cos;
+mod provider_localcloud;
 mod support;

@@ -186,6 +186,8 @@ pub fn chatstack() -> assert_cmd::Command {
 /// The real `chatstack local` binary, running in the background on a free port.
 pub struct LocalProcess {
     pub addr: SocketAddr,
+    /// The first line of stdout, exactly as printed (newline included).
+    pub first_line: String,
     child: std::process::Child,
     /// Kept open so the process never writes into a closed pipe.
     _stdout: std::io::BufReader<std::process::ChildStdout>,
@@ -203,7 +205,10 @@ impl LocalProcess {
     pub fn start_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> LocalProcess {
         use std::io::BufRead;
         let stderr = tempfile::NamedTempFile::new().expect("stderr file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatstack"));
+        // Like assert_cmd, a run-time `CARGO_BIN_EXE_chatstack` wins over the build-time path.
+        let bin = std::env::var_os("CARGO_BIN_EXE_chatstack")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_chatstack").into());
+        let mut cmd = Command::new(bin);
         for var in ["TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"] {
             cmd.env_remove(var);
         }
@@ -234,6 +239,7 @@ impl LocalProcess {
         };
         LocalProcess {
             addr,
+            first_line: line,
             child,
             _stdout: stdout,
             stderr,
