@@ -4,4 +4,5 @@
 
 mod info;
 mod localcloud_api3;
+mod localcloud_gateway;
 mod support;
