@@ -156,7 +156,188 @@ pub async fn handle(cloud: &LocalCloud, api_id: &str, req: Request<Body>) -> Res
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use axum::extract::State;
+    use axum::http::header;
+    use tokio::sync::mpsc;
+
     use super::*;
+    use crate::localcloud::account::KeyPair;
+    use crate::localcloud::gateway::table::{
+        CLOSE_OVERFLOW, CloseNow, ConnHandle, Control, Outbound,
+    };
+    use crate::localcloud::gateway::{GatewayConfig, GatewayLimits};
+    use crate::localcloud::{ApigwMode, Options, dispatch};
+
+    fn cloud(dir: &std::path::Path, outbound_queue: usize) -> LocalCloud {
+        let opts = Options {
+            data_dir: dir.to_owned(),
+            appid: 1_250_000_000,
+            credentials: KeyPair::default_pair(),
+            latency: Default::default(),
+            faults: Default::default(),
+            apigw: ApigwMode::Available,
+        };
+        let config = GatewayConfig {
+            limits: GatewayLimits {
+                outbound_queue,
+                ..GatewayLimits::default()
+            },
+            ..GatewayConfig::default()
+        };
+        LocalCloud::open_with_gateway(opts, "127.0.0.1:9000".parse().unwrap(), config).unwrap()
+    }
+
+    /// A connection published in `api`'s table without a socket: the test holds its queue.
+    fn fake_conn(
+        cloud: &LocalCloud,
+        api: &str,
+        id: &str,
+    ) -> (mpsc::Receiver<Outbound>, Arc<Control>) {
+        let queue = cloud.gateway().limits().outbound_queue;
+        let (tx, rx) = mpsc::channel(queue);
+        let control = Arc::new(Control::default());
+        cloud.gateway().table(api).insert(
+            id,
+            ConnHandle {
+                tx,
+                control: control.clone(),
+            },
+        );
+        (rx, control)
+    }
+
+    async fn send(
+        cloud: &LocalCloud,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = dispatch(State(cloud.clone()), req).await;
+        let status = resp.status();
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    fn text(id: &str, data: &str) -> Value {
+        serde_json::json!({"websocket": {"action": "data send", "secConnectionID": id,
+                                         "dataType": "text", "data": data}})
+    }
+
+    #[tokio::test]
+    async fn pushes_enqueue_and_a_full_queue_closes_only_that_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cloud(dir.path(), 2);
+        let (mut slow, slow_ctl) = fake_conn(&c, "api-t", "slow");
+        let (mut other, _) = fake_conn(&c, "api-t", "other");
+        let ok = serde_json::json!({"errNo": 0, "errMsg": "ok"});
+        for n in ["1", "2"] {
+            assert_eq!(
+                send(&c, Method::POST, "/api-t", text("slow", n)).await,
+                (StatusCode::OK, ok.clone())
+            );
+        }
+        let (st, v) = send(&c, Method::POST, "/api-t", text("slow", "3")).await;
+        assert_eq!((st, &v["errNo"]), (StatusCode::OK, &serde_json::json!(2)));
+        assert_eq!(
+            slow_ctl.closed().await,
+            CloseNow::Frame(CLOSE_OVERFLOW, "outbound queue full")
+        );
+        let (st, v) = send(&c, Method::POST, "/api-t", text("slow", "4")).await;
+        assert_eq!((st, &v["errNo"]), (StatusCode::OK, &serde_json::json!(1)));
+        // What was queued before the overflow is still there, in order.
+        for n in ["1", "2"] {
+            let Some(Outbound::Frame(Message::Text(t))) = slow.recv().await else {
+                panic!()
+            };
+            assert_eq!(t.as_str(), n);
+        }
+        assert!(slow.recv().await.is_none(), "the table dropped its sender");
+        // The other connection never noticed.
+        assert_eq!(
+            send(&c, Method::POST, "/api-t", text("other", "hi")).await,
+            (StatusCode::OK, ok)
+        );
+        assert!(matches!(other.recv().await, Some(Outbound::Frame(_))));
+        assert_eq!(
+            c.gateway().connection_ids("api-t"),
+            vec!["other".to_owned()]
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_unpublishes_and_queues_the_close_after_the_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cloud(dir.path(), 8);
+        let (mut rx, ctl) = fake_conn(&c, "api-t", "a");
+        send(&c, Method::POST, "/api-t", text("a", "bye")).await;
+        let closing =
+            serde_json::json!({"websocket": {"action": "closing", "secConnectionID": "a"}});
+        let (st, v) = send(&c, Method::POST, "/api-t", closing.clone()).await;
+        assert_eq!((st, &v["errNo"]), (StatusCode::OK, &serde_json::json!(0)));
+        assert_eq!(c.gateway().connection_count("api-t"), 0);
+        assert!(matches!(rx.recv().await, Some(Outbound::Frame(_))));
+        assert!(matches!(rx.recv().await, Some(Outbound::Close)));
+        let (st, v) = send(&c, Method::POST, "/api-t", closing).await;
+        assert_eq!(
+            (st, v),
+            (
+                StatusCode::OK,
+                serde_json::json!({"errNo": 1, "errMsg": "connection not found"})
+            )
+        );
+        // Nothing asked for an immediate close.
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(20), ctl.closed())
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn routes_unknown_apis_bad_methods_and_handshake_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cloud(dir.path(), 8);
+        let (st, v) = send(&c, Method::POST, "/api-nothere", text("a", "x")).await;
+        assert_eq!(
+            (st, &v["errNo"]),
+            (StatusCode::NOT_FOUND, &serde_json::json!(4))
+        );
+        let (st, v) = send(&c, Method::GET, "/api-nothere", Value::Null).await;
+        assert_eq!(
+            (st, &v["errNo"]),
+            (StatusCode::METHOD_NOT_ALLOWED, &serde_json::json!(3))
+        );
+        let (st, v) = send(&c, Method::POST, "/api-t", serde_json::json!([1])).await;
+        assert_eq!(
+            (st, &v["errNo"]),
+            (StatusCode::BAD_REQUEST, &serde_json::json!(3))
+        );
+        let (st, v) = send(&c, Method::GET, "/service-nothere/release/ws", Value::Null).await;
+        assert_eq!(
+            (st, &v["errNo"]),
+            (StatusCode::NOT_FOUND, &serde_json::json!(4))
+        );
+        // `/api-x/more` is not a push URL: API 3.0 answers it with its own 404 envelope.
+        let (st, v) = send(&c, Method::POST, "/api-t/more", Value::Null).await;
+        assert_eq!(
+            (st, &v["Response"]["Error"]["Code"]),
+            (
+                StatusCode::NOT_FOUND,
+                &serde_json::json!("ResourceNotFound")
+            )
+        );
+    }
 
     #[test]
     fn push_bodies_parse_or_say_why_not() {
