@@ -690,3 +690,86 @@ async fn gateway_answers_wrong_urls_and_bad_pushes_with_json_errors() {
     assert_eq!(r.status().as_u16(), 404);
     let _ = &s.api_id;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_stopping_the_local_cloud_closes_connections_and_runs_cleanup() {
+    let mut s = stack();
+    let (mut client, id) = s.connect().await;
+    let reader = tokio::spawn(async move { closed_with(&mut client).await });
+    let cloud = s.cloud;
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || drop(cloud))
+        .await
+        .unwrap();
+    eprintln!("stopped in {:?}", started.elapsed());
+    assert_eq!(reader.await.unwrap(), Some(CloseCode::Away));
+    let cleanup = tokio::time::timeout(Duration::from_secs(1), s.calls.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (cleanup.function.as_str(), cleanup.conn()),
+        ("gw-cleanup", id.as_str())
+    );
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Memory for idle connections, client and server sides together (both live in this
+/// process). `CHATSTACK_IDLE_CONNS` (default 2000) connections; run explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: prints memory per idle connection"]
+async fn gateway_idle_connections_memory() {
+    let n: usize = std::env::var("CHATSTACK_IDLE_CONNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let limits = GatewayLimits {
+        idle_timeout: Some(Duration::from_secs(600)),
+        read_buffer_bytes: std::env::var("CHATSTACK_READ_BUFFER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(GatewayLimits::default().read_buffer_bytes),
+        ..GatewayLimits::default()
+    };
+    let mut s = stack_with(limits, 15, accepting);
+    // Warm up allocator pools and the invoker path.
+    let warm = s.connect().await;
+    let before = rss_kib();
+    let started = Instant::now();
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        // Small client buffers, so the figure is mostly the server's.
+        let config = tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let (client, _) =
+            tokio_tungstenite::connect_async_with_config(s.ws_url.as_str(), Some(config), false)
+                .await
+                .expect("handshake accepted");
+        clients.push(client);
+    }
+    let connect = started.elapsed();
+    // Everyone is still reachable.
+    let mut ids = Vec::with_capacity(n);
+    while ids.len() < n {
+        ids.push(s.expect("gw-register").await.conn().to_owned());
+    }
+    assert_eq!(s.push_text(&ids[n / 2], "ping").await, ok());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib();
+    eprintln!(
+        "{n} idle connections: connected in {connect:?}; RSS +{} KiB = {:.1} KiB per connection (client + server)",
+        after - before,
+        (after - before) as f64 / n as f64
+    );
+    drop(clients);
+    drop(warm);
+}

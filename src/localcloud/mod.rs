@@ -164,14 +164,20 @@ async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Respon
 }
 
 /// Serves `app` on `listener` until `shutdown` completes (with each client's address, which
-/// the gateway reports as `sourceIp`).
+/// the gateway reports as `sourceIp`), then closes the open WebSocket connections and waits
+/// briefly for their cleanup functions.
 pub async fn run(
     listener: tokio::net::TcpListener,
     cloud: LocalCloud,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(cloud).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app(cloud.clone()).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await?;
+    let gateway = cloud.gateway();
+    gateway
+        .shutdown(gateway.limits().close_grace + std::time::Duration::from_secs(3))
+        .await;
+    Ok(())
 }

@@ -353,15 +353,16 @@ impl Lifecycle {
         })
     }
 
-    /// The normal end: unpublish, give back the slot, run cleanup and wait for it.
+    /// The normal end: unpublish, run cleanup and wait for it, give back the slot (so
+    /// [`super::Gateway::shutdown`] can wait for cleanups).
     async fn finish(mut self) {
         self.unpublish();
-        self.release();
         if std::mem::take(&mut self.registered)
             && let Some(call) = self.cleanup_call()
         {
             call.await;
         }
+        self.release();
         tracing::debug!(conn = self.id, "WebSocket closed");
     }
 

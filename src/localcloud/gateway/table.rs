@@ -109,6 +109,18 @@ impl ApiConnections {
             .is_ok()
     }
 
+    /// Admitted connections (open, opening, or still running their cleanup).
+    pub(super) fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::Acquire)
+    }
+
+    /// Tells every published connection to close now with `how` (they unpublish themselves).
+    pub(super) fn close_all(&self, how: CloseNow) {
+        for handle in self.lock().values() {
+            handle.control.close_now(how);
+        }
+    }
+
     /// Gives back an admission.
     pub(super) fn release(&self) {
         self.admitted.fetch_sub(1, Ordering::AcqRel);
