@@ -460,8 +460,12 @@ async fn socket_loop(
     // memory.
     let mut permit = None;
     let end = loop {
+        // A close request wins over anything else ready; among the rest `select!` picks at
+        // random, so a flood of pushes cannot starve reading the client, nor the reverse.
+        if let Some(how) = control.requested() {
+            break End::Now(how);
+        }
         tokio::select! {
-            biased;
             how = control.closed() => break End::Now(how),
             out = outbound.recv() => match out {
                 Some(Outbound::Frame(msg)) => {

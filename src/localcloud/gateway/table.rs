@@ -59,6 +59,13 @@ impl Control {
         self.token.cancel();
     }
 
+    /// How to close, if a close was asked for.
+    pub(super) fn requested(&self) -> Option<CloseNow> {
+        self.token
+            .is_cancelled()
+            .then(|| self.how.get().copied().unwrap_or(CloseNow::Fin))
+    }
+
     /// Resolves once a close was asked for, with how.
     pub(super) async fn closed(&self) -> CloseNow {
         self.token.cancelled().await;
