@@ -11,7 +11,7 @@
 //! the close control and the idle timer) and the transport loop (drains that queue, one
 //! transport invocation at a time, so frames reach the function in order). When the socket
 //! loop ends the id leaves the table; when the transport loop has drained, cleanup runs. A
-//! [`Lifecycle`] guard makes "unpublish, then cleanup, exactly once" hold on every path,
+//! `Lifecycle` guard makes "unpublish, then cleanup, exactly once" hold on every path,
 //! including a handshake whose upgrade never completes.
 
 use std::net::SocketAddr;

@@ -4,6 +4,30 @@
 //! [`LocalCloud`] holds (set when it is opened). The default, [`Unavailable`], answers every
 //! call with [`FailureKind::NotActive`], so a local cloud without a runtime refuses WebSocket
 //! handshakes cleanly instead of hanging. Tests plug closures in with [`from_fn`].
+//!
+//! Plugging the function runtime in is an adapter of this shape (names from the runtime's
+//! planned API), passed as `GatewayConfig { invoker: Arc::new(RuntimeInvoker), .. }` to
+//! [`LocalCloud::open_with_gateway`]:
+//!
+//! ```ignore
+//! struct RuntimeInvoker;
+//! impl Invoker for RuntimeInvoker {
+//!     fn invoke(&self, cloud: &LocalCloud, t: FunctionTarget, event: Value)
+//!         -> BoxFuture<'static, InvokeResult> {
+//!         let cloud = cloud.clone();
+//!         Box::pin(async move {
+//!             let f = FunctionRef { region: t.region, namespace: t.namespace, name: t.name };
+//!             match cloud.runtime().invoke(&cloud, &f, event, InvocationType::RequestResponse).await {
+//!                 Ok(out) => out.outcome.map_err(|e| InvokeFailure::new(kind_of(e.kind), e.message)),
+//!                 Err(e) => Err(InvokeFailure::new(FailureKind::NotActive, e.to_string())),
+//!             }
+//!         })
+//!     }
+//! }
+//! ```
+//!
+//! The invoker gets the [`LocalCloud`] on every call (rather than holding one) so it can be
+//! built before the cloud exists.
 
 use std::future::Future;
 use std::sync::Arc;

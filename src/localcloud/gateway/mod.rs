@@ -1,14 +1,14 @@
 //! The WebSocket gateway of the local cloud: API Gateway's data plane for WebSocket APIs backed
 //! by SCF (API-FACTS §3.6, §4), and the push-back endpoint functions call.
 //!
-//! Routes (chosen by [`super::dispatch`]):
+//! Routes (chosen by `localcloud::dispatch`):
 //! - `GET /service-xxxxxxxx/{environment}{path}` with a WebSocket upgrade — the client URL
 //!   `ws://{OuterSubDomain}/{environment}{path}` — is matched against the API *as released* in
 //!   that environment ([`apigateway::released_api`]), handled by [`connection`];
 //! - `POST /api-xxxxxxxx` — the API's `InternalDomain` — is the push-back endpoint, [`push`].
 //!
 //! What this module owns: the connection lifecycle (register → transport per frame →
-//! cleanup exactly once), the live connection table ([`table`]), limits. What it must not do:
+//! cleanup exactly once), the live connection table (`table`), limits. What it must not do:
 //! run functions (it calls an [`Invoker`]), or touch the control plane's tables except to read
 //! released APIs.
 //!
@@ -18,7 +18,7 @@
 //! | situation | HTTP | errNo |
 //! |---|---|---|
 //! | push delivered to the queue / close accepted | 200 | 0 `ok` |
-//! | push to an unknown or closed connection (API-FACTS §4.4 [INF]) | 200 | [`ERR_CONNECTION_NOT_FOUND`] (1) |
+//! | push to an unknown or closed connection (API-FACTS §4.4 \[INF\]) | 200 | [`ERR_CONNECTION_NOT_FOUND`] (1) |
 //! | push to a connection whose outbound queue is full (it gets closed, 1008) | 200 | [`ERR_QUEUE_FULL`] (2) |
 //! | push body malformed (not JSON, missing fields, bad base64, unknown action/dataType) | 400 | [`ERR_BAD_REQUEST`] (3) |
 //! | push body over [`GatewayLimits::max_push_body`] | 413 | 3 |
@@ -89,7 +89,7 @@ pub const ERR_INTERNAL: i64 = 7;
 /// The gateway's limits. Defaults and their basis:
 ///
 /// - `idle_timeout: None` — a connection with no frame in either direction for the API's
-///   `ServiceTimeout` seconds is closed (1001). Basis [INF]: for WebSocket APIs the console's
+///   `ServiceTimeout` seconds is closed (1001). Basis \[INF\]: for WebSocket APIs the console's
 ///   "backend timeout" is the connection's idle budget (the seed stack sets
 ///   `serviceTimeout: 800` on its WebSocket endpoint for that reason); Tencent's web-function
 ///   WebSockets document an idle timeout of 10–7200 s. `Some(d)` overrides it for every API.
