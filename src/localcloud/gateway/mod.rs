@@ -36,7 +36,15 @@
 //! client close frame → close handshake completed; TCP drop/EOF → nothing to send; `closing`
 //! push → close frame 1000 after the frames queued before it; idle → 1001; outbound queue
 //! overflow → 1008 at once; oversize client frame → 1009; transport failure or timeout → the
-//! socket is dropped without a close frame, as the cloud "sends FIN" (API-FACTS §4.2).
+//! socket is dropped without a close frame, as the cloud "sends FIN" (API-FACTS §4.2); the
+//! local cloud stopping → 1001 "server shutting down" (and [`Gateway::shutdown`] waits for the
+//! cleanups). A handshake that register accepted but whose upgrade never completed is cleaned
+//! up too; a refused one never is.
+//!
+//! A connection keeps the function bindings and `ServiceTimeout` of the release it connected
+//! through: a later ReleaseService, UnReleaseService or DeleteApi affects new handshakes only.
+//! Every invocation (register, transport, cleanup) is also bounded by `ServiceTimeout`, in
+//! case the invoker itself never answers.
 //!
 //! **Overflow policy: close the slow connection**, not drop frames. When a push finds the
 //! connection's outbound queue ([`GatewayLimits::outbound_queue`] frames) full, that
