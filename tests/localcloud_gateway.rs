@@ -713,6 +713,23 @@ async fn gateway_stopping_the_local_cloud_closes_connections_and_runs_cleanup() 
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_answers_pings_without_invoking_transport() {
+    let mut s = stack();
+    let (mut client, _) = s.connect().await;
+    client
+        .send(Message::Ping(b"hb".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(Duration::from_secs(5), client.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pong, Message::Pong(b"hb".to_vec().into()));
+    s.expect_quiet(Duration::from_millis(300)).await;
+}
+
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
