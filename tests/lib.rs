@@ -8,4 +8,5 @@ mod local_command;
 mod localcloud_api3;
 mod localcloud_cos;
 mod provider_localcloud;
+mod localcloud_gateway;
 mod support;

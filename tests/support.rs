@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use chatstack::localcloud::gateway::GatewayConfig;
 use chatstack::localcloud::{self, ApigwMode, LocalCloud, Options, account::KeyPair};
 
 /// A local cloud running on its own thread and runtime; stopped on drop.
@@ -42,8 +43,23 @@ impl Cloud {
         cloud
     }
 
+    /// A fresh local cloud whose gateway runs functions through `gateway.invoker` (a fake in
+    /// the gateway tests), in a temporary data dir.
+    pub fn start_with_gateway(gateway: GatewayConfig) -> Cloud {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = default_options(dir.path());
+        let mut cloud = Cloud::start_with_options_and_gateway(opts, gateway);
+        cloud._dir = Some(dir);
+        cloud
+    }
+
     /// A local cloud with the given options (its data dir is the caller's).
     pub fn start_with(opts: Options) -> Cloud {
+        Cloud::start_with_options_and_gateway(opts, GatewayConfig::default())
+    }
+
+    /// A local cloud with the given options and gateway configuration.
+    pub fn start_with_options_and_gateway(opts: Options, gateway: GatewayConfig) -> Cloud {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let data_dir = opts.data_dir.clone();
@@ -58,7 +74,8 @@ impl Cloud {
                     .await
                     .expect("bind");
                 let addr = listener.local_addr().expect("addr");
-                let cloud = LocalCloud::open(opts, addr).expect("open local cloud");
+                let cloud =
+                    LocalCloud::open_with_gateway(opts, addr, gateway).expect("open local cloud");
                 addr_tx.send((addr, cloud.clone())).expect("send addr");
                 localcloud::run(listener, cloud, async {
                     let _ = stop_rx.await;

@@ -1,8 +1,11 @@
-//! The local cloud (DESIGN §7): Tencent Cloud's control plane, COS and (later) the WebSocket
-//! gateway and function runtime, in one process on one port, persisted to a data directory.
+//! The local cloud (DESIGN §7): Tencent Cloud's control plane, COS, the WebSocket gateway and
+//! (later) the function runtime, in one process on one port, persisted to a data directory.
 //!
 //! Requests are routed the way the real endpoints are told apart:
 //! - `Host: {bucket}.cos.{region}.myqcloud.com` → [`cos`], the COS XML API;
+//! - `/api-xxxxxxxx` (an API's `InternalDomain`) → [`gateway::push`], the push-back endpoint;
+//! - `/service-xxxxxxxx/{env}{path}` (a service's `OuterSubDomain` + environment + API path) →
+//!   [`gateway::connection`], WebSocket handshakes on released APIs;
 //! - `POST /` with `X-TC-Action` → [`api3`], the API 3.0 control plane (SCF, API Gateway, CAM).
 //!
 //! The deployer never shares memory with this module: it speaks to it over HTTP only.
@@ -11,6 +14,7 @@ pub mod account;
 pub mod api3;
 pub mod cos;
 pub mod faults;
+pub mod gateway;
 pub mod latency;
 pub mod store;
 
@@ -65,11 +69,22 @@ struct Shared {
     store: store::Store,
     account: account::Account,
     faults: faults::Injector,
+    gateway: gateway::Gateway,
 }
 
 impl LocalCloud {
-    /// Opens the data dir and builds the state for a server listening on `addr`.
+    /// Opens the data dir and builds the state for a server listening on `addr`, with no
+    /// function runtime plugged into the gateway (handshakes are refused with 502).
     pub fn open(opts: Options, addr: SocketAddr) -> Result<Self, store::StoreError> {
+        Self::open_with_gateway(opts, addr, gateway::GatewayConfig::default())
+    }
+
+    /// [`LocalCloud::open`] with the gateway's invoker (what runs functions) and limits.
+    pub fn open_with_gateway(
+        opts: Options,
+        addr: SocketAddr,
+        gateway: gateway::GatewayConfig,
+    ) -> Result<Self, store::StoreError> {
         let store = store::Store::open(&opts.data_dir)?;
         let swept = cos::sweep_orphan_blobs(&store)?;
         if swept > 0 {
@@ -84,6 +99,7 @@ impl LocalCloud {
                 store,
                 account,
                 faults,
+                gateway: gateway::Gateway::new(gateway),
             }),
         })
     }
@@ -117,6 +133,11 @@ impl LocalCloud {
     pub fn faults(&self) -> &faults::Injector {
         &self.inner.faults
     }
+
+    /// The WebSocket gateway: invoker, limits, live connections.
+    pub fn gateway(&self) -> &gateway::Gateway {
+        &self.inner.gateway
+    }
 }
 
 /// The whole HTTP surface as one router (handler tests use it with `oneshot`).
@@ -135,16 +156,32 @@ async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Respon
     if let Some(bucket) = cos::bucket_host(&host) {
         return cos::handle(&cloud, bucket, req).await;
     }
+    let path = req.uri().path();
+    if let Some(api_id) = gateway::push_path(path) {
+        let api_id = api_id.to_owned();
+        return gateway::push::handle(&cloud, &api_id, req).await;
+    }
+    if gateway::is_service_path(path) {
+        return gateway::connection::handle(&cloud, req).await;
+    }
     api3::handle(&cloud, req).await
 }
 
-/// Serves `app` on `listener` until `shutdown` completes.
+/// Serves `app` on `listener` until `shutdown` completes (with each client's address, which
+/// the gateway reports as `sourceIp`), then closes the open WebSocket connections and waits
+/// briefly for their cleanup functions.
 pub async fn run(
     listener: tokio::net::TcpListener,
     cloud: LocalCloud,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(cloud))
+    let app = app(cloud.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await?;
+    let gateway = cloud.gateway();
+    gateway
+        .shutdown(gateway.limits().close_grace + std::time::Duration::from_secs(3))
+        .await;
+    Ok(())
 }

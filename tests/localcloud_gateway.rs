@@ -1,0 +1,792 @@
+//! The local cloud's WebSocket gateway (DESIGN §7, API-FACTS §4): handshakes through the
+//! register function, frames to transport, push-back, closes and cleanup, limits. The stack
+//! is created through the official Python SDK (`tests/python/gateway_setup.py`); functions
+//! run in a fake invoker that records every event.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chatstack::localcloud::gateway::{
+    FailureKind, GatewayConfig, GatewayLimits, InvokeFailure, InvokeResult, from_fn,
+};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::support::{Cloud, run_python};
+
+type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One recorded invocation: the function's name and its event.
+#[derive(Debug, Clone)]
+struct Call {
+    function: String,
+    event: Value,
+}
+
+impl Call {
+    fn action(&self) -> &str {
+        self.event["websocket"]["action"]
+            .as_str()
+            .unwrap_or_default()
+    }
+    fn conn(&self) -> &str {
+        self.event["websocket"]["secConnectionID"]
+            .as_str()
+            .unwrap_or_default()
+    }
+}
+
+/// A running local cloud with the stack set up, and the fake invoker's call log.
+struct Stack {
+    cloud: Cloud,
+    ws_url: String,
+    push_url: String,
+    api_id: String,
+    calls: mpsc::UnboundedReceiver<Call>,
+    http: reqwest::Client,
+}
+
+/// Starts a local cloud whose functions answer with `behave(function, event)`, and creates
+/// the stack in it.
+fn stack_with(
+    limits: GatewayLimits,
+    service_timeout: u32,
+    behave: impl Fn(&str, &Value) -> InvokeResult + Send + Sync + 'static,
+) -> Stack {
+    let (tx, calls) = mpsc::unbounded_channel();
+    let invoker = from_fn(move |target, event| {
+        let result = behave(&target.name, &event);
+        let _ = tx.send(Call {
+            function: target.name,
+            event,
+        });
+        async move { result }
+    });
+    let cloud = Cloud::start_with_gateway(GatewayConfig { invoker, limits });
+    let out = run_python(&cloud, "gateway_setup.py", &[&service_timeout.to_string()]);
+    let ids: Value = serde_json::from_slice(&out.stdout).expect("setup prints JSON");
+    let outer = ids["outer"].as_str().unwrap();
+    Stack {
+        ws_url: format!("ws://{outer}/release/ws"),
+        push_url: ids["internal"].as_str().unwrap().to_owned(),
+        api_id: ids["aid"].as_str().unwrap().to_owned(),
+        cloud,
+        calls,
+        http: chatstack::providers::tencent::http::client().unwrap(),
+    }
+}
+
+/// Register accepts, transport and cleanup succeed.
+fn accepting(function: &str, _event: &Value) -> InvokeResult {
+    Ok(if function == "gw-register" {
+        json!({"errNo": 0, "errMsg": "ok"})
+    } else {
+        json!("ok")
+    })
+}
+
+fn stack() -> Stack {
+    stack_with(GatewayLimits::default(), 15, accepting)
+}
+
+impl Stack {
+    async fn connect(&mut self) -> (Client, String) {
+        let (client, _) = tokio_tungstenite::connect_async(self.ws_url.as_str())
+            .await
+            .expect("handshake accepted");
+        (client, self.expect("gw-register").await.conn().to_owned())
+    }
+
+    /// The next call, which must be to `function`.
+    async fn expect(&mut self, function: &str) -> Call {
+        let call = tokio::time::timeout(Duration::from_secs(10), self.calls.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no call to {function} within 10 s"))
+            .expect("invoker alive");
+        assert_eq!(call.function, function, "{call:?}");
+        call
+    }
+
+    /// No call arrives within `d`.
+    async fn expect_quiet(&mut self, d: Duration) {
+        if let Ok(Some(call)) = tokio::time::timeout(d, self.calls.recv()).await {
+            panic!("unexpected call {call:?}");
+        }
+    }
+
+    async fn push(&self, body: Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(&self.push_url)
+            .json(&body)
+            .send()
+            .await
+            .expect("push sent");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("push reply is JSON"))
+    }
+
+    async fn push_text(&self, conn: &str, data: &str) -> Value {
+        let (status, body) = self
+            .push(
+                json!({"websocket": {"action": "data send", "secConnectionID": conn,
+                "dataType": "text", "data": data}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    async fn push_close(&self, conn: &str) -> Value {
+        let (status, body) = self
+            .push(json!({"websocket": {"action": "closing", "secConnectionID": conn}}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+fn ok() -> Value {
+    json!({"errNo": 0, "errMsg": "ok"})
+}
+
+fn not_found() -> Value {
+    json!({"errNo": 1, "errMsg": "connection not found"})
+}
+
+/// The next data frame (pings/pongs skipped).
+async fn next_data(client: &mut Client) -> Message {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), client.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("socket open")
+            .expect("frame");
+        if !matches!(msg, Message::Ping(_) | Message::Pong(_)) {
+            return msg;
+        }
+    }
+}
+
+/// Reads until the server ends the connection; the close frame's code, if it sent one.
+async fn closed_with(client: &mut Client) -> Option<CloseCode> {
+    let mut code = None;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), client.next())
+            .await
+            .expect("closed within 10 s")
+        {
+            Some(Ok(Message::Close(frame))) => code = frame.map(|f| f.code),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return code,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_register_sees_the_clouds_event_and_chooses_the_subprotocol() {
+    let mut s = stack_with(GatewayLimits::default(), 15, |function, event| {
+        Ok(if function == "gw-register" {
+            let id = event["websocket"]["secConnectionID"].clone();
+            json!({"errNo": 0, "errMsg": "ok",
+                   "websocket": {"action": "connecting", "secConnectionID": id,
+                                 "secWebSocketProtocol": "superchat"}})
+        } else {
+            json!(null)
+        })
+    });
+    let mut req = s.ws_url.as_str().into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "chat, superchat".parse().unwrap());
+    let (mut client, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(
+        resp.headers()["sec-websocket-protocol"],
+        "superchat",
+        "the register function's choice is the negotiated subprotocol"
+    );
+    let reg = s.expect("gw-register").await;
+    let ev = &reg.event;
+    let id = ev["websocket"]["secConnectionID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!((id.len(), id.ends_with("==")), (24, true), "{id}");
+    assert_eq!(
+        ev["websocket"],
+        json!({"action": "connecting", "secConnectionID": id,
+               "secWebSocketProtocol": "chat, superchat"})
+    );
+    let rc = &ev["requestContext"];
+    assert_eq!(rc["serviceName"], "gwtest");
+    assert_eq!(rc["path"], "/ws");
+    assert_eq!(rc["httpMethod"], "GET");
+    assert_eq!(rc["stage"], "release");
+    assert_eq!(rc["sourceIp"], "127.0.0.1");
+    assert_eq!(rc["identity"], json!({}));
+    assert_eq!(rc["websocketEnable"], true);
+    assert_eq!(rc["requestId"].as_str().unwrap().len(), 36);
+
+    // Without a subprotocol offered, the event has no secWebSocketProtocol key at all.
+    let mut s2 = stack();
+    let (_c, _) = tokio_tungstenite::connect_async(s2.ws_url.as_str())
+        .await
+        .unwrap();
+    let reg = s2.expect("gw-register").await;
+    assert!(reg.event["websocket"].get("secWebSocketProtocol").is_none());
+    assert!(
+        reg.event["websocket"]
+            .get("secWebSocketExtensions")
+            .is_none()
+    );
+
+    client.close(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_refuses_the_handshake_unless_register_answers_errno_0() {
+    let mut s = stack_with(GatewayLimits::default(), 15, |_, _| {
+        Ok(json!({"errNo": 101, "errMsg": "not welcome"}))
+    });
+    let err = tokio_tungstenite::connect_async(s.ws_url.as_str())
+        .await
+        .expect_err("refused");
+    let tungstenite::Error::Http(resp) = err else {
+        panic!("expected an HTTP refusal, got {err}")
+    };
+    assert_eq!(resp.status().as_u16(), 403);
+    let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap()).unwrap();
+    assert_eq!(body, json!({"errNo": 101, "errMsg": "not welcome"}));
+    let reg = s.expect("gw-register").await;
+    // A refused connection is not in the table and is never cleaned up.
+    assert_eq!(s.push_text(reg.conn(), "x").await, not_found());
+    s.expect_quiet(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_refuses_when_register_fails_or_answers_nonsense() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let seen = n.clone();
+    let s = stack_with(GatewayLimits::default(), 15, move |_, _| {
+        match seen.fetch_add(1, Ordering::SeqCst) {
+            0 => Err(InvokeFailure::new(FailureKind::Crash, "worker died")),
+            1 => Err(InvokeFailure::new(FailureKind::Timeout, "3 s")),
+            2 => Ok(json!("{\"errNo\":0}")),
+            3 => Ok(json!({"errMsg": "no errNo"})),
+            _ => Err(InvokeFailure::new(FailureKind::NotActive, "Creating")),
+        }
+    });
+    for want in [502, 504, 502, 502, 502] {
+        let err = tokio_tungstenite::connect_async(s.ws_url.as_str())
+            .await
+            .expect_err("refused");
+        let tungstenite::Error::Http(resp) = err else {
+            panic!("expected an HTTP refusal, got {err}")
+        };
+        assert_eq!(resp.status().as_u16(), want);
+        let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap()).unwrap();
+        assert_eq!(body["errNo"], 5, "{body}");
+    }
+
+    // With no runtime plugged in (the default invoker), handshakes are refused, not hung.
+    let plain = Cloud::start();
+    let out = run_python(&plain, "gateway_setup.py", &[]);
+    let ids: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = format!("ws://{}/release/ws", ids["outer"].as_str().unwrap());
+    let err = tokio_tungstenite::connect_async(url)
+        .await
+        .expect_err("refused");
+    let tungstenite::Error::Http(resp) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(resp.status().as_u16(), 502);
+    let body = String::from_utf8(resp.body().clone().unwrap()).unwrap();
+    assert!(body.contains("function runtime not available"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_sends_client_frames_to_transport_in_order() {
+    let mut s = stack();
+    let (mut client, id) = s.connect().await;
+    for i in 0..100u32 {
+        let msg = if i % 3 == 0 {
+            Message::Binary(i.to_be_bytes().to_vec().into())
+        } else {
+            Message::Text(format!("m{i}").into())
+        };
+        client.send(msg).await.unwrap();
+    }
+    for i in 0..100u32 {
+        let call = s.expect("gw-transport").await;
+        let ws = &call.event["websocket"];
+        assert_eq!(ws["action"], "data send");
+        assert_eq!(ws["secConnectionID"], id.as_str());
+        if i % 3 == 0 {
+            assert_eq!(ws["dataType"], "binary");
+            assert_eq!(ws["data"], BASE64.encode(i.to_be_bytes()));
+        } else {
+            assert_eq!(ws["dataType"], "text");
+            assert_eq!(ws["data"], format!("m{i}"));
+        }
+        assert_eq!(call.event.as_object().unwrap().len(), 1, "only `websocket`");
+    }
+    client.close(None).await.unwrap();
+    let cleanup = s.expect("gw-cleanup").await;
+    assert_eq!(
+        cleanup.event,
+        json!({"websocket": {"action": "closing", "secConnectionID": id}})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_pushes_text_and_binary_to_one_or_all_connections() {
+    let mut s = stack();
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(s.connect().await);
+    }
+    // To one.
+    assert_eq!(s.push_text(&clients[1].1, "just you").await, ok());
+    assert_eq!(
+        next_data(&mut clients[1].0).await,
+        Message::Text("just you".into())
+    );
+    // To all, text then binary.
+    for (_, id) in &clients {
+        assert_eq!(s.push_text(id, "hello all").await, ok());
+        let (status, body) = s
+            .push(
+                json!({"websocket": {"action": "data send", "secConnectionID": id,
+                "dataType": "binary", "data": BASE64.encode([0u8, 159, 146, 150])}}),
+            )
+            .await;
+        assert_eq!((status, body), (200, ok()));
+    }
+    for (client, _) in &mut clients {
+        assert_eq!(next_data(client).await, Message::Text("hello all".into()));
+        assert_eq!(
+            next_data(client).await,
+            Message::Binary(vec![0u8, 159, 146, 150].into())
+        );
+    }
+    // A vanished id, and an id that never was.
+    let (mut gone, gone_id) = clients.pop().unwrap();
+    gone.close(None).await.unwrap();
+    s.expect("gw-cleanup").await;
+    assert_eq!(s.push_text(&gone_id, "late").await, not_found());
+    assert_eq!(
+        s.push_text("AAAAAAAAAAAAAAAAAAAAAA==", "x").await,
+        not_found()
+    );
+    assert_eq!(s.push_close(&gone_id).await, not_found());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_closing_push_closes_after_queued_frames_and_cleans_up_once() {
+    let mut s = stack();
+    let (mut client, id) = s.connect().await;
+    assert_eq!(s.push_text(&id, "last words").await, ok());
+    assert_eq!(s.push_close(&id).await, ok());
+    // Gone from the table at once.
+    assert_eq!(s.push_text(&id, "too late").await, not_found());
+    assert_eq!(
+        next_data(&mut client).await,
+        Message::Text("last words".into())
+    );
+    assert_eq!(closed_with(&mut client).await, Some(CloseCode::Normal));
+    let cleanup = s.expect("gw-cleanup").await;
+    assert_eq!(cleanup.conn(), id);
+    assert_eq!(cleanup.action(), "closing");
+    s.expect_quiet(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_client_close_and_tcp_drop_each_run_cleanup_once() {
+    let mut s = stack();
+    let (mut polite, polite_id) = s.connect().await;
+    let (rude, rude_id) = s.connect().await;
+
+    polite.close(None).await.unwrap();
+    assert_eq!(closed_with(&mut polite).await, None);
+    assert_eq!(s.expect("gw-cleanup").await.conn(), polite_id);
+
+    drop(rude); // TCP goes without a close frame
+    assert_eq!(s.expect("gw-cleanup").await.conn(), rude_id);
+
+    s.expect_quiet(Duration::from_millis(300)).await;
+    assert_eq!(s.push_text(&polite_id, "x").await, not_found());
+    assert_eq!(s.push_text(&rude_id, "x").await, not_found());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_transport_failure_drops_the_socket() {
+    let mut s = stack_with(GatewayLimits::default(), 15, |function, event| {
+        if function == "gw-transport" && event["websocket"]["data"] == "boom" {
+            return Err(InvokeFailure::new(FailureKind::Error, "raised"));
+        }
+        accepting(function, event)
+    });
+    let (mut client, id) = s.connect().await;
+    client.send(Message::Text("fine".into())).await.unwrap();
+    client.send(Message::Text("boom".into())).await.unwrap();
+    assert_eq!(
+        s.expect("gw-transport").await.event["websocket"]["data"],
+        "fine"
+    );
+    assert_eq!(
+        s.expect("gw-transport").await.event["websocket"]["data"],
+        "boom"
+    );
+    // The cloud "sends FIN": no close frame.
+    assert_eq!(closed_with(&mut client).await, None);
+    assert_eq!(s.expect("gw-cleanup").await.conn(), id);
+    s.expect_quiet(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_closes_a_slow_consumer_whose_queue_overflows() {
+    let limits = GatewayLimits {
+        outbound_queue: 8,
+        ..GatewayLimits::default()
+    };
+    let mut s = stack_with(limits, 15, accepting);
+    let (slow, slow_id) = s.connect().await; // never read
+    let (mut fast, fast_id) = s.connect().await;
+    let big = "x".repeat(200 * 1024);
+    let started = Instant::now();
+    let mut overflowed = None;
+    for i in 0..400 {
+        let reply = s.push_text(&slow_id, &big).await;
+        if reply != ok() {
+            overflowed = Some((i, reply));
+            break;
+        }
+        // Pushes to the other connection keep flowing meanwhile.
+        assert_eq!(s.push_text(&fast_id, &format!("f{i}")).await, ok());
+        assert_eq!(
+            next_data(&mut fast).await,
+            Message::Text(format!("f{i}").into())
+        );
+    }
+    let (i, reply) = overflowed.expect("the slow connection's queue overflowed");
+    assert_eq!(reply["errNo"], 2, "{reply}");
+    eprintln!(
+        "overflow after {i} pushes of 200 KiB in {:?}",
+        started.elapsed()
+    );
+    // It is gone: later pushes answer "connection not found"; cleanup runs once.
+    assert_eq!(s.push_text(&slow_id, "x").await, not_found());
+    let cleanup = s.expect("gw-cleanup").await;
+    assert_eq!(cleanup.conn(), slow_id);
+    assert_eq!(s.push_text(&fast_id, "still here").await, ok());
+    assert_eq!(
+        next_data(&mut fast).await,
+        Message::Text("still here".into())
+    );
+    drop(slow);
+    s.expect_quiet(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_many_concurrent_pushers_are_delivered_in_order_per_pusher() {
+    const PUSHERS: usize = 50;
+    const EACH: usize = 200;
+    let mut s = stack();
+    let (mut client, id) = s.connect().await;
+    let s = Arc::new(s);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for p in 0..PUSHERS {
+        let (s, id) = (s.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            for n in 0..EACH {
+                assert_eq!(s.push_text(&id, &format!("{p}:{n}")).await, ok());
+            }
+        }));
+    }
+    let mut next = vec![0usize; PUSHERS];
+    for _ in 0..PUSHERS * EACH {
+        let Message::Text(t) = next_data(&mut client).await else {
+            panic!("text expected")
+        };
+        let (p, n) = t.split_once(':').unwrap();
+        let (p, n): (usize, usize) = (p.parse().unwrap(), n.parse().unwrap());
+        assert_eq!(n, next[p], "pusher {p} out of order");
+        next[p] += 1;
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    eprintln!(
+        "{} pushes from {PUSHERS} pushers delivered in {:?}",
+        PUSHERS * EACH,
+        started.elapsed()
+    );
+    assert!(next.iter().all(|&n| n == EACH));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_closes_oversize_frames_with_1009() {
+    let limits = GatewayLimits {
+        max_frame_bytes: 1024,
+        ..GatewayLimits::default()
+    };
+    let mut s = stack_with(limits, 15, accepting);
+    let (mut client, id) = s.connect().await;
+    client
+        .send(Message::Text("x".repeat(1024).into()))
+        .await
+        .unwrap();
+    assert_eq!(s.expect("gw-transport").await.conn(), id);
+    client
+        .send(Message::Text("x".repeat(1025).into()))
+        .await
+        .unwrap();
+    assert_eq!(closed_with(&mut client).await, Some(CloseCode::Size));
+    assert_eq!(s.expect("gw-cleanup").await.conn(), id);
+    s.expect_quiet(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_closes_idle_connections() {
+    let limits = GatewayLimits {
+        idle_timeout: Some(Duration::from_millis(600)),
+        ..GatewayLimits::default()
+    };
+    let mut s = stack_with(limits, 15, accepting);
+    let (mut client, id) = s.connect().await;
+    // Activity in either direction keeps it open.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        client
+            .send(Message::Text("still here".into()))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(s.push_text(&id, "and you").await, ok());
+    }
+    let quiet_from = Instant::now();
+    assert_eq!(closed_with(&mut client).await, Some(CloseCode::Away));
+    assert!(quiet_from.elapsed() >= Duration::from_millis(400));
+    let mut transports = 0;
+    loop {
+        let call = tokio::time::timeout(Duration::from_secs(5), s.calls.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        match call.function.as_str() {
+            "gw-transport" => transports += 1,
+            "gw-cleanup" => break,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(transports, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_limits_connections_per_api() {
+    let limits = GatewayLimits {
+        max_connections_per_api: 2,
+        ..GatewayLimits::default()
+    };
+    let mut s = stack_with(limits, 15, accepting);
+    let (mut a, _) = s.connect().await;
+    let (_b, _) = s.connect().await;
+    let err = tokio_tungstenite::connect_async(s.ws_url.as_str())
+        .await
+        .expect_err("third refused");
+    let tungstenite::Error::Http(resp) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(resp.status().as_u16(), 503);
+    s.expect_quiet(Duration::from_millis(200)).await;
+    a.close(None).await.unwrap();
+    s.expect("gw-cleanup").await;
+    let (_c, _) = s.connect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_answers_wrong_urls_and_bad_pushes_with_json_errors() {
+    let s = stack();
+    let base = s.cloud.url();
+    let sid = s.ws_url.split('/').nth(3).unwrap().to_owned();
+    let get = |url: String| {
+        let http = s.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            let upgrade = r
+                .headers()
+                .get("upgrade")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = r.json().await.unwrap();
+            (status, upgrade, body)
+        }
+    };
+    // A plain GET on the right URL: 426 with `Upgrade: websocket`.
+    let (status, upgrade, body) = get(format!("{base}/{sid}/release/ws")).await;
+    assert_eq!((status, upgrade.as_deref()), (426, Some("websocket")));
+    assert_eq!(body["errNo"], 3);
+    // Unknown service, environment not released, unknown path.
+    for url in [
+        format!("{base}/service-nothere/release/ws"),
+        format!("{base}/{sid}/test/ws"),
+        format!("{base}/{sid}/release/other"),
+    ] {
+        let (status, _, body) = get(url.clone()).await;
+        assert_eq!((status, &body["errNo"]), (404, &json!(4)), "{url}");
+    }
+    // The same for WebSocket clients.
+    let err = tokio_tungstenite::connect_async(format!("ws://{}/{sid}/test/ws", s.cloud.addr))
+        .await
+        .expect_err("404");
+    let tungstenite::Error::Http(resp) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(resp.status().as_u16(), 404);
+
+    // Push endpoint: malformed bodies are 400 with errNo 3.
+    for body in [
+        json!({"nope": 1}),
+        json!({"websocket": {"action": "data send", "secConnectionID": "a"}}),
+        json!({"websocket": {"action": "data send", "secConnectionID": "a",
+                             "dataType": "binary", "data": "***"}}),
+        json!({"websocket": {"action": "explode", "secConnectionID": "a"}}),
+    ] {
+        let (status, reply) = s.push(body.clone()).await;
+        assert_eq!(
+            (status, &reply["errNo"]),
+            (400, &json!(3)),
+            "{body}: {reply}"
+        );
+    }
+    let r = s.http.get(&s.push_url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    // Unknown API.
+    let r = s
+        .http
+        .post(format!("{base}/api-nothere"))
+        .json(&json!({"websocket": {"action": "closing", "secConnectionID": "a"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["errNo"], 4);
+    // The API 3.0 control plane still answers at `/`, and other paths are its 404s.
+    let r = s
+        .http
+        .get(format!("{base}/elsewhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let _ = &s.api_id;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_stopping_the_local_cloud_closes_connections_and_runs_cleanup() {
+    let mut s = stack();
+    let (mut client, id) = s.connect().await;
+    let reader = tokio::spawn(async move { closed_with(&mut client).await });
+    let cloud = s.cloud;
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || drop(cloud))
+        .await
+        .unwrap();
+    eprintln!("stopped in {:?}", started.elapsed());
+    assert_eq!(reader.await.unwrap(), Some(CloseCode::Away));
+    let cleanup = tokio::time::timeout(Duration::from_secs(1), s.calls.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (cleanup.function.as_str(), cleanup.conn()),
+        ("gw-cleanup", id.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_answers_pings_without_invoking_transport() {
+    let mut s = stack();
+    let (mut client, _) = s.connect().await;
+    client
+        .send(Message::Ping(b"hb".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(Duration::from_secs(5), client.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pong, Message::Pong(b"hb".to_vec().into()));
+    s.expect_quiet(Duration::from_millis(300)).await;
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Memory for idle connections, client and server sides together (both live in this
+/// process). `CHATSTACK_IDLE_CONNS` (default 2000) connections; run explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: prints memory per idle connection"]
+async fn gateway_idle_connections_memory() {
+    let n: usize = std::env::var("CHATSTACK_IDLE_CONNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let limits = GatewayLimits {
+        idle_timeout: Some(Duration::from_secs(600)),
+        read_buffer_bytes: std::env::var("CHATSTACK_READ_BUFFER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(GatewayLimits::default().read_buffer_bytes),
+        ..GatewayLimits::default()
+    };
+    let mut s = stack_with(limits, 15, accepting);
+    // Warm up allocator pools and the invoker path.
+    let warm = s.connect().await;
+    let before = rss_kib();
+    let started = Instant::now();
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        // Small client buffers, so the figure is mostly the server's.
+        let config = tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let (client, _) =
+            tokio_tungstenite::connect_async_with_config(s.ws_url.as_str(), Some(config), false)
+                .await
+                .expect("handshake accepted");
+        clients.push(client);
+    }
+    let connect = started.elapsed();
+    // Everyone is still reachable.
+    let mut ids = Vec::with_capacity(n);
+    while ids.len() < n {
+        ids.push(s.expect("gw-register").await.conn().to_owned());
+    }
+    assert_eq!(s.push_text(&ids[n / 2], "ping").await, ok());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib();
+    eprintln!(
+        "{n} idle connections: connected in {connect:?}; RSS +{} KiB = {:.1} KiB per connection (client + server)",
+        after - before,
+        (after - before) as f64 / n as f64
+    );
+    drop(clients);
+    drop(warm);
+}
