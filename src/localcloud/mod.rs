@@ -12,6 +12,7 @@ pub mod api3;
 pub mod cos;
 pub mod faults;
 pub mod latency;
+pub mod runtime;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -65,11 +66,22 @@ struct Shared {
     store: store::Store,
     account: account::Account,
     faults: faults::Injector,
+    runtime: runtime::Runtime,
 }
 
 impl LocalCloud {
     /// Opens the data dir and builds the state for a server listening on `addr`.
     pub fn open(opts: Options, addr: SocketAddr) -> Result<Self, store::StoreError> {
+        Self::open_with_runtime(opts, addr, runtime::RuntimeOptions::from_env())
+    }
+
+    /// Like [`LocalCloud::open`], with explicit function-runtime options (tests, `dev`).
+    pub fn open_with_runtime(
+        opts: Options,
+        addr: SocketAddr,
+        runtime_opts: runtime::RuntimeOptions,
+    ) -> Result<Self, store::StoreError> {
+        let runtime = runtime::Runtime::new(runtime_opts, &opts.data_dir);
         let store = store::Store::open(&opts.data_dir)?;
         let account = account::Account::new(opts.appid, opts.credentials.clone(), store.clone());
         let faults = faults::Injector::new(&opts.faults);
@@ -80,6 +92,7 @@ impl LocalCloud {
                 store,
                 account,
                 faults,
+                runtime,
             }),
         })
     }
@@ -107,6 +120,11 @@ impl LocalCloud {
     /// The one account: APPID, keys, temporary credentials.
     pub fn account(&self) -> &account::Account {
         &self.inner.account
+    }
+
+    /// The function runtime (warm Python workers): what Invoke and the gateway call.
+    pub fn runtime(&self) -> &runtime::Runtime {
+        &self.inner.runtime
     }
 
     /// The fault injector.
