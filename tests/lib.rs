@@ -3,4 +3,5 @@
 #![allow(unreachable_pub)]
 
 mod localcloud_api3;
+mod localcloud_runtime;
 mod support;

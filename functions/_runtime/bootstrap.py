@@ -150,6 +150,20 @@ def _alias_cos_v5():
             sys.modules["qcloud_cos_v5" + name[len("qcloud_cos"):]] = module
 
 
+def _user_traceback(exc):
+    """The traceback without this file's and importlib's frames (SCF shows the user's only)."""
+    te = traceback.TracebackException.from_exception(exc)
+    here = os.path.abspath(__file__)
+
+    def keep(frame):
+        name = frame.filename
+        return not (os.path.abspath(name) == here or name.startswith("<frozen importlib")
+                    or name.endswith(os.path.join("importlib", "__init__.py")))
+
+    te.stack = traceback.StackSummary.from_list([f for f in te.stack if keep(f)])
+    return "".join(te.format())
+
+
 def _load(handler_spec):
     """(handler, None) or (None, error dict), with SCF-like messages."""
     module_path, _, func_name = handler_spec.rpartition(".")
@@ -160,7 +174,7 @@ def _load(handler_spec):
         return None, {
             "kind": "ImportError",
             "message": "Failed to import module '%s': %s" % (module_name, e),
-            "traceback": traceback.format_exc(),
+            "traceback": _user_traceback(e),
         }
     handler = getattr(module, func_name, None)
     if handler is None or not callable(handler):
@@ -230,7 +244,7 @@ def main():
                         "message": "the return value is not JSON serializable: %s" % e,
                         "traceback": ""}}
             except Exception as e:
-                tb = traceback.format_exc()
+                tb = _user_traceback(e)
                 sys.stderr.write(tb)
                 reply = {"ok": False, "error": {
                     "kind": "UserException",

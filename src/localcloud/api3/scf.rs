@@ -934,15 +934,18 @@ fn get_function_logs(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
             })
             .collect();
     found.sort_by(|a, b| {
-        let ord = match order_by.as_str() {
+        match order_by.as_str() {
             "function_name" => a.function_name.cmp(&b.function_name),
             "duration" => a.duration_ms.total_cmp(&b.duration_ms),
             "mem_usage" => a.mem_usage.cmp(&b.mem_usage),
             _ => std::cmp::Ordering::Equal,
         }
-        .then_with(|| a.start_ms.cmp(&b.start_ms));
-        if descending { ord.reverse() } else { ord }
+        .then_with(|| a.start_ms.cmp(&b.start_ms))
     });
+    // Stable sort over records in key (invocation) order, then reversed: ties stay in order.
+    if descending {
+        found.reverse();
+    }
     let total = found.len();
     let data: Vec<Value> = found
         .into_iter()
@@ -1070,7 +1073,9 @@ fn invoke(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
             InvokeError::NotActive { .. } => {
                 ApiError::new("FailedOperation.FunctionStatusError", e.to_string())
             }
-            InvokeError::PythonUnavailable(_) | InvokeError::CodeUnreadable { .. } => {
+            InvokeError::PythonUnavailable(_)
+            | InvokeError::CodeUnreadable { .. }
+            | InvokeError::UnsupportedRuntime { .. } => {
                 ApiError::new("FailedOperation.InvokeFunction", e.to_string())
             }
             InvokeError::Internal(_) => ApiError::internal(e.to_string()),

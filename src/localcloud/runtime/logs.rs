@@ -1,5 +1,5 @@
 //! Invocation records (`GetFunctionLogs`): one document per invocation in the table [`TABLE`],
-//! keyed `{region}/{namespace}/{name}/{start ms, 15 digits}-{request id}` so a prefix scan lists
+//! keyed `{region}/{namespace}/{name}/{start ms, 15 digits}-{sequence}-{request id}` so a prefix scan lists
 //! a function's invocations oldest first. At most `max` are kept per function: a counter in
 //! [`COUNT_TABLE`] triggers trimming of the oldest ones in batches.
 
@@ -11,6 +11,8 @@ use crate::localcloud::store::{Store, StoreError};
 pub const TABLE: &str = "scf_logs";
 /// Records per function, for trimming.
 pub const COUNT_TABLE: &str = "scf_log_counts";
+static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Records trimmed at once beyond the bound (amortizes the scan).
 const TRIM_SLACK: u64 = 50;
 
@@ -51,7 +53,13 @@ pub fn prefix(region: &str, namespace: &str, name: &str) -> String {
 /// Stores `rec`, keeping at most about `max` records for its function.
 pub fn append(store: &Store, rec: &LogRecord, max: usize) -> Result<(), StoreError> {
     let p = prefix(&rec.region, &rec.namespace, &rec.function_name);
-    let key = format!("{p}{:015}-{}", rec.start_ms.max(0), rec.request_id);
+    // The sequence number orders invocations that start within the same millisecond.
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let key = format!(
+        "{p}{:015}-{seq:012}-{}",
+        rec.start_ms.max(0),
+        rec.request_id
+    );
     let count = store.write(|tx| -> Result<u64, StoreError> {
         tx.put(TABLE, &key, rec)?;
         let n = tx.get::<u64>(COUNT_TABLE, &p)?.unwrap_or(0) + 1;

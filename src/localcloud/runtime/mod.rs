@@ -257,6 +257,16 @@ pub enum InvokeError {
     /// No usable Python interpreter.
     #[error("{0}")]
     PythonUnavailable(String),
+    /// The local cloud runs Python functions only.
+    #[error(
+        "the function `{name}` uses the runtime {runtime}; the local cloud runs Python functions only"
+    )]
+    UnsupportedRuntime {
+        /// FunctionName.
+        name: String,
+        /// Its Runtime.
+        runtime: String,
+    },
     /// The runtime's own machinery failed (store, socket directory).
     #[error("the local function runtime failed: {0}")]
     Internal(String),
@@ -375,6 +385,12 @@ impl Runtime {
             return Err(InvokeError::NotActive {
                 name: target.name.clone(),
                 status: record.status.as_str().to_owned(),
+            });
+        }
+        if !record.runtime.starts_with("Python") {
+            return Err(InvokeError::UnsupportedRuntime {
+                name: record.name,
+                runtime: record.runtime,
             });
         }
         let python = self.python().await?;

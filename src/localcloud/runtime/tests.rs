@@ -331,12 +331,15 @@ async fn event_invocations_return_at_once_and_idle_workers_are_reaped() {
     let c = cloud(
         dir.path(),
         RuntimeOptions {
-            idle_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_secs(1),
             ..quick()
         },
     );
-    let code = "import time\ndef main_handler(e, c):\n    time.sleep(0.3)\n    print('done', e['k'])\n    return e['k']\n";
+    let code = "import time\ndef main_handler(e, c):\n    time.sleep(1)\n    print('done', e['k'])\n    return e['k']\n";
     let f = deploy(&c, "async", code, 3);
+    // Resolve the interpreter first: the call below then only checks and queues.
+    let warm = deploy(&c, "warmup", "def main_handler(e, c):\n    return 1\n", 3);
+    call(&c, &warm, json!({})).await.outcome.unwrap();
     let started = Instant::now();
     let out = c
         .runtime()
@@ -366,11 +369,11 @@ async fn event_invocations_return_at_once_and_idle_workers_are_reaped() {
     assert_eq!(rec.invocation_type, "Event");
     assert!(rec.log.contains("done x"), "{}", rec.log);
     assert_eq!(c.runtime().idle_workers(&f).len(), 1);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert!(
-        c.runtime().idle_workers(&f).is_empty(),
-        "idle worker not reaped"
-    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !c.runtime().idle_workers(&f).is_empty() {
+        assert!(Instant::now() < deadline, "idle worker not reaped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
