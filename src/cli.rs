@@ -49,4 +49,6 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show the deployed stack: client URL, push-back URL, resource status
     Info(crate::commands::info::Args),
+    /// Show a function's invocations and output (GetFunctionLogs)
+    Logs(crate::commands::logs::Args),
 }

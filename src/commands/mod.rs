@@ -1,6 +1,7 @@
 //! One file per subcommand; this is the one dispatch `match`.
 
 pub mod info;
+pub mod logs;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;
@@ -9,5 +10,6 @@ use crate::error::Error;
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Info(args) => info::run(args, &cli.global).await,
+        Command::Logs(args) => logs::run(args, &cli.global).await,
     }
 }
