@@ -1,5 +1,6 @@
-//! The local cloud (DESIGN §7): Tencent Cloud's control plane, COS and (later) the WebSocket
-//! gateway and function runtime, in one process on one port, persisted to a data directory.
+//! The local cloud (DESIGN §7): Tencent Cloud's control plane, COS, the function runtime
+//! ([`runtime`], warm Python workers behind Invoke) and (later) the WebSocket gateway, in one
+//! process on one port, persisted to a data directory.
 //!
 //! Requests are routed the way the real endpoints are told apart:
 //! - `Host: {bucket}.cos.{region}.myqcloud.com` → [`cos`], the COS XML API;

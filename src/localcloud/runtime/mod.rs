@@ -287,6 +287,8 @@ struct Inner {
     /// Keyed by the function's store key. `std` mutex: never held across an `.await`.
     functions: Mutex<HashMap<String, Arc<Slot>>>,
     reaper_started: AtomicBool,
+    /// Whether unpacked code of deleted blobs was removed (once per start).
+    swept: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -353,6 +355,7 @@ impl Runtime {
                 python: tokio::sync::Mutex::new(None),
                 functions: Mutex::new(HashMap::new()),
                 reaper_started: AtomicBool::new(false),
+                swept: AtomicBool::new(false),
             }),
         }
     }
@@ -379,8 +382,11 @@ impl Runtime {
             &target.name,
             now_ms,
         )
-        .map_err(|e| InvokeError::Internal(e.to_string()))?
-        .ok_or_else(|| InvokeError::FunctionNotFound(target.name.clone()))?;
+        .map_err(|e| InvokeError::Internal(e.to_string()))?;
+        let Some(record) = record else {
+            self.forget(target);
+            return Err(InvokeError::FunctionNotFound(target.name.clone()));
+        };
         if record.status != Status::Active {
             return Err(InvokeError::NotActive {
                 name: target.name.clone(),
@@ -415,6 +421,20 @@ impl Runtime {
                     worker_pid: None,
                 })
             }
+        }
+    }
+
+    /// Drops a deleted function's workers.
+    fn forget(&self, target: &FunctionRef) {
+        let key = scf::key(&target.region, &target.namespace, &target.name);
+        let slot = self
+            .inner
+            .functions
+            .lock()
+            .expect("runtime lock")
+            .remove(&key);
+        if let Some(slot) = slot {
+            slot.pool.lock().expect("slot lock").retire();
         }
     }
 
@@ -478,6 +498,9 @@ impl Runtime {
                 return Ok((slot.clone(), pool));
             }
         }
+        if !self.inner.swept.swap(true, Ordering::SeqCst) {
+            self.sweep_code(cloud);
+        }
         let code_dir = self.unpack(cloud, &record).await?;
         let bootstrap = self.bootstrap_file()?;
         std::fs::create_dir_all(&self.inner.socket_dir)
@@ -525,6 +548,23 @@ impl Runtime {
         drop(functions);
         old.retire();
         Ok((slot, pool))
+    }
+
+    /// Removes unpacked code whose blob no longer exists (functions deleted or updated before
+    /// this start; directories of this run's old versions stay until the next start, as their
+    /// draining workers may still import from them).
+    fn sweep_code(&self, cloud: &LocalCloud) {
+        let Ok(entries) = std::fs::read_dir(self.inner.data_dir.join("code")) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let orphan =
+                name.starts_with('.') || !cloud.store().blob_path(&format!("{name}.zip")).exists();
+            if orphan {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 
     /// `{data dir}/code/{blob stem}/`, unpacked once (blobs are immutable).
