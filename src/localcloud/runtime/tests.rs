@@ -392,6 +392,22 @@ async fn unusable_functions_and_interpreters_are_invoke_errors() {
         .unwrap_err();
     assert_eq!(e, InvokeError::FunctionNotFound("ghost".into()));
 
+    // A deleted function's workers go with it.
+    let gone = deploy(&c, "gone", "def main_handler(e, c):\n    return 1\n", 3);
+    call(&c, &gone, json!({})).await.outcome.unwrap();
+    assert_eq!(c.runtime().idle_workers(&gone).len(), 1);
+    let key = scf::key(&gone.region, &gone.namespace, &gone.name);
+    c.store()
+        .write(|tx| -> Result<bool, StoreError> { tx.delete(TABLE, &key) })
+        .unwrap();
+    let e = c
+        .runtime()
+        .invoke(&c, &gone, json!({}), InvocationType::RequestResponse)
+        .await
+        .unwrap_err();
+    assert_eq!(e, InvokeError::FunctionNotFound("gone".into()));
+    assert!(c.runtime().idle_workers(&gone).is_empty());
+
     let d = tempfile::tempdir().unwrap();
     let no_python = cloud(
         d.path(),
