@@ -177,6 +177,10 @@ def main_handler(event, context):
     names = [f["FunctionName"] for f in json.loads(client.call("ListFunctions", {"Limit": 100}))["Response"]["Functions"]]
     conf = CosConfig(Region=os.environ["TENCENTCLOUD_REGION"])  # no keys: the role's
     cos = CosS3Client(conf)
+    # Code that passes its own keys keeps them (and gets no token); positional arguments work.
+    own = CosConfig(None, "ap-shanghai", "AKIDmine", "mykey")
+    assert own._secret_id == "AKIDmine" and own._token is None and own._ip == "127.0.0.1", own
+    assert own.get_host(Bucket="b-1250000000") == "b-1250000000.cos.ap-shanghai.myqcloud.com"
     out = {"functions": names, "ip": conf._ip, "port": conf._port, "scheme": conf._scheme,
            "token_set": conf._token == os.environ["TENCENTCLOUD_SESSIONTOKEN"],
            "host": conf.get_host(Bucket=event["bucket"])}
