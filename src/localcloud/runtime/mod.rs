@@ -340,6 +340,8 @@ impl Runtime {
     /// A runtime keeping its files under `data_dir` (code in `code/`, the bootstrap in
     /// `runtime/`). Nothing starts until the first invocation.
     pub fn new(opts: RuntimeOptions, data_dir: &Path) -> Self {
+        // Absolute: workers run in their code directory, and get these paths.
+        let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
         let mut socket_dir = data_dir.join("sock");
         if !worker::socket_dir_ok(&socket_dir) {
             socket_dir = std::env::temp_dir().join(format!(
@@ -350,7 +352,7 @@ impl Runtime {
         Runtime {
             inner: Arc::new(Inner {
                 opts,
-                data_dir: data_dir.to_owned(),
+                data_dir,
                 socket_dir,
                 python: tokio::sync::Mutex::new(None),
                 functions: Mutex::new(HashMap::new()),

@@ -427,3 +427,14 @@ async fn unusable_functions_and_interpreters_are_invoke_errors() {
         "{e:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_data_dir_works() {
+    // `chatstack local` defaults to `.chatstack/local`; workers run elsewhere (their code dir).
+    let dir = tempfile::tempdir_in(".").unwrap();
+    let relative = Path::new(dir.path().file_name().unwrap());
+    assert!(relative.is_relative() && relative.is_dir());
+    let c = cloud(relative, quick());
+    let f = deploy(&c, "rel", "def main_handler(e, c):\n    return 'fine'\n", 3);
+    assert_eq!(call(&c, &f, json!({})).await.outcome.unwrap(), "fine");
+}
