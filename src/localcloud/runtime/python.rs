@@ -254,3 +254,58 @@ impl Drop for FileLock {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_interpreter_is_a_clear_error() {
+        let e = resolve(Some(Path::new("/nonexistent/python3")), None, false)
+            .await
+            .unwrap_err();
+        assert!(
+            e.contains("CHATSTACK_PYTHON") && e.contains("/nonexistent/python3"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_interpreter_without_the_packages_is_reported_not_refused() {
+        // A bare venv (no system site-packages) lacks qcloud_cos/requests.
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("bare");
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv)
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("SKIP: python3 -m venv is not available");
+            return;
+        }
+        let env = resolve(Some(&venv.join("bin/python")), None, false)
+            .await
+            .unwrap();
+        assert!(!env.has_packages);
+        assert!(env.version.starts_with('3'), "{}", env.version);
+        // With install allowed, a venv with the system site-packages is made once and pip
+        // finds the packages already satisfied there (no network needed in this test).
+        let cache = dir.path().join("python-venv");
+        let installed = resolve(Some(&venv.join("bin/python")), Some(&cache), true)
+            .await
+            .unwrap();
+        assert!(installed.has_packages);
+        assert!(installed.interpreter.starts_with(&cache), "{installed:?}");
+        assert!(
+            !cache.with_extension("lock").exists(),
+            "the lock is released"
+        );
+        let again = resolve(Some(&venv.join("bin/python")), Some(&cache), true)
+            .await
+            .unwrap();
+        assert_eq!(again.interpreter, installed.interpreter);
+        // With the packages present (as in CI), the interpreter is used as is.
+        let system = resolve(None, None, false).await.unwrap();
+        assert!(system.interpreter.is_absolute());
+    }
+}
