@@ -4,7 +4,7 @@
 //! [`LocalCloud::runtime`] hands out a cheap-clone [`Runtime`];
 //! [`Runtime::invoke`]`(&cloud, &FunctionRef, event, InvocationType) -> Result<InvokeOutput,
 //! InvokeError>`. An `Err` means the function could not be run at all (missing, not `Active`,
-//! code unreadable, no Python); everything the function itself does wrong (exception, timeout,
+//! code unreadable, not a Python runtime, no interpreter); everything the function itself does wrong (exception, timeout,
 //! crash, memory) is an `Ok(InvokeOutput)` whose `outcome` is `Err(FunctionError)`, as SCF
 //! reports it. `Event` invocations are checked, then run in the background: the call returns
 //! at once with the request id. Every invocation is recorded for `GetFunctionLogs` ([`logs`]).
