@@ -7,6 +7,7 @@ mod info;
 mod local_command;
 mod localcloud_api3;
 mod localcloud_cos;
-mod provider_localcloud;
 mod localcloud_gateway;
+mod localcloud_runtime;
+mod provider_localcloud;
 mod support;

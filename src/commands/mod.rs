@@ -4,6 +4,7 @@
 pub mod deploy;
 pub mod info;
 pub mod local;
+pub mod logs;
 pub mod plan;
 pub mod remove;
 
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Deploy(args) => deploy::run(args, g).await.map(|()| 0),
         Command::Remove(args) => remove::run(args, g).await.map(|()| 0),
         Command::Local(args) => local::run(args, g).await.map(|()| 0),
+        Command::Logs(args) => logs::run(args, g).await.map(|()| 0),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The local cloud (DESIGN §7): Tencent Cloud's control plane, COS, the WebSocket gateway and
-//! (later) the function runtime, in one process on one port, persisted to a data directory.
+//! the function runtime (warm Python workers), in one process on one port, persisted to a data
+//! directory.
 //!
 //! Requests are routed the way the real endpoints are told apart:
 //! - `Host: {bucket}.cos.{region}.myqcloud.com` → [`cos`], the COS XML API;
@@ -16,6 +17,7 @@ pub mod cos;
 pub mod faults;
 pub mod gateway;
 pub mod latency;
+pub mod runtime;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -70,21 +72,48 @@ struct Shared {
     account: account::Account,
     faults: faults::Injector,
     gateway: gateway::Gateway,
+    runtime: runtime::Runtime,
 }
 
 impl LocalCloud {
     /// Opens the data dir and builds the state for a server listening on `addr`, with no
     /// function runtime plugged into the gateway (handshakes are refused with 502).
     pub fn open(opts: Options, addr: SocketAddr) -> Result<Self, store::StoreError> {
-        Self::open_with_gateway(opts, addr, gateway::GatewayConfig::default())
+        Self::open_with(
+            opts,
+            addr,
+            runtime::RuntimeOptions::from_env(),
+            runtime_gateway(),
+        )
     }
 
-    /// [`LocalCloud::open`] with the gateway's invoker (what runs functions) and limits.
+    /// [`LocalCloud::open`] with the gateway's configuration (tests plug in fake invokers).
     pub fn open_with_gateway(
         opts: Options,
         addr: SocketAddr,
         gateway: gateway::GatewayConfig,
     ) -> Result<Self, store::StoreError> {
+        Self::open_with(opts, addr, runtime::RuntimeOptions::from_env(), gateway)
+    }
+
+    /// [`LocalCloud::open`] with explicit function-runtime options.
+    pub fn open_with_runtime(
+        opts: Options,
+        addr: SocketAddr,
+        runtime_opts: runtime::RuntimeOptions,
+    ) -> Result<Self, store::StoreError> {
+        Self::open_with(opts, addr, runtime_opts, runtime_gateway())
+    }
+
+    /// [`LocalCloud::open`] with explicit function-runtime options and gateway configuration
+    /// (what runs the WebSocket functions, and the limits): tests and `dev`.
+    pub fn open_with(
+        opts: Options,
+        addr: SocketAddr,
+        runtime_opts: runtime::RuntimeOptions,
+        gateway: gateway::GatewayConfig,
+    ) -> Result<Self, store::StoreError> {
+        let runtime = runtime::Runtime::new(runtime_opts, &opts.data_dir);
         let store = store::Store::open(&opts.data_dir)?;
         let swept = cos::sweep_orphan_blobs(&store)?;
         if swept > 0 {
@@ -100,6 +129,7 @@ impl LocalCloud {
                 account,
                 faults,
                 gateway: gateway::Gateway::new(gateway),
+                runtime,
             }),
         })
     }
@@ -129,6 +159,11 @@ impl LocalCloud {
         &self.inner.account
     }
 
+    /// The function runtime (warm Python workers): what Invoke and the gateway call.
+    pub fn runtime(&self) -> &runtime::Runtime {
+        &self.inner.runtime
+    }
+
     /// The fault injector.
     pub fn faults(&self) -> &faults::Injector {
         &self.inner.faults
@@ -137,6 +172,59 @@ impl LocalCloud {
     /// The WebSocket gateway: invoker, limits, live connections.
     pub fn gateway(&self) -> &gateway::Gateway {
         &self.inner.gateway
+    }
+}
+
+/// A gateway whose functions run on the local runtime, with the default limits.
+pub fn runtime_gateway() -> gateway::GatewayConfig {
+    gateway::GatewayConfig {
+        invoker: Arc::new(RuntimeInvoker),
+        ..gateway::GatewayConfig::default()
+    }
+}
+
+/// Runs the gateway's register/transport/cleanup functions on [`runtime`]: the seam between
+/// the WebSocket data plane and the warm Python workers.
+#[derive(Debug)]
+struct RuntimeInvoker;
+
+impl gateway::Invoker for RuntimeInvoker {
+    fn invoke(
+        &self,
+        cloud: &LocalCloud,
+        target: gateway::FunctionTarget,
+        event: serde_json::Value,
+    ) -> futures_util::future::BoxFuture<'static, gateway::InvokeResult> {
+        use gateway::{FailureKind, InvokeFailure};
+        use runtime::{FunctionErrorKind, InvokeError};
+        let cloud = cloud.clone();
+        Box::pin(async move {
+            let f = runtime::FunctionRef {
+                region: target.region,
+                namespace: target.namespace,
+                name: target.name,
+            };
+            let out = cloud
+                .runtime()
+                .invoke(&cloud, &f, event, runtime::InvocationType::RequestResponse)
+                .await
+                .map_err(|e| {
+                    let kind = match e {
+                        InvokeError::FunctionNotFound(_) => FailureKind::NotFound,
+                        InvokeError::NotActive { .. } => FailureKind::NotActive,
+                        _ => FailureKind::Error,
+                    };
+                    InvokeFailure::new(kind, e.to_string())
+                })?;
+            out.outcome.map_err(|e| {
+                let kind = match e.kind {
+                    FunctionErrorKind::Timeout => FailureKind::Timeout,
+                    FunctionErrorKind::Crash | FunctionErrorKind::Oom => FailureKind::Crash,
+                    FunctionErrorKind::UserException => FailureKind::Error,
+                };
+                InvokeFailure::new(kind, e.message)
+            })
+        })
     }
 }
 

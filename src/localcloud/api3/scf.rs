@@ -17,8 +17,9 @@
 //! Updates and deletes of a function that is not `Active` are refused with
 //! `FailedOperation.UpdateFunctionCode`, `FailedOperation.UpdateFunctionConfiguration` and
 //! `FailedOperation.DeleteFunction` (API-FACTS §2.4). Invoke answers
-//! `FailedOperation.FunctionStatusError` for a function that is not `Active` and, as there is no
-//! function runtime yet, `FailedOperation.InvokeFunction` for an active one: never a fake result.
+//! `FailedOperation.FunctionStatusError` for a function that is not `Active`; an active one runs
+//! in the function runtime ([`crate::localcloud::runtime`]), whose invocation records back
+//! GetFunctionLogs.
 
 use std::io::Cursor;
 
@@ -796,14 +797,31 @@ fn list_functions(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
+struct LogFilterParam {
+    ret_code: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 struct LogsReq {
     function_name: Option<String>,
     namespace: Option<String>,
+    qualifier: Option<String>,
     offset: Option<i64>,
     limit: Option<i64>,
+    order: Option<String>,
+    order_by: Option<String>,
+    filter: Option<LogFilterParam>,
+    function_request_id: Option<String>,
+    start_time: Option<String>,
+    end_time: Option<String>,
 }
 
+/// GetFunctionLogs over the runtime's invocation records (API-FACTS §2.5). Without a
+/// FunctionName there is nothing to list (the cloud requires one in practice). StartTime and
+/// EndTime are Beijing time, `YYYY-MM-DD HH:MM:SS`, at most one day apart; defaults: no bound.
 fn get_function_logs(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
+    use crate::localcloud::runtime::{FunctionErrorKind, logs};
     let req: LogsReq = ctx.parse()?;
     let namespace = namespace(req.namespace)?;
     let (offset, limit) = (req.offset.unwrap_or(0), req.limit.unwrap_or(10000));
@@ -813,18 +831,168 @@ fn get_function_logs(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
             "Offset and Limit must be >= 0 and Offset + Limit <= 10000.",
         ));
     }
-    if let Some(name) = req.function_name {
-        lookup(
-            ctx.cloud.store(),
-            &ctx.region,
-            &namespace,
-            &name,
-            ctx.now_ms,
-        )?
-        .ok_or_else(|| not_found(&name, &namespace))?;
+    let descending = match req.order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("desc") => true,
+        Some("asc") => false,
+        Some(o) => {
+            return Err(ApiError::new(
+                "InvalidParameterValue.Order",
+                format!("Order `{o}` must be desc or asc."),
+            ));
+        }
+    };
+    let order_by = req.order_by.unwrap_or_else(|| "start_time".to_owned());
+    if !["function_name", "duration", "mem_usage", "start_time"].contains(&order_by.as_str()) {
+        return Err(ApiError::new(
+            "InvalidParameterValue.OrderBy",
+            format!(
+                "OrderBy `{order_by}` must be function_name, duration, mem_usage or start_time."
+            ),
+        ));
     }
-    // No invocation has run yet: logs arrive with the function runtime.
-    Ok(obj(json!({ "TotalCount": 0, "Data": [] })))
+    let ret_filter = req
+        .filter
+        .and_then(|f| f.ret_code)
+        .filter(|r| !r.is_empty());
+    if let Some(r) = &ret_filter
+        && ![
+            "not0",
+            "is0",
+            "TimeLimitExceeded",
+            "ResourceLimitExceeded",
+            "UserCodeException",
+        ]
+        .contains(&r.as_str())
+    {
+        return Err(ApiError::new(
+            "InvalidParameterValue.RetCode",
+            format!(
+                "Filter.RetCode `{r}` must be not0, is0, TimeLimitExceeded, ResourceLimitExceeded or UserCodeException."
+            ),
+        ));
+    }
+    let start = req
+        .start_time
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|t| parse_scf_time(t, "StartTime"))
+        .transpose()?;
+    let end = req
+        .end_time
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|t| parse_scf_time(t, "EndTime"))
+        .transpose()?;
+    if let (Some(s), Some(e)) = (start, end) {
+        if e < s {
+            return Err(ApiError::new(
+                "InvalidParameterValue.EndTime",
+                "EndTime is before StartTime.",
+            ));
+        }
+        if e - s > 86_400 {
+            return Err(ApiError::new(
+                "InvalidParameterValue.StartTime",
+                "StartTime and EndTime must be at most one day apart.",
+            ));
+        }
+    }
+    if let Some(q) = req.qualifier.as_deref()
+        && !q.is_empty()
+        && q != "$LATEST"
+        && q != "$DEFAULT"
+    {
+        return Ok(obj(json!({ "TotalCount": 0, "Data": [] })));
+    }
+    let Some(name) = req.function_name.filter(|n| !n.is_empty()) else {
+        return Ok(obj(json!({ "TotalCount": 0, "Data": [] })));
+    };
+    lookup(
+        ctx.cloud.store(),
+        &ctx.region,
+        &namespace,
+        &name,
+        ctx.now_ms,
+    )?
+    .ok_or_else(|| not_found(&name, &namespace))?;
+    let mut found: Vec<logs::LogRecord> =
+        logs::list(ctx.cloud.store(), &ctx.region, &namespace, &name)?
+            .into_iter()
+            .filter(|r| start.is_none_or(|s| r.start_ms / 1000 >= s))
+            .filter(|r| end.is_none_or(|e| r.start_ms / 1000 <= e))
+            .filter(|r| {
+                req.function_request_id
+                    .as_deref()
+                    .is_none_or(|id| id.is_empty() || r.request_id == id)
+            })
+            .filter(|r| match ret_filter.as_deref() {
+                None => true,
+                Some("is0") => r.ret_code == 0,
+                Some("not0") => r.ret_code != 0,
+                Some(name) => FunctionErrorKind::from_status_code(r.ret_code)
+                    .is_some_and(|k| k.filter_name() == name),
+            })
+            .collect();
+    found.sort_by(|a, b| {
+        match order_by.as_str() {
+            "function_name" => a.function_name.cmp(&b.function_name),
+            "duration" => a.duration_ms.total_cmp(&b.duration_ms),
+            "mem_usage" => a.mem_usage.cmp(&b.mem_usage),
+            _ => std::cmp::Ordering::Equal,
+        }
+        .then_with(|| a.start_ms.cmp(&b.start_ms))
+    });
+    // Stable sort over records in key (invocation) order, then reversed: ties stay in order.
+    if descending {
+        found.reverse();
+    }
+    let total = found.len();
+    let data: Vec<Value> = found
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(|r| {
+            json!({
+                "FunctionName": r.function_name,
+                "RetMsg": r.ret_msg,
+                "RequestId": r.request_id,
+                "StartTime": scf_time_ms(r.start_ms),
+                "RetCode": r.ret_code,
+                "InvokeFinished": 1,
+                "Duration": r.duration_ms,
+                "BillDuration": r.billed_ms,
+                "MemUsage": r.mem_usage,
+                "Log": r.log,
+                "Level": if r.ret_code == 0 { "INFO" } else { "ERROR" },
+                "Source": "",
+                "RetryNum": 0,
+            })
+        })
+        .collect();
+    Ok(obj(json!({ "TotalCount": total, "Data": data })))
+}
+
+/// `"YYYY-MM-DD HH:MM:SS"` (Beijing time) → Unix seconds.
+fn parse_scf_time(t: &str, field: &'static str) -> Result<i64, ApiError> {
+    let civil: jiff::civil::DateTime = t.trim().parse().map_err(|_| {
+        ApiError::new(
+            format!("InvalidParameterValue.{field}"),
+            format!("{field} `{t}` must look like 2017-05-16 20:00:00."),
+        )
+    })?;
+    let ts = jiff::tz::offset(8)
+        .to_timestamp(civil)
+        .map_err(|e| ApiError::new(format!("InvalidParameterValue.{field}"), e.to_string()))?;
+    Ok(ts.as_second())
+}
+
+/// SCF's StartTime of a log entry: Beijing time with milliseconds.
+fn scf_time_ms(ms: i64) -> String {
+    format!(
+        "{}.{:03}",
+        scf_time(ms.div_euclid(1000)),
+        ms.rem_euclid(1000)
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -837,26 +1005,45 @@ struct InvokeReq {
     client_context: Option<String>,
 }
 
+/// Invoke through the function runtime. Runs on the blocking pool (like every action), so the
+/// asynchronous runtime is entered with `Handle::block_on`.
 fn invoke(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
+    use crate::localcloud::runtime::{self, InvocationType, InvokeError};
     let req: InvokeReq = ctx.parse()?;
-    if let Some(t) = req.invocation_type.as_deref()
-        && t != "RequestResponse"
-        && t != "Event"
-    {
-        return Err(ApiError::new(
-            "InvalidParameterValue.InvokeType",
-            format!("InvocationType `{t}` must be RequestResponse or Event."),
-        ));
-    }
-    if let Some(c) = req.client_context.as_deref()
-        && serde_json::from_str::<Value>(c).is_err()
-    {
+    let invocation = match req.invocation_type.as_deref() {
+        None | Some("") | Some("RequestResponse") => InvocationType::RequestResponse,
+        Some("Event") => InvocationType::Event,
+        Some(t) => {
+            return Err(ApiError::new(
+                "InvalidParameterValue.InvokeType",
+                format!("InvocationType `{t}` must be RequestResponse or Event."),
+            ));
+        }
+    };
+    let event = match req.client_context.as_deref() {
+        None | Some("") => json!({}),
+        Some(c) => serde_json::from_str::<Value>(c).map_err(|_| {
+            ApiError::new(
+                "InvalidParameterValue.ClientContext",
+                "ClientContext must be a JSON document in a string.",
+            )
+        })?,
+    };
+    let limit = if invocation == InvocationType::Event {
+        128 * 1024
+    } else {
+        6 * 1024 * 1024
+    };
+    if req.client_context.as_deref().map_or(0, str::len) > limit {
         return Err(ApiError::new(
             "InvalidParameterValue.ClientContext",
-            "ClientContext must be a JSON document in a string.",
+            format!(
+                "ClientContext is over the {} KB limit of this invocation type.",
+                limit / 1024
+            ),
         ));
     }
-    let (name, _, r) = FunctionRef {
+    let (name, namespace, r) = FunctionRef {
         function_name: req.function_name,
         namespace: req.namespace,
         qualifier: req.qualifier,
@@ -869,12 +1056,54 @@ fn invoke(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
             r.status,
         ));
     }
-    Err(ApiError::new(
-        "FailedOperation.InvokeFunction",
-        format!(
-            "The function `{name}` cannot run: the local cloud's function runtime is not available."
+    let target = runtime::FunctionRef {
+        region: ctx.region.clone(),
+        namespace,
+        name: name.clone(),
+    };
+    let handle = tokio::runtime::Handle::current();
+    let out = handle
+        .block_on(
+            ctx.cloud
+                .runtime()
+                .invoke(&ctx.cloud, &target, event, invocation),
+        )
+        .map_err(|e| match e {
+            InvokeError::FunctionNotFound(_) => not_found(&name, &target.namespace),
+            InvokeError::NotActive { .. } => {
+                ApiError::new("FailedOperation.FunctionStatusError", e.to_string())
+            }
+            InvokeError::PythonUnavailable(_)
+            | InvokeError::CodeUnreadable { .. }
+            | InvokeError::UnsupportedRuntime { .. } => {
+                ApiError::new("FailedOperation.InvokeFunction", e.to_string())
+            }
+            InvokeError::Internal(_) => ApiError::internal(e.to_string()),
+        })?;
+    if invocation == InvocationType::Event {
+        return Ok(obj(json!({ "Result": {
+            "RetMsg": "", "ErrMsg": "", "Log": "", "MemUsage": 0, "Duration": 0,
+            "BillDuration": 0, "FunctionRequestId": out.request_id, "InvokeResult": 0,
+        }})));
+    }
+    let (ret_msg, err_msg, code) = match &out.outcome {
+        Ok(_) => (runtime::ret_msg(&out), String::new(), 0),
+        Err(e) => (
+            String::new(),
+            e.err_msg(&out.request_id),
+            e.kind.status_code(),
         ),
-    ))
+    };
+    Ok(obj(json!({ "Result": {
+        "RetMsg": ret_msg,
+        "ErrMsg": err_msg,
+        "Log": runtime::scf_log(&out, r.memory_size),
+        "MemUsage": out.mem_usage_bytes,
+        "Duration": out.duration_ms,
+        "BillDuration": out.billed_ms,
+        "FunctionRequestId": out.request_id,
+        "InvokeResult": code,
+    }})))
 }
 
 fn namespace(ns: Option<String>) -> Result<String, ApiError> {

@@ -1,0 +1,984 @@
+//! The function runtime of the local cloud: SCF functions run in warm Python worker processes.
+//!
+//! **Interface (used by `api3` Invoke and by the WebSocket gateway; keep it stable):**
+//! [`LocalCloud::runtime`] hands out a cheap-clone [`Runtime`];
+//! [`Runtime::invoke`]`(&cloud, &FunctionRef, event, InvocationType) -> Result<InvokeOutput,
+//! InvokeError>`. An `Err` means the function could not be run at all (missing, not `Active`,
+//! code unreadable, not a Python runtime, no interpreter); everything the function itself does wrong (exception, timeout,
+//! crash, memory) is an `Ok(InvokeOutput)` whose `outcome` is `Err(FunctionError)`, as SCF
+//! reports it. `Event` invocations are checked, then run in the background: the call returns
+//! at once with the request id. Every invocation is recorded for `GetFunctionLogs` ([`logs`]).
+//!
+//! **Workers.** A pool per function *code version* — the function record's FunctionId, code
+//! blob and a digest of the configuration that shapes a worker (handler, runtime, timeout,
+//! memory, variables). A worker ([`worker`]) loads the handler once from the unpacked code
+//! (`{data dir}/code/{blob}/`, content-addressed: blobs never change) and serves invocations one
+//! at a time; the pool takes an idle worker or starts one, under a per-function semaphore
+//! ([`RuntimeOptions::concurrency`], default 64). Idle workers are ended after
+//! [`RuntimeOptions::idle_timeout`] (default 5 min). A redeploy changes the version: new
+//! invocations start new workers, old idle ones are retired at once and busy ones when they
+//! finish. A timeout kills the worker's process group; a crash is reported and the worker
+//! dropped; replacements start lazily. A handler exception leaves the worker warm.
+//!
+//! **Environment** of a worker: `PATH`, `HOME`, `LANG`-type basics from ours and nothing else
+//! (our own cloud keys never reach functions), the function's variables, then SCF's:
+//! `TENCENTCLOUD_SECRETID`/`SECRETKEY`/`SESSIONTOKEN` (temporary credentials minted for each
+//! new worker, valid 12 h), `TENCENTCLOUD_REGION`, `TENCENTCLOUD_APPID`, `TENCENTCLOUD_RUNENV=SCF`,
+//! `SCF_FUNCTIONNAME`, `SCF_NAMESPACE`, `SCF_FUNCTIONVERSION=$LATEST`, `SCF_RUNTIME`,
+//! `USER_CODE_ROOT`, `PYTHONPATH` (the code dir), `PYTHONUNBUFFERED=1`,
+//! `PYTHONDONTWRITEBYTECODE=1`, `PYTHONIOENCODING=utf-8`. The bootstrap points the official COS
+//! SDK at the local COS (see `functions/_runtime/bootstrap.py`).
+
+pub mod logs;
+pub mod protocol;
+pub mod python;
+mod worker;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use super::LocalCloud;
+use super::api3::scf::{self, FunctionRecord, Status};
+use worker::{RunOutcome, Worker, WorkerSpec};
+
+/// The embedded worker bootstrap.
+pub const BOOTSTRAP_PY: &str = include_str!("../../../functions/_runtime/bootstrap.py");
+
+/// Per-function concurrency when nothing else is said (`CHATSTACK_FUNCTION_CONCURRENCY`).
+pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Idle time after which a worker is ended (`CHATSTACK_WORKER_IDLE_SECS`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Lifetime of the temporary credentials given to a worker.
+pub const CREDENTIALS_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Invocation records kept per function.
+pub const DEFAULT_MAX_LOG_RECORDS: usize = 1000;
+
+/// How the runtime runs functions.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// The Python interpreter; `None`: `$CHATSTACK_PYTHON`, else `python3` on `PATH`.
+    pub python: Option<PathBuf>,
+    /// The venv made when the interpreter lacks `qcloud_cos`/`requests`; `None`:
+    /// `~/.cache/chatstack/python-venv-X.Y`.
+    pub venv_dir: Option<PathBuf>,
+    /// Whether missing packages are pip-installed into that venv.
+    pub install_packages: bool,
+    /// Concurrent invocations per function (one worker each).
+    pub concurrency: usize,
+    /// Idle time after which a worker ends.
+    pub idle_timeout: Duration,
+    /// Invocation records kept per function.
+    pub max_log_records: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            python: None,
+            venv_dir: None,
+            install_packages: true,
+            concurrency: DEFAULT_CONCURRENCY,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_log_records: DEFAULT_MAX_LOG_RECORDS,
+        }
+    }
+}
+
+impl RuntimeOptions {
+    /// Defaults, with `CHATSTACK_FUNCTION_CONCURRENCY` and `CHATSTACK_WORKER_IDLE_SECS` applied
+    /// (`CHATSTACK_PYTHON` is read when the interpreter is resolved).
+    pub fn from_env() -> Self {
+        let num = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let mut o = RuntimeOptions::default();
+        if let Some(n) = num("CHATSTACK_FUNCTION_CONCURRENCY").filter(|n| *n > 0) {
+            o.concurrency = usize::try_from(n).unwrap_or(DEFAULT_CONCURRENCY);
+        }
+        if let Some(s) = num("CHATSTACK_WORKER_IDLE_SECS").filter(|n| *n > 0) {
+            o.idle_timeout = Duration::from_secs(s);
+        }
+        o
+    }
+}
+
+/// Which function to run (`$LATEST`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FunctionRef {
+    /// Region.
+    pub region: String,
+    /// Namespace (`default`).
+    pub namespace: String,
+    /// FunctionName.
+    pub name: String,
+}
+
+/// Synchronous or asynchronous, as Invoke's `InvocationType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
+    /// Wait for the result.
+    RequestResponse,
+    /// Return at once; the result goes to the logs only.
+    Event,
+}
+
+impl InvocationType {
+    /// The cloud's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvocationType::RequestResponse => "RequestResponse",
+            InvocationType::Event => "Event",
+        }
+    }
+}
+
+/// What one invocation produced.
+#[derive(Debug, Clone)]
+pub struct InvokeOutput {
+    /// The invocation's request id (`FunctionRequestId`).
+    pub request_id: String,
+    /// The handler's return value, or how the function failed. For `Event` invocations
+    /// (which return before running) `Ok(Value::Null)`.
+    pub outcome: Result<Value, FunctionError>,
+    /// Duration, ms (0 for `Event`).
+    pub duration_ms: f64,
+    /// Billed duration, ms (whole milliseconds, at least 1).
+    pub billed_ms: u64,
+    /// Resident memory of the worker after the invocation, bytes.
+    pub mem_usage_bytes: u64,
+    /// The function's stdout/stderr during the invocation (tracebacks included), unframed.
+    pub log: String,
+    /// The worker process that ran it (`None` for `Event`, or when no worker started).
+    pub worker_pid: Option<u32>,
+}
+
+/// How a function failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionError {
+    /// The class of failure.
+    pub kind: FunctionErrorKind,
+    /// One line, SCF's wording where known (`Invoking task timed out after 3 seconds`).
+    pub message: String,
+    /// The Python traceback, if any.
+    pub traceback: String,
+}
+
+/// Classes of function failure, with SCF's status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionErrorKind {
+    /// The handler raised, or the handler could not be loaded (430).
+    UserException,
+    /// The time limit passed (433).
+    Timeout,
+    /// Memory over the function's MemorySize (434).
+    Oom,
+    /// The worker process died mid-invocation, or could not start (439).
+    Crash,
+}
+
+impl FunctionErrorKind {
+    /// SCF's status code for it (the `RetCode` of GetFunctionLogs).
+    pub fn status_code(self) -> i64 {
+        match self {
+            FunctionErrorKind::UserException => 430,
+            FunctionErrorKind::Timeout => 433,
+            FunctionErrorKind::Oom => 434,
+            FunctionErrorKind::Crash => 439,
+        }
+    }
+
+    /// The name GetFunctionLogs' `Filter.RetCode` uses for it.
+    pub fn filter_name(self) -> &'static str {
+        match self {
+            FunctionErrorKind::UserException | FunctionErrorKind::Crash => "UserCodeException",
+            FunctionErrorKind::Timeout => "TimeLimitExceeded",
+            FunctionErrorKind::Oom => "ResourceLimitExceeded",
+        }
+    }
+
+    /// From a status code.
+    pub fn from_status_code(code: i64) -> Option<Self> {
+        [
+            FunctionErrorKind::UserException,
+            FunctionErrorKind::Timeout,
+            FunctionErrorKind::Oom,
+            FunctionErrorKind::Crash,
+        ]
+        .into_iter()
+        .find(|k| k.status_code() == code)
+    }
+}
+
+impl FunctionError {
+    /// SCF's `ErrMsg`: a JSON document with `errorCode`, `errorMessage`, `requestId`,
+    /// `stackTrace` and `statusCode`.
+    pub fn err_msg(&self, request_id: &str) -> String {
+        json!({
+            "errorCode": -1,
+            "errorMessage": self.message,
+            "requestId": request_id,
+            "stackTrace": self.traceback,
+            "statusCode": self.kind.status_code(),
+        })
+        .to_string()
+    }
+}
+
+/// Why a function could not be run at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// No such function.
+    #[error("the function `{0}` does not exist")]
+    FunctionNotFound(String),
+    /// The function is `Creating`, `Updating` or `Deleting`.
+    #[error("the function `{name}` is {status}, not Active")]
+    NotActive {
+        /// FunctionName.
+        name: String,
+        /// Its status.
+        status: String,
+    },
+    /// Its code zip could not be read or unpacked.
+    #[error("the code of function `{name}` cannot be read: {reason}")]
+    CodeUnreadable {
+        /// FunctionName.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// No usable Python interpreter.
+    #[error("{0}")]
+    PythonUnavailable(String),
+    /// The local cloud runs Python functions only.
+    #[error(
+        "the function `{name}` uses the runtime {runtime}; the local cloud runs Python functions only"
+    )]
+    UnsupportedRuntime {
+        /// FunctionName.
+        name: String,
+        /// Its Runtime.
+        runtime: String,
+    },
+    /// The runtime's own machinery failed (store, socket directory).
+    #[error("the local function runtime failed: {0}")]
+    Internal(String),
+}
+
+/// A cheap-clone handle on the runtime (one per local cloud).
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    opts: RuntimeOptions,
+    data_dir: PathBuf,
+    socket_dir: PathBuf,
+    python: tokio::sync::Mutex<Option<python::PythonEnv>>,
+    /// Keyed by the function's store key. `std` mutex: never held across an `.await`.
+    functions: Mutex<HashMap<String, Arc<Slot>>>,
+    reaper_started: AtomicBool,
+    /// Whether unpacked code of deleted blobs was removed (once per start).
+    swept: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.socket_dir);
+    }
+}
+
+/// A function: its concurrency limit and the pool of its current code version.
+#[derive(Debug)]
+struct Slot {
+    permits: Arc<Semaphore>,
+    pool: Mutex<Arc<Pool>>,
+}
+
+/// The workers of one code version.
+#[derive(Debug)]
+struct Pool {
+    version: String,
+    spec: WorkerSpec,
+    record: FunctionRecord,
+    idle: Mutex<Vec<Worker>>,
+    retired: AtomicBool,
+}
+
+impl Pool {
+    fn take_idle(&self) -> Option<Worker> {
+        self.idle.lock().expect("pool lock").pop()
+    }
+
+    fn give_back(&self, w: Worker) {
+        if self.retired.load(Ordering::SeqCst) {
+            w.retire();
+        } else {
+            self.idle.lock().expect("pool lock").push(w);
+        }
+    }
+
+    fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+        let idle = std::mem::take(&mut *self.idle.lock().expect("pool lock"));
+        for w in idle {
+            w.retire();
+        }
+    }
+}
+
+impl Runtime {
+    /// A runtime keeping its files under `data_dir` (code in `code/`, the bootstrap in
+    /// `runtime/`). Nothing starts until the first invocation.
+    pub fn new(opts: RuntimeOptions, data_dir: &Path) -> Self {
+        // Absolute: workers run in their code directory, and get these paths.
+        let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+        let mut socket_dir = data_dir.join("sock");
+        if !worker::socket_dir_ok(&socket_dir) {
+            socket_dir = std::env::temp_dir().join(format!(
+                "chatstack-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..10]
+            ));
+        }
+        Runtime {
+            inner: Arc::new(Inner {
+                opts,
+                data_dir,
+                socket_dir,
+                python: tokio::sync::Mutex::new(None),
+                functions: Mutex::new(HashMap::new()),
+                reaper_started: AtomicBool::new(false),
+                swept: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.inner.opts
+    }
+
+    /// Runs `target` with `event`. See the module documentation for what is an `Err`.
+    pub async fn invoke(
+        &self,
+        cloud: &LocalCloud,
+        target: &FunctionRef,
+        event: Value,
+        invocation: InvocationType,
+    ) -> Result<InvokeOutput, InvokeError> {
+        self.start_reaper();
+        let now_ms = super::api3::now_millis();
+        let record = scf::lookup(
+            cloud.store(),
+            &target.region,
+            &target.namespace,
+            &target.name,
+            now_ms,
+        )
+        .map_err(|e| InvokeError::Internal(e.to_string()))?;
+        let Some(record) = record else {
+            self.forget(target);
+            return Err(InvokeError::FunctionNotFound(target.name.clone()));
+        };
+        if record.status != Status::Active {
+            return Err(InvokeError::NotActive {
+                name: target.name.clone(),
+                status: record.status.as_str().to_owned(),
+            });
+        }
+        if !record.runtime.starts_with("Python") {
+            return Err(InvokeError::UnsupportedRuntime {
+                name: record.name,
+                runtime: record.runtime,
+            });
+        }
+        let python = self.python().await?;
+        let (slot, pool) = self.pool_for(cloud, record, &python).await?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        match invocation {
+            InvocationType::RequestResponse => Ok(self
+                .run(cloud, slot, pool, request_id, event, invocation)
+                .await),
+            InvocationType::Event => {
+                let (rt, cloud, id) = (self.clone(), cloud.clone(), request_id.clone());
+                tokio::spawn(async move {
+                    rt.run(&cloud, slot, pool, id, event, invocation).await;
+                });
+                Ok(InvokeOutput {
+                    request_id,
+                    outcome: Ok(Value::Null),
+                    duration_ms: 0.0,
+                    billed_ms: 0,
+                    mem_usage_bytes: 0,
+                    log: String::new(),
+                    worker_pid: None,
+                })
+            }
+        }
+    }
+
+    /// Drops a deleted function's workers.
+    fn forget(&self, target: &FunctionRef) {
+        let key = scf::key(&target.region, &target.namespace, &target.name);
+        let slot = self
+            .inner
+            .functions
+            .lock()
+            .expect("runtime lock")
+            .remove(&key);
+        if let Some(slot) = slot {
+            slot.pool.lock().expect("slot lock").retire();
+        }
+    }
+
+    /// Process ids of the idle workers of a function (diagnostics and tests).
+    pub fn idle_workers(&self, target: &FunctionRef) -> Vec<u32> {
+        let key = scf::key(&target.region, &target.namespace, &target.name);
+        let slot = self
+            .inner
+            .functions
+            .lock()
+            .expect("runtime lock")
+            .get(&key)
+            .cloned();
+        slot.map(|s| {
+            let pool = s.pool.lock().expect("slot lock").clone();
+            let idle = pool.idle.lock().expect("pool lock");
+            idle.iter().map(|w| w.pid).collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// Resolves the interpreter once (failures are retried on the next invocation).
+    async fn python(&self) -> Result<python::PythonEnv, InvokeError> {
+        let mut guard = self.inner.python.lock().await;
+        if let Some(p) = guard.as_ref() {
+            return Ok(p.clone());
+        }
+        let o = &self.inner.opts;
+        let p = python::resolve(
+            o.python.as_deref(),
+            o.venv_dir.as_deref(),
+            o.install_packages,
+        )
+        .await
+        .map_err(InvokeError::PythonUnavailable)?;
+        tracing::info!(python = %p.interpreter.display(), version = p.version, "function runtime ready");
+        *guard = Some(p.clone());
+        Ok(p)
+    }
+
+    /// The function's slot and the pool of its current code version (made, and the code
+    /// unpacked, on first use).
+    async fn pool_for(
+        &self,
+        cloud: &LocalCloud,
+        record: FunctionRecord,
+        python: &python::PythonEnv,
+    ) -> Result<(Arc<Slot>, Arc<Pool>), InvokeError> {
+        let key = scf::key(&record.region, &record.namespace, &record.name);
+        let version = version_of(&record);
+        let existing = self
+            .inner
+            .functions
+            .lock()
+            .expect("runtime lock")
+            .get(&key)
+            .cloned();
+        if let Some(slot) = &existing {
+            let pool = slot.pool.lock().expect("slot lock").clone();
+            if pool.version == version {
+                return Ok((slot.clone(), pool));
+            }
+        }
+        if !self.inner.swept.swap(true, Ordering::SeqCst) {
+            self.sweep_code(cloud);
+        }
+        let code_dir = self.unpack(cloud, &record).await?;
+        let bootstrap = self.bootstrap_file()?;
+        std::fs::create_dir_all(&self.inner.socket_dir)
+            .and_then(|()| restrict(&self.inner.socket_dir))
+            .map_err(|e| {
+                InvokeError::Internal(format!("{}: {e}", self.inner.socket_dir.display()))
+            })?;
+        let pool = Arc::new(Pool {
+            version: version.clone(),
+            spec: WorkerSpec {
+                python: python.interpreter.clone(),
+                bootstrap,
+                code_dir,
+                handler: record.handler.clone(),
+                cos_addr: format!("127.0.0.1:{}", cloud.addr().port()),
+                socket_dir: self.inner.socket_dir.clone(),
+            },
+            record,
+            idle: Mutex::new(Vec::new()),
+            retired: AtomicBool::new(false),
+        });
+        let mut functions = self.inner.functions.lock().expect("runtime lock");
+        let slot = functions
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Slot {
+                    permits: Arc::new(Semaphore::new(self.inner.opts.concurrency.max(1))),
+                    pool: Mutex::new(pool.clone()),
+                })
+            })
+            .clone();
+        let mut current = slot.pool.lock().expect("slot lock");
+        if current.version == version {
+            // Ours, or one made concurrently for the same version.
+            let p = current.clone();
+            drop(current);
+            return Ok((slot.clone(), p));
+        }
+        tracing::info!(
+            function = pool.record.name,
+            "new code version: old workers drain"
+        );
+        let old = std::mem::replace(&mut *current, pool.clone());
+        drop(current);
+        drop(functions);
+        old.retire();
+        Ok((slot, pool))
+    }
+
+    /// Removes unpacked code whose blob no longer exists (functions deleted or updated before
+    /// this start; directories of this run's old versions stay until the next start, as their
+    /// draining workers may still import from them).
+    fn sweep_code(&self, cloud: &LocalCloud) {
+        let Ok(entries) = std::fs::read_dir(self.inner.data_dir.join("code")) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let orphan =
+                name.starts_with('.') || !cloud.store().blob_path(&format!("{name}.zip")).exists();
+            if orphan {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
+    /// `{data dir}/code/{blob stem}/`, unpacked once (blobs are immutable).
+    async fn unpack(
+        &self,
+        cloud: &LocalCloud,
+        record: &FunctionRecord,
+    ) -> Result<PathBuf, InvokeError> {
+        let stem = record.code_blob.trim_end_matches(".zip").to_owned();
+        let dir = self.inner.data_dir.join("code").join(&stem);
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        let zip_path = cloud.store().blob_path(&record.code_blob);
+        let name = record.name.clone();
+        let target = dir.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            let tmp =
+                target.with_file_name(format!(".{stem}.tmp-{}", uuid::Uuid::new_v4().simple()));
+            let file = std::fs::File::open(&zip_path)
+                .map_err(|e| format!("{}: {e}", zip_path.display()))?;
+            let mut archive =
+                zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| e.to_string())?;
+            archive.extract(&tmp).map_err(|e| e.to_string())?;
+            if let Err(e) = std::fs::rename(&tmp, &target) {
+                let _ = std::fs::remove_dir_all(&tmp);
+                if !target.is_dir() {
+                    return Err(format!("{}: {e}", target.display()));
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| InvokeError::Internal(e.to_string()))?
+        .map_err(|reason| InvokeError::CodeUnreadable { name, reason })?;
+        Ok(dir)
+    }
+
+    /// Writes the embedded bootstrap (once per content) and returns its path.
+    fn bootstrap_file(&self) -> Result<PathBuf, InvokeError> {
+        let digest = crate::providers::tencent::tc3::sha256_hex(BOOTSTRAP_PY.as_bytes());
+        let dir = self.inner.data_dir.join("runtime");
+        let path = dir.join(format!(
+            "bootstrap-v{}-{}.py",
+            protocol::PROTOCOL_VERSION,
+            &digest[..12]
+        ));
+        if path.is_file() {
+            return Ok(path);
+        }
+        let io = |e: std::io::Error| InvokeError::Internal(format!("{}: {e}", path.display()));
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&tmp, BOOTSTRAP_PY).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        Ok(path)
+    }
+
+    /// Runs one invocation on a worker of `pool` and records it.
+    async fn run(
+        &self,
+        cloud: &LocalCloud,
+        slot: Arc<Slot>,
+        pool: Arc<Pool>,
+        request_id: String,
+        event: Value,
+        invocation: InvocationType,
+    ) -> InvokeOutput {
+        let _permit = slot
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let record = &pool.record;
+        let start_ms = super::api3::now_millis();
+        let started = tokio::time::Instant::now();
+        let limit = Duration::from_secs(u64::from(record.timeout.max(1)));
+        let context = context_for(cloud, record, &request_id);
+        let mut worker = match pool.take_idle() {
+            Some(w) => w,
+            None => match self.spawn(cloud, &pool).await {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(
+                        function = record.name,
+                        "function worker failed to start: {e}"
+                    );
+                    let out = failed(
+                        &request_id,
+                        FunctionErrorKind::Crash,
+                        format!("the function's worker could not start: {e}"),
+                        String::new(),
+                        started.elapsed(),
+                    );
+                    self.record(cloud, record, start_ms, invocation, &out).await;
+                    return out;
+                }
+            },
+        };
+        let pid = worker.pid;
+        let outcome = worker.run(&request_id, &event, &context, limit).await;
+        let elapsed = started.elapsed();
+        let out = match outcome {
+            RunOutcome::Replied { reply, log } => {
+                let mem = reply.mem;
+                let limit_bytes = u64::from(record.memory_size) * 1024 * 1024;
+                let outcome = if mem > limit_bytes {
+                    Err(FunctionError {
+                        kind: FunctionErrorKind::Oom,
+                        message: format!(
+                            "Memory limit exceeded: the function used {} MB of its {} MB",
+                            mem / (1024 * 1024),
+                            record.memory_size
+                        ),
+                        traceback: String::new(),
+                    })
+                } else if reply.ok {
+                    Ok(reply.value)
+                } else {
+                    let e = reply.error.unwrap_or(protocol::WorkerError {
+                        kind: "UserException".into(),
+                        message: "the handler failed".into(),
+                        traceback: String::new(),
+                    });
+                    Err(FunctionError {
+                        kind: FunctionErrorKind::UserException,
+                        message: e.message,
+                        traceback: e.traceback,
+                    })
+                };
+                if matches!(&outcome, Err(e) if e.kind == FunctionErrorKind::Oom) {
+                    worker.kill_group();
+                } else {
+                    pool.give_back(worker);
+                }
+                InvokeOutput {
+                    request_id: request_id.clone(),
+                    outcome,
+                    duration_ms: reply.duration_ms,
+                    billed_ms: billed(reply.duration_ms),
+                    mem_usage_bytes: mem,
+                    log,
+                    worker_pid: Some(pid),
+                }
+            }
+            RunOutcome::TimedOut { log } => {
+                let mut out = failed(
+                    &request_id,
+                    FunctionErrorKind::Timeout,
+                    format!("Invoking task timed out after {} seconds", record.timeout),
+                    log,
+                    elapsed,
+                );
+                out.worker_pid = Some(pid);
+                out
+            }
+            RunOutcome::Crashed { log, detail } => {
+                tracing::warn!(
+                    function = record.name,
+                    pid,
+                    "function worker died: {detail}"
+                );
+                let mut out = failed(
+                    &request_id,
+                    FunctionErrorKind::Crash,
+                    format!("The function's process exited while running the handler ({detail})"),
+                    log,
+                    elapsed,
+                );
+                out.worker_pid = Some(pid);
+                out
+            }
+        };
+        self.record(cloud, record, start_ms, invocation, &out).await;
+        out
+    }
+
+    async fn spawn(&self, cloud: &LocalCloud, pool: &Pool) -> Result<Worker, String> {
+        let now = super::api3::now_millis() / 1000;
+        let creds = cloud
+            .account()
+            .mint_temporary(now, CREDENTIALS_TTL)
+            .map_err(|e| e.to_string())?;
+        let env = worker_env(cloud, &pool.record, &pool.spec.code_dir, &creds);
+        Worker::spawn(&pool.spec, &env).await
+    }
+
+    /// Stores the invocation record (on the blocking pool: the store fsyncs).
+    async fn record(
+        &self,
+        cloud: &LocalCloud,
+        record: &FunctionRecord,
+        start_ms: i64,
+        invocation: InvocationType,
+        out: &InvokeOutput,
+    ) {
+        let rec = logs::LogRecord {
+            region: record.region.clone(),
+            namespace: record.namespace.clone(),
+            function_name: record.name.clone(),
+            request_id: out.request_id.clone(),
+            start_ms,
+            duration_ms: out.duration_ms,
+            billed_ms: out.billed_ms,
+            mem_usage: out.mem_usage_bytes,
+            ret_code: out
+                .outcome
+                .as_ref()
+                .map_or_else(|e| e.kind.status_code(), |_| 0),
+            ret_msg: ret_msg(out),
+            log: scf_log(out, record.memory_size),
+            invocation_type: invocation.as_str().to_owned(),
+        };
+        let store = cloud.store().clone();
+        let max = self.inner.opts.max_log_records;
+        let r = tokio::task::spawn_blocking(move || logs::append(&store, &rec, max)).await;
+        if let Ok(Err(e)) | Err(e) =
+            r.map_err(|e| crate::localcloud::store::StoreError::Db(e.to_string()))
+        {
+            tracing::warn!("cannot record the invocation: {e}");
+        }
+    }
+
+    /// Starts the idle reaper once (it ends with the runtime).
+    fn start_reaper(&self) {
+        if self.inner.reaper_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let idle = self.inner.opts.idle_timeout;
+        let every = (idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { break };
+                let slots: Vec<Arc<Slot>> = inner
+                    .functions
+                    .lock()
+                    .expect("runtime lock")
+                    .values()
+                    .cloned()
+                    .collect();
+                for slot in slots {
+                    let pool = slot.pool.lock().expect("slot lock").clone();
+                    let expired: Vec<Worker> = {
+                        let mut workers = pool.idle.lock().expect("pool lock");
+                        let (old, keep): (Vec<Worker>, Vec<Worker>) = workers
+                            .drain(..)
+                            .partition(|w| w.last_used.elapsed() >= idle);
+                        *workers = keep;
+                        old
+                    };
+                    for w in expired {
+                        tracing::debug!(
+                            pid = w.pid,
+                            function = pool.record.name,
+                            "idle worker ends"
+                        );
+                        w.retire();
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Whole milliseconds, at least 1.
+fn billed(duration_ms: f64) -> u64 {
+    (duration_ms.ceil() as u64).max(1)
+}
+
+fn failed(
+    request_id: &str,
+    kind: FunctionErrorKind,
+    message: String,
+    log: String,
+    elapsed: Duration,
+) -> InvokeOutput {
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    InvokeOutput {
+        request_id: request_id.to_owned(),
+        outcome: Err(FunctionError {
+            kind,
+            message,
+            traceback: String::new(),
+        }),
+        duration_ms: ms,
+        billed_ms: billed(ms),
+        mem_usage_bytes: 0,
+        log,
+        worker_pid: None,
+    }
+}
+
+/// Invoke's `RetMsg` for a success (the return value as JSON text) or the error's `ErrMsg`.
+pub fn ret_msg(out: &InvokeOutput) -> String {
+    match &out.outcome {
+        Ok(v) => v.to_string(),
+        Err(e) => e.err_msg(&out.request_id),
+    }
+}
+
+/// The invocation's log framed as SCF frames it.
+pub fn scf_log(out: &InvokeOutput, memory_mb: u32) -> String {
+    let id = &out.request_id;
+    let mut s = format!("START RequestId: {id}\nEvent RequestId: {id}\n");
+    if !out.log.is_empty() {
+        s.push_str(&out.log);
+        s.push('\n');
+    }
+    if let Err(e) = &out.outcome
+        && e.kind != FunctionErrorKind::UserException
+    {
+        s.push_str(&e.message);
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "\nEND RequestId: {id}\nReport RequestId: {id} Duration:{:.2}ms Memory:{memory_mb}MB MemUsage:{:.6}MB",
+        out.duration_ms,
+        out.mem_usage_bytes as f64 / (1024.0 * 1024.0)
+    ));
+    s
+}
+
+/// The configuration that shapes a worker, hashed: a change means new workers.
+fn version_of(r: &FunctionRecord) -> String {
+    let shape = json!([
+        r.handler,
+        r.runtime,
+        r.timeout,
+        r.memory_size,
+        r.environment,
+        r.code_sha256
+    ]);
+    let digest = crate::providers::tencent::tc3::sha256_hex(shape.to_string().as_bytes());
+    format!("{}/{}/{}", r.function_id, r.code_blob, &digest[..16])
+}
+
+/// SCF's Python `context` for one invocation.
+fn context_for(cloud: &LocalCloud, r: &FunctionRecord, request_id: &str) -> Value {
+    let mut vars: serde_json::Map<String, Value> = r
+        .environment
+        .iter()
+        .map(|kv| (kv.key.clone(), Value::String(kv.value.clone())))
+        .collect();
+    vars.insert("SCF_NAMESPACE".into(), Value::String(r.namespace.clone()));
+    let environ: Vec<String> = vars
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    let appid = cloud.account().appid.to_string();
+    json!({
+        "request_id": request_id,
+        "function_name": r.name,
+        "function_version": "$LATEST",
+        "namespace": r.namespace,
+        "memory_limit_in_mb": r.memory_size,
+        "time_limit_in_ms": u64::from(r.timeout) * 1000,
+        "environment": Value::Object(vars).to_string(),
+        "environ": environ.join(";"),
+        "tencentcloud_region": r.region,
+        "tencentcloud_appid": appid,
+        "tencentcloud_uin": appid,
+    })
+}
+
+/// The complete environment of a worker (nothing else from ours).
+fn worker_env(
+    cloud: &LocalCloud,
+    r: &FunctionRecord,
+    code_dir: &Path,
+    creds: &super::account::TempCredentials,
+) -> Vec<(String, String)> {
+    let code = code_dir.display().to_string();
+    let mut env = python::basic_env();
+    env.extend(
+        r.environment
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone())),
+    );
+    let builtins = [
+        ("TENCENTCLOUD_SECRETID", creds.secret_id.clone()),
+        (
+            "TENCENTCLOUD_SECRETKEY",
+            creds.secret_key.expose().to_owned(),
+        ),
+        ("TENCENTCLOUD_SESSIONTOKEN", creds.token.expose().to_owned()),
+        ("TENCENTCLOUD_REGION", r.region.clone()),
+        ("TENCENTCLOUD_APPID", cloud.account().appid.to_string()),
+        ("TENCENTCLOUD_RUNENV", "SCF".to_owned()),
+        ("SCF_FUNCTIONNAME", r.name.clone()),
+        ("SCF_NAMESPACE", r.namespace.clone()),
+        ("SCF_FUNCTIONVERSION", "$LATEST".to_owned()),
+        ("SCF_RUNTIME", r.runtime.clone()),
+        ("SCF_MEMORYSIZE", r.memory_size.to_string()),
+        ("SCF_TIMEOUT", r.timeout.to_string()),
+        ("USER_CODE_ROOT", code.clone()),
+        ("PYTHONPATH", code),
+        ("PYTHONUNBUFFERED", "1".to_owned()),
+        ("PYTHONDONTWRITEBYTECODE", "1".to_owned()),
+        ("PYTHONIOENCODING", "utf-8".to_owned()),
+    ];
+    env.extend(builtins.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    env
+}
+
+/// Makes the socket directory private to us.
+fn restrict(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(test)]
+mod tests;

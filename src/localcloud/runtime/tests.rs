@@ -1,0 +1,440 @@
+//! Pool and protocol tests with real Python workers and stub handlers (no HTTP).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::localcloud::account::KeyPair;
+use crate::localcloud::api3::scf::{KeyValue, Status, TABLE};
+use crate::localcloud::store::StoreError;
+use crate::localcloud::{ApigwMode, Options};
+
+fn zip(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in files {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(body.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn cloud(dir: &Path, opts: RuntimeOptions) -> LocalCloud {
+    let o = Options {
+        data_dir: dir.to_owned(),
+        appid: 1_250_000_000,
+        credentials: KeyPair::default_pair(),
+        latency: Default::default(),
+        faults: Default::default(),
+        apigw: ApigwMode::Available,
+    };
+    LocalCloud::open_with_runtime(o, "127.0.0.1:9".parse().unwrap(), opts).unwrap()
+}
+
+fn quick() -> RuntimeOptions {
+    RuntimeOptions {
+        install_packages: false,
+        ..RuntimeOptions::default()
+    }
+}
+
+/// Stores (or replaces) function `name` with `code` as `index.py`.
+fn deploy(c: &LocalCloud, name: &str, code: &str, timeout: u32) -> FunctionRef {
+    let blob = format!("scf-lam-{name}-{}.zip", uuid::Uuid::new_v4().simple());
+    let bytes = zip(&[("index.py", code)]);
+    c.store().put_blob(&blob, &bytes).unwrap();
+    let rec = FunctionRecord {
+        region: "ap-guangzhou".into(),
+        namespace: "default".into(),
+        name: name.into(),
+        function_id: format!("lam-{name}"),
+        runtime: "Python3.9".into(),
+        handler: "index.main_handler".into(),
+        description: String::new(),
+        memory_size: 256,
+        timeout,
+        role: String::new(),
+        function_type: "Event".into(),
+        environment: vec![KeyValue {
+            key: "GREETING".into(),
+            value: "hi".into(),
+        }],
+        tags: vec![],
+        code_blob: blob,
+        code_size: bytes.len() as u64,
+        code_sha256: crate::providers::tencent::tc3::sha256_hex(&bytes),
+        add_time: 0,
+        mod_time: 0,
+        status: Status::Active,
+        settles_at_ms: 0,
+    };
+    let key = scf::key(&rec.region, &rec.namespace, &rec.name);
+    c.store()
+        .write(|tx| -> Result<(), StoreError> { tx.put(TABLE, &key, &rec) })
+        .unwrap();
+    FunctionRef {
+        region: rec.region,
+        namespace: rec.namespace,
+        name: rec.name,
+    }
+}
+
+async fn call(c: &LocalCloud, f: &FunctionRef, event: Value) -> InvokeOutput {
+    c.runtime()
+        .invoke(c, f, event, InvocationType::RequestResponse)
+        .await
+        .unwrap()
+}
+
+const ECHO: &str = r#"
+import os, sys
+print("loaded")
+def main_handler(event, context):
+    print("hello from", context["function_name"])
+    sys.stderr.write("to stderr\n")
+    keys = ["SCF_FUNCTIONNAME", "SCF_NAMESPACE", "TENCENTCLOUD_RUNENV", "GREETING",
+            "TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SESSIONTOKEN", "PYTHONPATH", "USER_CODE_ROOT",
+            "CARGO_MANIFEST_DIR", "CARGO_PKG_NAME"]
+    return {"pid": os.getpid(), "event": event, "context": context,
+            "env": {k: os.environ.get(k) for k in keys}, "cwd": os.getcwd()}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_worker_returns_values_with_scf_context_and_clean_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let f = deploy(&c, "echo", ECHO, 10);
+    let a = call(&c, &f, json!({"n": 1})).await;
+    let v = a.outcome.clone().unwrap();
+    assert_eq!(v["event"], json!({"n": 1}));
+    let ctx = &v["context"];
+    assert_eq!(ctx["request_id"], a.request_id);
+    assert_eq!(ctx["function_name"], "echo");
+    assert_eq!(ctx["namespace"], "default");
+    assert_eq!(ctx["function_version"], "$LATEST");
+    assert_eq!(ctx["memory_limit_in_mb"], 256);
+    assert_eq!(ctx["time_limit_in_ms"], 10_000);
+    assert_eq!(ctx["tencentcloud_region"], "ap-guangzhou");
+    assert_eq!(ctx["tencentcloud_appid"], "1250000000");
+    let env_doc: Value = serde_json::from_str(ctx["environment"].as_str().unwrap()).unwrap();
+    assert_eq!(env_doc["GREETING"], "hi");
+    let env = &v["env"];
+    assert_eq!(env["SCF_FUNCTIONNAME"], "echo");
+    assert_eq!(env["TENCENTCLOUD_RUNENV"], "SCF");
+    assert_eq!(env["GREETING"], "hi");
+    assert!(
+        env["TENCENTCLOUD_SECRETID"]
+            .as_str()
+            .unwrap()
+            .starts_with("AKIDtmp")
+    );
+    assert!(
+        !env["TENCENTCLOUD_SESSIONTOKEN"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        env["CARGO_MANIFEST_DIR"],
+        Value::Null,
+        "parent environment leaked"
+    );
+    assert_eq!(
+        env["CARGO_PKG_NAME"],
+        Value::Null,
+        "parent environment leaked"
+    );
+    assert_eq!(env["PYTHONPATH"], env["USER_CODE_ROOT"]);
+    assert_eq!(v["cwd"], env["USER_CODE_ROOT"]);
+    // Import-time output belongs to the first invocation; stdout and stderr are both logs.
+    assert!(a.log.contains("loaded"), "{}", a.log);
+    assert!(a.log.contains("hello from echo"), "{}", a.log);
+    assert!(a.log.contains("to stderr"), "{}", a.log);
+    assert!(!a.log.contains('\u{1e}'), "end marker leaked: {:?}", a.log);
+    assert!(a.mem_usage_bytes > 0 && a.billed_ms >= 1);
+
+    let b = call(&c, &f, json!({"n": 2})).await;
+    let w = b.outcome.unwrap();
+    assert_eq!(
+        w["pid"], v["pid"],
+        "the second invocation reuses the warm worker"
+    );
+    assert_eq!(w["event"], json!({"n": 2}));
+    assert!(
+        !b.log.contains("loaded") && b.log.contains("hello from echo"),
+        "{}",
+        b.log
+    );
+    assert_ne!(w["env"]["TENCENTCLOUD_SECRETID"], Value::Null);
+
+    let records = logs::list(c.store(), "ap-guangzhou", "default", "echo").unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].request_id, a.request_id);
+    assert!(
+        records[0]
+            .log
+            .starts_with(&format!("START RequestId: {}", a.request_id))
+    );
+    assert!(records[0].log.contains("hello from echo"));
+    assert_eq!(records[0].ret_code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exceptions_keep_the_worker_timeouts_and_crashes_replace_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let code = r#"
+import os, time
+def main_handler(event, context):
+    what = event.get("do")
+    if what == "raise":
+        raise ValueError("bad input")
+    if what == "sleep":
+        print("going to sleep")
+        time.sleep(30)
+    if what == "exit":
+        print("about to die")
+        os._exit(3)
+    return os.getpid()
+"#;
+    let f = deploy(&c, "faulty", code, 1);
+    let pid = call(&c, &f, json!({})).await.outcome.unwrap();
+
+    let e = call(&c, &f, json!({"do": "raise"})).await;
+    let err = e.outcome.unwrap_err();
+    assert_eq!(err.kind, FunctionErrorKind::UserException);
+    assert!(err.message.contains("ValueError: bad input"), "{err:?}");
+    assert!(err.traceback.contains("Traceback"), "{err:?}");
+    assert!(
+        e.log.contains("Traceback") && e.log.contains("ValueError"),
+        "{}",
+        e.log
+    );
+    assert_eq!(
+        call(&c, &f, json!({})).await.outcome.unwrap(),
+        pid,
+        "still warm"
+    );
+
+    let started = Instant::now();
+    let t = call(&c, &f, json!({"do": "sleep"})).await;
+    let err = t.outcome.unwrap_err();
+    assert_eq!(err.kind, FunctionErrorKind::Timeout);
+    assert_eq!(err.message, "Invoking task timed out after 1 seconds");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(t.log.contains("going to sleep"), "{}", t.log);
+    let after = call(&c, &f, json!({})).await.outcome.unwrap();
+    assert_ne!(after, pid, "a new worker replaces the killed one");
+
+    let x = call(&c, &f, json!({"do": "exit"})).await;
+    let err = x.outcome.unwrap_err();
+    assert_eq!(err.kind, FunctionErrorKind::Crash);
+    assert!(err.message.contains("exit status: 3"), "{err:?}");
+    assert!(x.log.contains("about to die"), "{}", x.log);
+    let again = call(&c, &f, json!({})).await.outcome.unwrap();
+    assert_ne!(again, after);
+
+    let records = logs::list(c.store(), "ap-guangzhou", "default", "faulty").unwrap();
+    let codes: Vec<i64> = records.iter().map(|r| r.ret_code).collect();
+    assert_eq!(codes, [0, 430, 0, 433, 0, 439, 0]);
+    assert!(
+        records[3]
+            .log
+            .contains("Invoking task timed out after 1 seconds")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_errors_fail_every_invocation_like_scf() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let f = deploy(&c, "broken", "import no_such_module_here\n", 3);
+    for _ in 0..2 {
+        let err = call(&c, &f, json!({})).await.outcome.unwrap_err();
+        assert_eq!(err.kind, FunctionErrorKind::UserException);
+        assert!(
+            err.message.contains("Failed to import module 'index'"),
+            "{err:?}"
+        );
+        assert!(err.message.contains("no_such_module_here"), "{err:?}");
+    }
+    let g = deploy(&c, "nohandler", "def other(e, c):\n    return 1\n", 3);
+    let err = call(&c, &g, json!({})).await.outcome.unwrap_err();
+    assert_eq!(
+        err.message,
+        "module 'index' has no attribute 'main_handler'"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_bounded_per_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(
+        dir.path(),
+        RuntimeOptions {
+            concurrency: 2,
+            ..quick()
+        },
+    );
+    let code = "import os, time\ndef main_handler(event, context):\n    time.sleep(0.4)\n    return os.getpid()\n";
+    let f = deploy(&c, "slow", code, 10);
+    // Warm two workers first so start-up time does not blur the measurement.
+    let warm = futures_util::future::join_all((0..2).map(|_| call(&c, &f, json!({})))).await;
+    assert!(warm.iter().all(|o| o.outcome.is_ok()));
+    let started = Instant::now();
+    let outs = futures_util::future::join_all((0..6).map(|_| call(&c, &f, json!({})))).await;
+    let elapsed = started.elapsed();
+    let mut pids: Vec<i64> = outs
+        .iter()
+        .map(|o| o.outcome.clone().unwrap().as_i64().unwrap())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert!(pids.len() <= 2, "more workers than the limit: {pids:?}");
+    assert!(
+        elapsed >= Duration::from_millis(1150),
+        "6 × 0.4 s on 2 workers took {elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeployed_code_takes_effect_and_old_workers_drain() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let v1 = "import os\ndef main_handler(e, c):\n    return ['v1', os.getpid()]\n";
+    let f = deploy(&c, "evolving", v1, 3);
+    let a = call(&c, &f, json!({})).await.outcome.unwrap();
+    assert_eq!(a[0], "v1");
+    let v2 = "import os\ndef main_handler(e, c):\n    return ['v2', os.getpid()]\n";
+    deploy(&c, "evolving", v2, 3);
+    let b = call(&c, &f, json!({})).await.outcome.unwrap();
+    assert_eq!(b[0], "v2");
+    assert_ne!(a[1], b[1]);
+    let old = a[1].as_i64().unwrap();
+    let gone = async {
+        while Path::new(&format!("/proc/{old}/cmdline")).exists()
+            && std::fs::read(format!("/proc/{old}/cmdline")).is_ok_and(|c| !c.is_empty())
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("the old worker exits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_invocations_return_at_once_and_idle_workers_are_reaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(
+        dir.path(),
+        RuntimeOptions {
+            idle_timeout: Duration::from_secs(1),
+            ..quick()
+        },
+    );
+    let code = "import time\ndef main_handler(e, c):\n    time.sleep(1)\n    print('done', e['k'])\n    return e['k']\n";
+    let f = deploy(&c, "async", code, 3);
+    // Resolve the interpreter first: the call below then only checks and queues.
+    let warm = deploy(&c, "warmup", "def main_handler(e, c):\n    return 1\n", 3);
+    call(&c, &warm, json!({})).await.outcome.unwrap();
+    let started = Instant::now();
+    let out = c
+        .runtime()
+        .invoke(&c, &f, json!({"k": "x"}), InvocationType::Event)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.outcome.unwrap(), Value::Null);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rec = loop {
+        let r = logs::list(c.store(), "ap-guangzhou", "default", "async").unwrap();
+        if let Some(r) = r.into_iter().next() {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the event invocation was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(rec.request_id, out.request_id);
+    assert_eq!(rec.ret_msg, "\"x\"");
+    assert_eq!(rec.invocation_type, "Event");
+    assert!(rec.log.contains("done x"), "{}", rec.log);
+    assert_eq!(c.runtime().idle_workers(&f).len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !c.runtime().idle_workers(&f).is_empty() {
+        assert!(Instant::now() < deadline, "idle worker not reaped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_functions_and_interpreters_are_invoke_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let missing = FunctionRef {
+        region: "ap-guangzhou".into(),
+        namespace: "default".into(),
+        name: "ghost".into(),
+    };
+    let e = c
+        .runtime()
+        .invoke(&c, &missing, json!({}), InvocationType::RequestResponse)
+        .await
+        .unwrap_err();
+    assert_eq!(e, InvokeError::FunctionNotFound("ghost".into()));
+
+    // A deleted function's workers go with it.
+    let gone = deploy(&c, "gone", "def main_handler(e, c):\n    return 1\n", 3);
+    call(&c, &gone, json!({})).await.outcome.unwrap();
+    assert_eq!(c.runtime().idle_workers(&gone).len(), 1);
+    let key = scf::key(&gone.region, &gone.namespace, &gone.name);
+    c.store()
+        .write(|tx| -> Result<bool, StoreError> { tx.delete(TABLE, &key) })
+        .unwrap();
+    let e = c
+        .runtime()
+        .invoke(&c, &gone, json!({}), InvocationType::RequestResponse)
+        .await
+        .unwrap_err();
+    assert_eq!(e, InvokeError::FunctionNotFound("gone".into()));
+    assert!(c.runtime().idle_workers(&gone).is_empty());
+
+    let d = tempfile::tempdir().unwrap();
+    let no_python = cloud(
+        d.path(),
+        RuntimeOptions {
+            python: Some(PathBuf::from("/nonexistent/python3")),
+            ..quick()
+        },
+    );
+    let f = deploy(&no_python, "fn", ECHO, 3);
+    let e = no_python
+        .runtime()
+        .invoke(&no_python, &f, json!({}), InvocationType::RequestResponse)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, InvokeError::PythonUnavailable(m) if m.contains("CHATSTACK_PYTHON")),
+        "{e:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_data_dir_works() {
+    // `chatstack local` defaults to `.chatstack/local`; workers run elsewhere (their code dir).
+    let dir = tempfile::tempdir_in(".").unwrap();
+    let relative = Path::new(dir.path().file_name().unwrap());
+    assert!(relative.is_relative() && relative.is_dir());
+    let c = cloud(relative, quick());
+    let f = deploy(&c, "rel", "def main_handler(e, c):\n    return 'fine'\n", 3);
+    assert_eq!(call(&c, &f, json!({})).await.outcome.unwrap(), "fine");
+}

@@ -1,0 +1,417 @@
+//! One warm worker: a Python process running `bootstrap.py`, connected back over its own Unix
+//! socket (see [`super::protocol`]), with stdout/stderr read line by line as the function's logs.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::net::UnixListener;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::protocol::{self, Hello, Invoke, Reply};
+
+/// How long a new worker may take to connect and say hello.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// After the reply, how long to wait for the end markers on stdout/stderr.
+const MARKER_GRACE: Duration = Duration::from_secs(2);
+/// After a crash or kill, how long to wait for the output still in the pipes.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
+/// Output kept per invocation; beyond it lines are dropped and a note is added.
+const MAX_LOG_BYTES: usize = 4 * 1024 * 1024;
+
+/// Everything needed to start a worker for one code version.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerSpec {
+    /// The interpreter.
+    pub(crate) python: PathBuf,
+    /// `bootstrap.py`.
+    pub(crate) bootstrap: PathBuf,
+    /// The unpacked code (working directory, `USER_CODE_ROOT`).
+    pub(crate) code_dir: PathBuf,
+    /// `file.function`.
+    pub(crate) handler: String,
+    /// `127.0.0.1:PORT`, where the local COS is.
+    pub(crate) cos_addr: String,
+    /// Where the per-worker sockets go (private directory).
+    pub(crate) socket_dir: PathBuf,
+}
+
+/// A line of output, or the end marker of an invocation, from stdout or stderr.
+#[derive(Debug)]
+enum Output {
+    Line(String),
+    Marker(String),
+    Closed,
+}
+
+/// How one invocation on a worker ended.
+#[derive(Debug)]
+pub(crate) enum RunOutcome {
+    /// The worker answered; it can be reused.
+    Replied {
+        /// The answer.
+        reply: Reply,
+        /// Its output.
+        log: String,
+    },
+    /// The time limit passed; the worker was killed.
+    TimedOut {
+        /// Output up to the kill.
+        log: String,
+    },
+    /// The worker went away mid-invocation.
+    Crashed {
+        /// Output up to the end.
+        log: String,
+        /// Exit status, or what failed.
+        detail: String,
+    },
+}
+
+/// A running worker.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    /// Process id (also its process group).
+    pub(crate) pid: u32,
+    child: Child,
+    writer: OwnedWriteHalf,
+    replies: mpsc::UnboundedReceiver<std::io::Result<Reply>>,
+    output: mpsc::UnboundedReceiver<Output>,
+    streams_open: u8,
+    /// When it last finished an invocation.
+    pub(crate) last_used: Instant,
+}
+
+impl Worker {
+    /// Starts a worker with environment `env` (the function's, complete) and waits for its hello.
+    pub(crate) async fn spawn(
+        spec: &WorkerSpec,
+        env: &[(String, String)],
+    ) -> Result<Worker, String> {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let sock_path = spec.socket_dir.join(format!("{}.sock", &tag[..12]));
+        let listener = UnixListener::bind(&sock_path)
+            .map_err(|e| format!("cannot listen on {}: {e}", sock_path.display()))?;
+        let _cleanup = RemoveOnDrop(sock_path.clone());
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+
+        let mut cmd = Command::new(&spec.python);
+        cmd.arg(&spec.bootstrap)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("CHATSTACK_WORKER_SOCKET", &sock_path)
+            .env("CHATSTACK_WORKER_NONCE", &nonce)
+            .env("CHATSTACK_HANDLER", &spec.handler)
+            .env("CHATSTACK_COS_ADDR", &spec.cos_addr)
+            .current_dir(&spec.code_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group, so a timeout kills whatever the function started too.
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", spec.python.display()))?;
+        let pid = child.id().unwrap_or(0);
+        let (out_tx, mut output) = mpsc::unbounded_channel();
+        if let Some(s) = child.stdout.take() {
+            tokio::spawn(read_output(s, out_tx.clone()));
+        }
+        if let Some(s) = child.stderr.take() {
+            tokio::spawn(read_output(s, out_tx));
+        }
+
+        let accepted = tokio::select! {
+            r = tokio::time::timeout(START_TIMEOUT, listener.accept()) => r,
+            status = child.wait() => {
+                let log = drain_now(&mut output);
+                return Err(format!(
+                    "the worker exited while starting ({}){}",
+                    status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                    if log.is_empty() { String::new() } else { format!(":\n{log}") }
+                ));
+            }
+        };
+        let (stream, _) = match accepted {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("the worker did not connect: {e}")),
+            Err(_) => {
+                let _ = child.start_kill();
+                return Err(format!(
+                    "the worker did not connect within {}s",
+                    START_TIMEOUT.as_secs()
+                ));
+            }
+        };
+        let (mut reader, writer) = stream.into_split();
+        let hello: Hello =
+            match tokio::time::timeout(START_TIMEOUT, protocol::read_frame(&mut reader)).await {
+                Ok(Ok(Some(h))) => h,
+                other => {
+                    let _ = child.start_kill();
+                    return Err(format!("the worker sent no valid hello: {other:?}"));
+                }
+            };
+        if hello.kind != "hello"
+            || hello.nonce != nonce
+            || hello.version != protocol::PROTOCOL_VERSION
+        {
+            let _ = child.start_kill();
+            return Err(format!(
+                "the worker's hello does not match (protocol version {} vs {}, or wrong nonce)",
+                hello.version,
+                protocol::PROTOCOL_VERSION
+            ));
+        }
+        let (reply_tx, replies) = mpsc::unbounded_channel();
+        // A dedicated reader keeps frame reads whole: `select!` below only sees complete replies.
+        tokio::spawn(async move {
+            loop {
+                match protocol::read_frame::<_, Reply>(&mut reader).await {
+                    Ok(Some(r)) => {
+                        if reply_tx.send(Ok(r)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = reply_tx.send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        tracing::debug!(pid, python = hello.python, "function worker started");
+        Ok(Worker {
+            pid,
+            child,
+            writer,
+            replies,
+            output,
+            streams_open: 2,
+            last_used: Instant::now(),
+        })
+    }
+
+    /// Runs one invocation with a time limit.
+    pub(crate) async fn run(
+        &mut self,
+        id: &str,
+        event: &Value,
+        context: &Value,
+        limit: Duration,
+    ) -> RunOutcome {
+        let mut log = LogBuf::default();
+        // Whatever it printed while idle (import time, background threads) goes to this one.
+        while let Ok(o) = self.output.try_recv() {
+            self.take(o, id, &mut log);
+        }
+        let msg = Invoke {
+            kind: "invoke",
+            id,
+            event,
+            context,
+        };
+        if let Err(e) = protocol::write_frame(&mut self.writer, &msg).await {
+            return self
+                .crashed(log, format!("cannot send the event: {e}"))
+                .await;
+        }
+        let deadline = Instant::now() + limit;
+        let mut reply: Option<Reply> = None;
+        let mut markers = 0;
+        let mut grace_until = deadline;
+        loop {
+            if reply.is_some() && (markers >= 2 || self.streams_open == 0) {
+                break;
+            }
+            tokio::select! {
+                r = self.replies.recv(), if reply.is_none() => match r {
+                    Some(Ok(r)) if r.id == id => {
+                        reply = Some(r);
+                        grace_until = Instant::now() + MARKER_GRACE;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return self.crashed(log, format!("bad frame from the worker: {e}")).await,
+                    None => return self.crashed(log, String::new()).await,
+                },
+                o = self.output.recv(), if self.streams_open > 0 => match o {
+                    Some(Output::Marker(m)) if m == id => markers += 1,
+                    Some(o) => self.take(o, id, &mut log),
+                    None => self.streams_open = 0,
+                },
+                _ = tokio::time::sleep_until(deadline), if reply.is_none() => {
+                    self.kill_group();
+                    self.drain(&mut log).await;
+                    return RunOutcome::TimedOut { log: log.finish() };
+                }
+                _ = tokio::time::sleep_until(grace_until), if reply.is_some() => break,
+            }
+        }
+        self.last_used = Instant::now();
+        RunOutcome::Replied {
+            reply: reply.expect("loop ends with a reply"),
+            log: log.finish(),
+        }
+    }
+
+    fn take(&mut self, o: Output, _id: &str, log: &mut LogBuf) {
+        match o {
+            Output::Line(l) => log.push(l),
+            Output::Marker(_) => {}
+            Output::Closed => self.streams_open = self.streams_open.saturating_sub(1),
+        }
+    }
+
+    /// The worker went away: collect the rest of its output and its exit status.
+    async fn crashed(&mut self, mut log: LogBuf, why: String) -> RunOutcome {
+        self.drain(&mut log).await;
+        let status = match tokio::time::timeout(DRAIN_GRACE, self.child.wait()).await {
+            Ok(Ok(s)) => s.to_string(),
+            _ => {
+                self.kill_group();
+                "unresponsive, killed".to_owned()
+            }
+        };
+        let detail = if why.is_empty() {
+            status
+        } else {
+            format!("{why}; {status}")
+        };
+        RunOutcome::Crashed {
+            log: log.finish(),
+            detail,
+        }
+    }
+
+    /// Reads the output still in the pipes, for a short while.
+    async fn drain(&mut self, log: &mut LogBuf) {
+        let until = Instant::now() + DRAIN_GRACE;
+        while self.streams_open > 0 {
+            match tokio::time::timeout_at(until, self.output.recv()).await {
+                Ok(Some(Output::Line(l))) => log.push(l),
+                Ok(Some(Output::Marker(_))) => {}
+                Ok(Some(Output::Closed)) => self.streams_open -= 1,
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    /// Kills the worker's process group (the function and anything it started).
+    pub(crate) fn kill_group(&mut self) {
+        if self.pid != 0 {
+            // No `unsafe` (no libc::kill): the system's `kill` reaches the whole group.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.pid)])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.start_kill();
+    }
+
+    /// Ends an idle worker politely: closing the socket makes it exit; killed if it lingers.
+    pub(crate) fn retire(self) {
+        let Worker {
+            mut child, writer, ..
+        } = self;
+        drop(writer);
+        tokio::spawn(async move {
+            if tokio::time::timeout(Duration::from_secs(2), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        });
+    }
+}
+
+/// Removes a socket file when the spawn attempt ends, whatever happened.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Output lines of one invocation, bounded.
+#[derive(Default)]
+struct LogBuf {
+    lines: Vec<String>,
+    bytes: usize,
+    dropped: usize,
+}
+
+impl LogBuf {
+    fn push(&mut self, line: String) {
+        if self.bytes + line.len() > MAX_LOG_BYTES {
+            self.dropped += 1;
+            return;
+        }
+        self.bytes += line.len() + 1;
+        self.lines.push(line);
+    }
+
+    fn finish(mut self) -> String {
+        if self.dropped > 0 {
+            self.lines.push(format!(
+                "[chatstack: {} more log lines dropped]",
+                self.dropped
+            ));
+        }
+        self.lines.join("\n")
+    }
+}
+
+fn drain_now(rx: &mut mpsc::UnboundedReceiver<Output>) -> String {
+    let mut lines = Vec::new();
+    while let Ok(o) = rx.try_recv() {
+        if let Output::Line(l) = o {
+            lines.push(l);
+        }
+    }
+    lines.join("\n")
+}
+
+/// Reads one of the worker's output streams line by line.
+async fn read_output(stream: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<Output>) {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let sent = match protocol::split_marker(&line) {
+            Some((before, id)) => {
+                let ok = before.is_empty() || tx.send(Output::Line(before.to_owned())).is_ok();
+                ok && tx.send(Output::Marker(id.to_owned())).is_ok()
+            }
+            None => tx.send(Output::Line(line.into_owned())).is_ok(),
+        };
+        if !sent {
+            return;
+        }
+    }
+    let _ = tx.send(Output::Closed);
+}
+
+/// Whether `p` is a usable socket directory path (Unix socket paths are limited to ~107 bytes).
+pub(crate) fn socket_dir_ok(p: &Path) -> bool {
+    p.as_os_str().len() + 20 < 100
+}
