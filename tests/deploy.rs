@@ -1,47 +1,12 @@
 //! `deploy`, `plan`, `info` and `remove` end to end against an in-process local cloud, with the
 //! article's own stack file and functions, checked through the official Python SDKs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::support::{self, Cloud, chatstack, shared_dir};
-use chatstack::localcloud::account::{DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY};
-
-/// The APPID the seed's bucket name carries (`chat-cos-1256773370`).
-const SEED_APPID: u64 = 1_256_773_370;
-
-fn cloud() -> Cloud {
-    let dir = tempfile::tempdir().unwrap().keep();
-    let mut opts = support::default_options(&dir);
-    opts.appid = SEED_APPID;
-    Cloud::start_with(opts)
-}
-
-/// The seed's stack file as the article tells its reader to fill it in (keys in `Conf`), with
-/// `codeUri` pointing at the seed's code (or at `code_dir`).
-fn seed_project(code_dir: Option<&Path>) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let seed = std::fs::read_to_string(shared_dir().join("seed/serverless.yml")).unwrap();
-    let code = code_dir.map_or_else(|| shared_dir().join("seed/code"), Path::to_path_buf);
-    let text = seed
-        .replace(
-            "secret_id: \n",
-            &format!("secret_id: {DEFAULT_SECRET_ID}\n"),
-        )
-        .replace(
-            "secret_key: \n",
-            &format!("secret_key: {DEFAULT_SECRET_KEY}\n"),
-        )
-        .replace("codeUri: ./code", &format!("codeUri: {}", code.display()));
-    assert!(
-        text.contains(DEFAULT_SECRET_ID),
-        "the seed's Conf block changed shape"
-    );
-    let path = dir.path().join("serverless.yml");
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
-}
+use crate::support::{self, Cloud, SEED_APPID, chatstack, cloud, seed_project, shared_dir};
+use chatstack::localcloud::account::DEFAULT_SECRET_KEY;
 
 struct Run {
     code: i32,

@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+mod chat;
 mod deploy;
 mod info;
 mod local_command;

@@ -296,8 +296,9 @@ async fn gateway_refuses_when_register_fails_or_answers_nonsense() {
         assert_eq!(body["errNo"], 5, "{body}");
     }
 
-    // With no runtime plugged in (the default invoker), handshakes are refused, not hung.
-    let plain = Cloud::start();
+    // With no runtime plugged in (the gateway's default invoker), handshakes are refused, not
+    // hung.
+    let plain = Cloud::start_with_gateway(chatstack::localcloud::gateway::GatewayConfig::default());
     let out = run_python(&plain, "gateway_setup.py", &[]);
     let ids: Value = serde_json::from_slice(&out.stdout).unwrap();
     let url = format!("ws://{}/release/ws", ids["outer"].as_str().unwrap());

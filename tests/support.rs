@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use chatstack::localcloud::account::{DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, KeyPair};
 use chatstack::localcloud::gateway::GatewayConfig;
-use chatstack::localcloud::{self, ApigwMode, LocalCloud, Options, account::KeyPair};
+use chatstack::localcloud::{self, ApigwMode, LocalCloud, Options};
 
 /// A local cloud running on its own thread and runtime; stopped on drop.
 pub struct Cloud {
@@ -55,7 +56,7 @@ impl Cloud {
 
     /// A local cloud with the given options (its data dir is the caller's).
     pub fn start_with(opts: Options) -> Cloud {
-        Cloud::start_with_options_and_gateway(opts, GatewayConfig::default())
+        Cloud::start_with_options_and_gateway(opts, localcloud::runtime_gateway())
     }
 
     /// A local cloud with the given options and gateway configuration.
@@ -298,4 +299,42 @@ impl Drop for LocalProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// The article's stack, as its reader fills it in.
+
+/// The APPID the seed's bucket name carries (`chat-cos-1256773370`).
+pub const SEED_APPID: u64 = 1_256_773_370;
+
+/// A local cloud whose account has the seed's APPID.
+pub fn cloud() -> Cloud {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let mut opts = default_options(&dir);
+    opts.appid = SEED_APPID;
+    Cloud::start_with(opts)
+}
+
+/// The seed's stack file as the article tells its reader to fill it in (keys in `Conf`), with
+/// `codeUri` pointing at the seed's code (or at `code_dir`).
+pub fn seed_project(code_dir: Option<&Path>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = std::fs::read_to_string(shared_dir().join("seed/serverless.yml")).unwrap();
+    let code = code_dir.map_or_else(|| shared_dir().join("seed/code"), Path::to_path_buf);
+    let text = seed
+        .replace(
+            "secret_id: \n",
+            &format!("secret_id: {DEFAULT_SECRET_ID}\n"),
+        )
+        .replace(
+            "secret_key: \n",
+            &format!("secret_key: {DEFAULT_SECRET_KEY}\n"),
+        )
+        .replace("codeUri: ./code", &format!("codeUri: {}", code.display()));
+    assert!(
+        text.contains(DEFAULT_SECRET_ID),
+        "the seed's Conf block changed shape"
+    );
+    let path = dir.path().join("serverless.yml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
 }

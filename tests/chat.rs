@@ -1,0 +1,114 @@
+//! The article's chat, end to end on the local cloud: its stack file and its three Python
+//! functions, unmodified, deployed with `chatstack deploy`; WebSocket clients connect to the URL
+//! `info` reports, and messages travel through the register/transport/cleanup functions, COS
+//! and the push-back endpoint exactly as on Tencent Cloud.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{chatstack, cloud, seed_project};
+
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_text(client: &mut Client) -> String {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), client.next())
+            .await
+            .expect("a message within 20 s")
+            .expect("the socket stays open")
+            .expect("a valid frame");
+        if let Message::Text(t) = msg {
+            return t.to_string();
+        }
+    }
+}
+
+/// Connection ids the register function stored in the bucket (listed with our own COS client).
+async fn online(cloud: &crate::support::Cloud) -> usize {
+    let creds = chatstack::providers::tencent::Credentials::new(
+        chatstack::localcloud::account::DEFAULT_SECRET_ID,
+        chatstack::secret::Secret::new(chatstack::localcloud::account::DEFAULT_SECRET_KEY),
+        None,
+    );
+    let tc = chatstack::providers::tencent::TencentCloud::new(
+        creds,
+        "ap-guangzhou",
+        Some(url::Url::parse(&cloud.url()).unwrap()),
+    )
+    .unwrap();
+    tc.cos()
+        .list_all("chat-cos-1256773370", "ap-guangzhou", "")
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_articles_chat_runs_unmodified_on_the_local_cloud() {
+    let cloud = cloud();
+    let (_dir, stack) = seed_project(None);
+    let out = chatstack()
+        .arg("-c")
+        .arg(&stack)
+        .args(["--endpoint", &cloud.url(), "--json", "deploy", "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = doc["websocketUrl"]
+        .as_str()
+        .expect("websocketUrl")
+        .to_owned();
+
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let (client, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .expect("handshake accepted by ChatReg");
+        clients.push(client);
+    }
+    assert_eq!(
+        online(&cloud).await,
+        3,
+        "ChatReg stores one object per connection"
+    );
+
+    // A message from one client reaches the two others, with the article's suffix.
+    clients[0].send(Message::text("hello")).await.unwrap();
+    for c in &mut clients[1..] {
+        assert_eq!(next_text(c).await, "hello(===Online people:3===)");
+    }
+
+    // A disconnect runs ChatClean, which removes the id; the count drops.
+    let mut gone = clients.pop().unwrap();
+    gone.close(None).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while online(&cloud).await != 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cleanup never removed the id"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    clients[0].send(Message::text("again")).await.unwrap();
+    assert_eq!(
+        next_text(&mut clients[1]).await,
+        "again(===Online people:2===)"
+    );
+
+    // The sender gets nothing back (ChatTrans skips its own id): the next frame it sees is the
+    // other client's message.
+    clients[1].send(Message::text("from b")).await.unwrap();
+    assert_eq!(
+        next_text(&mut clients[0]).await,
+        "from b(===Online people:2===)"
+    );
+}
