@@ -116,12 +116,20 @@ fn package_all(stack: &Stack) -> Result<Vec<Package>, Error> {
 struct StateDir(PathBuf);
 
 impl StateDir {
+    /// `.chatstack/` beside the stack file; in the current directory instead when the stack
+    /// file's directory is read-only (a shared checkout, say: its mode bits are honoured even
+    /// for root, who could write there anyway).
     fn of(stack: &Stack) -> Self {
         let dir = stack
             .path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), PathBuf::from);
+        let read_only = std::fs::metadata(&dir).is_ok_and(|m| m.permissions().readonly());
+        if read_only {
+            tracing::info!(dir = %dir.display(), "stack directory is read-only; state goes to ./.chatstack");
+            return StateDir(PathBuf::from(".chatstack"));
+        }
         StateDir(dir.join(".chatstack"))
     }
 
