@@ -715,6 +715,37 @@ async fn gateway_stopping_the_local_cloud_closes_connections_and_runs_cleanup() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_shutdown_refuses_new_handshakes_while_the_cloud_still_serves() {
+    let mut s = stack();
+    let (mut client, id) = s.connect().await;
+    let reader = tokio::spawn(async move { closed_with(&mut client).await });
+    s.cloud
+        .handle
+        .gateway()
+        .shutdown(Duration::from_secs(5))
+        .await;
+    assert_eq!(reader.await.unwrap(), Some(CloseCode::Away));
+    let cleanup = s.expect("gw-cleanup").await;
+    assert_eq!(cleanup.conn(), id);
+    // New handshakes are refused from now on...
+    let err = tokio_tungstenite::connect_async(s.ws_url.as_str())
+        .await
+        .expect_err("refused while shutting down");
+    let tungstenite::Error::Http(resp) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(resp.status().as_u16(), 503);
+    let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap()).unwrap();
+    assert_eq!(body["errNo"], 7, "{body}");
+    s.expect_quiet(Duration::from_millis(200)).await;
+    // ...but the rest of the local cloud still answers (cleanups call it).
+    assert_eq!(
+        s.push_text(&id, "late").await,
+        json!({"errNo": 1, "errMsg": "connection not found"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_answers_pings_without_invoking_transport() {
     let mut s = stack();
     let (mut client, _) = s.connect().await;

@@ -111,10 +111,13 @@ impl Seen {
     }
 }
 
-/// One entry as printed: a JSON line, or SCF's framing (added when the log lacks it).
+/// One entry as printed: a JSON line, or SCF's framing (added when the log lacks it); either
+/// ends with a newline, so entries printed one after another stay apart.
 pub fn render(e: &Entry, json: bool) -> String {
     if json {
-        return serde_json::to_string(e).unwrap_or_default();
+        let mut line = serde_json::to_string(e).unwrap_or_default();
+        line.push('\n');
+        return line;
     }
     let mut s = String::new();
     let log = e.log.trim_end();
@@ -294,6 +297,9 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["RequestId"], "r2");
         assert_eq!(v["RetCode"], 433);
-        assert!(!line.contains('\n'));
+        // One line per entry: `--json` output with several entries is JSON Lines, not
+        // objects glued together (a regression: the newline used to be missing).
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(line.ends_with('\n'));
     }
 }

@@ -255,21 +255,25 @@ async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Respon
     api3::handle(&cloud, req).await
 }
 
-/// Serves `app` on `listener` until `shutdown` completes (with each client's address, which
-/// the gateway reports as `sourceIp`), then closes the open WebSocket connections and waits
-/// briefly for their cleanup functions.
+/// Serves `app` on `listener` (with each client's address, which the gateway reports as
+/// `sourceIp`) until `shutdown` completes; then closes the open WebSocket connections and
+/// waits briefly for their cleanup functions, *still serving* (a cleanup function typically
+/// deletes a COS object or pushes to the push-back endpoint, both on this server), and only
+/// then stops accepting and drains the requests in flight.
 pub async fn run(
     listener: tokio::net::TcpListener,
     cloud: LocalCloud,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = app(cloud.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let stop = async move {
+        shutdown.await;
+        let gateway = cloud.gateway();
+        gateway
+            .shutdown(gateway.limits().close_grace + std::time::Duration::from_secs(3))
+            .await;
+    };
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    let gateway = cloud.gateway();
-    gateway
-        .shutdown(gateway.limits().close_grace + std::time::Duration::from_secs(3))
-        .await;
-    Ok(())
+        .with_graceful_shutdown(stop)
+        .await
 }

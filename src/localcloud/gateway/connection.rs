@@ -241,6 +241,13 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
     };
 
     let gateway = cloud.gateway();
+    if gateway.is_shutting_down() {
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ERR_INTERNAL,
+            "the local cloud is shutting down",
+        );
+    }
     let limits = gateway.limits().clone();
     let table = gateway.table(&api.api_id);
     if !table.try_admit(limits.max_connections_per_api) {

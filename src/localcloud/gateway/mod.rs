@@ -30,6 +30,7 @@
 //! | register function timed out (its own timeout or the API's `ServiceTimeout`) | 504 | 5 |
 //! | register function refused (`errNo != 0`) | 403 | the function's `errNo`, `errMsg` |
 //! | [`GatewayLimits::max_connections_per_api`] reached | 503 | [`ERR_LIMIT`] (6) |
+//! | the local cloud is stopping ([`Gateway::shutdown`]) | 503 | [`ERR_INTERNAL`] (7) |
 //! | the local cloud's store failed | 500 | [`ERR_INTERNAL`] (7) |
 //!
 //! Closing, by cause (cleanup runs once in every case, after the id left the table):
@@ -38,7 +39,8 @@
 //! overflow → 1008 at once; oversize client frame → 1009; transport failure or timeout → the
 //! socket is dropped without a close frame, as the cloud "sends FIN" (API-FACTS §4.2); the
 //! local cloud stopping → 1001 "server shutting down" (and [`Gateway::shutdown`] waits for the
-//! cleanups). A handshake that register accepted but whose upgrade never completed is cleaned
+//! cleanups, while the local cloud still serves the COS and push-back calls they make). A
+//! handshake that register accepted but whose upgrade never completed is cleaned
 //! up too; a refused one never is.
 //!
 //! A connection keeps the function bindings and `ServiceTimeout` of the release it connected
@@ -64,6 +66,7 @@ pub mod push;
 mod table;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -193,6 +196,8 @@ pub struct Gateway {
     /// API id → its connections. Entries are created on first use and kept (a few bytes per
     /// API ever connected to). Same locking argument as [`table`]: no `.await` under the lock.
     apis: Mutex<HashMap<String, Arc<ApiConnections>>>,
+    /// Set by [`Gateway::shutdown`].
+    shutting_down: AtomicBool,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -210,6 +215,7 @@ impl Gateway {
             invoker: config.invoker,
             limits: config.limits,
             apis: Mutex::new(HashMap::new()),
+            shutting_down: AtomicBool::new(false),
         }
     }
 
@@ -233,18 +239,32 @@ impl Gateway {
         self.existing(api_id).map_or_else(Vec::new, |t| t.ids())
     }
 
-    /// Closes every connection (1001, "server shutting down") and waits until their cleanup
-    /// functions have run, or `deadline` passes. For a stopping local cloud: the HTTP server
-    /// does not track upgraded connections, so without this their cleanups would never run.
+    /// Refuses new handshakes from now on (503), closes every connection (1001, "server
+    /// shutting down") and waits until their cleanup functions have run, or `deadline` passes.
+    /// For a stopping local cloud: the HTTP server does not track upgraded connections, so
+    /// without this their cleanups would never run. Call it while the local cloud still
+    /// serves (as [`crate::localcloud::run`] does): cleanup functions usually call COS and the
+    /// push-back endpoint on it.
     pub async fn shutdown(&self, deadline: Duration) {
-        let tables: Vec<Arc<ApiConnections>> = self.apis().values().cloned().collect();
-        for t in &tables {
-            t.close_all(table::CloseNow::Frame(CLOSE_IDLE, "server shutting down"));
-        }
+        self.shutting_down.store(true, Ordering::Release);
         let until = tokio::time::Instant::now() + deadline;
-        while tables.iter().any(|t| t.admitted() > 0) && tokio::time::Instant::now() < until {
+        loop {
+            // Again on every round: a handshake whose register was running when the flag was
+            // set is published after the first round.
+            let tables: Vec<Arc<ApiConnections>> = self.apis().values().cloned().collect();
+            for t in &tables {
+                t.close_all(table::CloseNow::Frame(CLOSE_IDLE, "server shutting down"));
+            }
+            if !tables.iter().any(|t| t.admitted() > 0) || tokio::time::Instant::now() >= until {
+                return;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Whether [`Gateway::shutdown`] was called: new handshakes are refused.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
     }
 
     fn apis(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ApiConnections>>> {
