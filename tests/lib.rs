@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)]
 
 mod deploy;
+mod deploy_faults;
 mod info;
 mod local_command;
 mod localcloud_api3;
