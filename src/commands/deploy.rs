@@ -77,7 +77,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     )
     .await?;
 
-    let after = engine::observe(&stack, &cloud).await?;
+    // Read back what the cloud now holds; the ids are known, so no search is needed.
+    let known = applied
+        .service_id
+        .as_deref()
+        .map(|s| (s, applied.api_id.as_deref()));
+    let after = engine::observe::observe_known(&stack, &cloud, known).await?;
     let report = Report::new(&stack, &after);
     let total = started.elapsed().as_secs_f64();
     if global.json {

@@ -365,6 +365,11 @@ pub struct Applied {
     pub timings: Vec<(&'static str, f64)>,
     /// Gateway outputs after the apply.
     pub outputs: Outputs,
+    /// The gateway service and WebSocket API ids after the apply (for a read-back that needs
+    /// no search).
+    pub service_id: Option<String>,
+    /// The WebSocket API id.
+    pub api_id: Option<String>,
 }
 
 /// Shared by the steps of one apply.
@@ -388,6 +393,8 @@ struct Live {
     protocol: Option<String>,
     api_id: Option<String>,
     record: Record,
+    /// Each function as last seen settled by this apply.
+    functions: BTreeMap<String, FunctionInfo>,
 }
 
 impl Ctx {
@@ -423,7 +430,10 @@ impl Ctx {
     /// Waits until `name` is `Active`; a `*Failed` state is an error.
     async fn settle_active(&self, name: &str, namespace: &str) -> Result<FunctionInfo, Error> {
         match self.settle(name, namespace).await? {
-            Some(info) if info.is_active() => Ok(info),
+            Some(info) if info.is_active() => {
+                self.live(|l| l.functions.insert(name.to_owned(), info.clone()));
+                Ok(info)
+            }
             Some(info) => Err(Error::FunctionFailed {
                 name: name.to_owned(),
                 reason: info
@@ -610,7 +620,12 @@ async fn ensure_function(ctx: Arc<Ctx>, i: usize, step: Step) -> Result<(), Erro
 /// After the push-back URL is known: give a function the variables that needed it.
 async fn wire_function(ctx: Arc<Ctx>, i: usize) -> Result<(), Error> {
     let f = &ctx.stack.functions[i];
-    let info = ctx.settle_active(&f.name, &f.namespace).await?;
+    // Phase 1 left it Active (and nothing else changes it under our lock); a function phase 1
+    // did not touch is read now.
+    let info = match ctx.live(|l| l.functions.get(&f.name).cloned()) {
+        Some(info) => info,
+        None => ctx.settle_active(&f.name, &f.namespace).await?,
+    };
     let (environment, _) = ctx.environment(i);
     let have: BTreeMap<&str, &str> = info
         .environment
@@ -749,7 +764,7 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
     ctx.live(|l| l.api_id = Some(api_id.clone()));
     ctx.record(|r| r.api_id = Some(api_id))?;
     // The push-back URL: DescribeApi until InternalDomain is set.
-    let mut delay = Duration::from_millis(250);
+    let mut delay = Duration::from_millis(200);
     let url = loop {
         let info = apigw
             .describe_api(
@@ -772,7 +787,7 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
             () = tokio::time::sleep(delay) => {}
             () = ctx.cancel.cancelled() => return Err(Error::Interrupted),
         }
-        delay = (delay * 2).min(Duration::from_secs(2));
+        delay = delay.mul_f64(1.5).min(tencent::scf::POLL_CAP);
     };
     ctx.live(|l| {
         l.outputs.pushback_url = Some(url.clone());
@@ -833,6 +848,7 @@ pub async fn apply(
             protocol: gw_obs.map(|g| g.protocol.clone()),
             api_id: plan.api_id.clone(),
             record,
+            functions: BTreeMap::new(),
         }),
     });
 
@@ -926,10 +942,12 @@ pub async fn apply(
         .map(|(p, d)| (*p, d.as_secs_f64()))
         .collect();
     match report.outcome {
-        Outcome::Done => Ok(Applied {
+        Outcome::Done => Ok(ctx.live(|l| Applied {
             timings,
-            outputs: ctx.live(|l| l.outputs.clone()),
-        }),
+            outputs: l.outputs.clone(),
+            service_id: l.service_id.clone(),
+            api_id: l.api_id.clone(),
+        })),
         Outcome::Cancelled => Err(Error::Interrupted),
         Outcome::TimedOut { unfinished } => Err(Error::Timeout {
             seconds: opts.timeout.as_secs(),
