@@ -293,6 +293,15 @@ fn assert_removed(cloud: &Cloud, context: &str) {
 
 #[test]
 fn a_deploy_killed_at_any_point_converges_on_rerun_with_one_of_each() {
+    // CHATSTACK_KILL_EVERY_MS=N adds a kill every N ms of the first 1.5 s.
+    let every: u64 = std::env::var("CHATSTACK_KILL_EVERY_MS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let sweep = (1..)
+        .map(|k| k * every)
+        .take_while(|ms| every > 0 && *ms <= 1500)
+        .map(|ms| Point::At(Duration::from_millis(ms)));
     let points = [
         Point::After("CreateFunction", 1),
         Point::After("CreateService", 1),
@@ -305,7 +314,7 @@ fn a_deploy_killed_at_any_point_converges_on_rerun_with_one_of_each() {
         Point::At(Duration::from_millis(450)),
         Point::At(Duration::from_millis(900)),
     ];
-    for point in points {
+    for point in points.into_iter().chain(sweep) {
         let cloud = cloud(None);
         let (_dir, stack) = seed_project();
         let (status, log) = interrupted_deploy(&cloud, &stack, point, "KILL");
@@ -333,9 +342,14 @@ fn a_deploy_under_faults_converges_in_one_run_and_remove_leaves_nothing() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(6);
+    // CHATSTACK_FAULT_RATE=R for a harsher cloud.
+    let rate: f64 = std::env::var("CHATSTACK_FAULT_RATE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.2);
     let mut failed_calls = 0;
     for seed in 1..=seeds {
-        let cloud = cloud(Some(FaultConfig { rate: 0.2, seed }));
+        let cloud = cloud(Some(FaultConfig { rate, seed }));
         let (_dir, stack) = seed_project();
         let (code, log) = run(&cloud, &stack, &["deploy", "--yes"]);
         let context = format!("seed {seed}:\n{log}");

@@ -43,6 +43,10 @@ use crate::providers::tencent::{self, Tag, TencentCloud};
 pub const CODE_VAR: &str = "CHATSTACK_CODE_SHA256";
 /// Qualifier the WebSocket API binds.
 const QUALIFIER: &str = "$LATEST";
+/// How many times a create that must not be resent blindly (CreateService, CreateApi) is
+/// sent, each after a look-up found that the previous one with an unknown outcome did not
+/// happen.
+const UNKNOWN_OUTCOME_ATTEMPTS: u32 = 4;
 
 /// What deploy will do to each resource.
 #[derive(Debug, Clone)]
@@ -662,34 +666,30 @@ async fn ensure_service(ctx: Arc<Ctx>) -> Result<(), Error> {
         tags: Some(ctx.tags()),
         ..CreateServiceRequest::default()
     };
-    let (id, domain, protocol) = match apigw.create_service(&req).await {
-        Ok(s) => (
-            s.service_id,
-            s.outer_sub_domain,
-            gw.protocol_value().to_owned(),
-        ),
-        Err(e) if e.is_outcome_unknown() => {
-            // The request may have gone through: look for it by our tags before trying again.
-            let tags = [
-                (tags::STACK, ctx.stack.name.as_str()),
-                (tags::STAGE, ctx.stack.stage.as_str()),
-            ];
-            match apigw.find_services_by_tags(&tags).await?.into_iter().next() {
-                Some(s) => (s.service_id, s.outer_sub_domain, s.protocol),
-                None => {
-                    let s = apigw
-                        .create_service(&req)
-                        .await
-                        .map_err(Error::from_gateway_create)?;
-                    (
-                        s.service_id,
-                        s.outer_sub_domain,
-                        gw.protocol_value().to_owned(),
-                    )
-                }
+    let tags = [
+        (tags::STACK, ctx.stack.name.as_str()),
+        (tags::STAGE, ctx.stack.stage.as_str()),
+    ];
+    // CreateService is never resent blindly (a repeat makes a second service). When its
+    // outcome is unknown, look for it by our tags; only if it is not there, send it again.
+    let mut attempt = 1;
+    let (id, domain, protocol) = loop {
+        match apigw.create_service(&req).await {
+            Ok(s) => {
+                break (
+                    s.service_id,
+                    s.outer_sub_domain,
+                    gw.protocol_value().to_owned(),
+                );
             }
+            Err(e) if e.is_outcome_unknown() && attempt < UNKNOWN_OUTCOME_ATTEMPTS => {
+                if let Some(s) = apigw.find_services_by_tags(&tags).await?.into_iter().next() {
+                    break (s.service_id, s.outer_sub_domain, s.protocol);
+                }
+                attempt += 1;
+            }
+            Err(e) => return Err(Error::from_gateway_create(e)),
         }
-        Err(e) => return Err(Error::from_gateway_create(e)),
     };
     ctx.live(|l| {
         l.outputs.service_id = Some(id.clone());
@@ -729,28 +729,26 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
     let service_id = service_id.expect("the service step ran first");
     let spec = api_spec(&ctx, &service_id);
     let api_id = match (step, api_id) {
-        (Step::Create, _) | (_, None) => match apigw.create_api(&spec).await {
-            Ok(created) => created.api_id,
-            Err(e) if e.is_outcome_unknown() => {
-                let path = &ctx.stack.gateway.websocket.path;
-                match apigw
-                    .list_apis(&service_id)
-                    .await?
-                    .into_iter()
-                    .find(|a| &a.path == path && a.protocol.eq_ignore_ascii_case("WEBSOCKET"))
-                {
-                    Some(a) => a.api_id,
-                    None => {
-                        apigw
-                            .create_api(&spec)
-                            .await
-                            .map_err(Error::from_gateway_create)?
-                            .api_id
+        // Like CreateService: after an unknown outcome, look for the API before sending again.
+        (Step::Create, _) | (_, None) => {
+            let path = &ctx.stack.gateway.websocket.path;
+            let mut attempt = 1;
+            loop {
+                match apigw.create_api(&spec).await {
+                    Ok(created) => break created.api_id,
+                    Err(e) if e.is_outcome_unknown() && attempt < UNKNOWN_OUTCOME_ATTEMPTS => {
+                        let found = apigw.list_apis(&service_id).await?.into_iter().find(|a| {
+                            &a.path == path && a.protocol.eq_ignore_ascii_case("WEBSOCKET")
+                        });
+                        if let Some(a) = found {
+                            break a.api_id;
+                        }
+                        attempt += 1;
                     }
+                    Err(e) => return Err(Error::from_gateway_create(e)),
                 }
             }
-            Err(e) => return Err(Error::from_gateway_create(e)),
-        },
+        }
         (_, Some(id)) => {
             apigw
                 .modify_api(&ModifyApiRequest {
