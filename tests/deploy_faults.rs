@@ -384,3 +384,29 @@ fn ctrl_c_exits_130_after_recording_state_and_a_rerun_resumes() {
         assert_converged(&cloud, &context);
     }
 }
+
+#[test]
+fn ids_recorded_in_the_journal_are_hints_checked_against_the_cloud() {
+    let cloud = cloud(None);
+    let (_dir, stack) = seed_project();
+    let (code, log) = run(&cloud, &stack, &["deploy", "--yes"]);
+    assert_eq!(code, 0, "{log}");
+    // Someone deletes the gateway service behind our back: the journal still names it.
+    let tc = provider(&cloud);
+    block_on(async {
+        let apigw = tc.apigateway();
+        let s = apigw.list_services(Vec::new()).await.unwrap().remove(0);
+        for api in apigw.list_apis(&s.service_id).await.unwrap() {
+            apigw.delete_api(&s.service_id, &api.api_id).await.unwrap();
+        }
+        apigw
+            .unrelease_service(&s.service_id, "release")
+            .await
+            .unwrap();
+        apigw.delete_service(&s.service_id).await.unwrap();
+    });
+    let (code, rerun) = run(&cloud, &stack, &["deploy", "--yes"]);
+    let context = format!("{log}\n--- rerun\n{rerun}");
+    assert_eq!(code, 0, "{context}");
+    assert_converged(&cloud, &context);
+}
