@@ -5,6 +5,7 @@
 mod chat;
 mod chat_failures;
 mod deploy;
+mod deploy_faults;
 mod info;
 mod local_command;
 mod localcloud_api3;

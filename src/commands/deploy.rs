@@ -34,7 +34,13 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let journal = state.journal(&stack);
     let record = journal.load().map_err(engine::error::Error::from)?;
 
-    let observed = engine::observe(&stack, &cloud).await?;
+    // The ids the last run recorded are hints: the service and API are read at once instead of
+    // searched for, and checked (still there, still tagged ours) before they are believed.
+    let hint = record
+        .service_id
+        .as_deref()
+        .map(|s| (s, record.api_id.as_deref()));
+    let observed = engine::observe::observe_known(&stack, &cloud, hint).await?;
     let plan = classic::plan(&stack, &observed, &packages)?;
     let progress = Progress::new(ui::progress::Mode::detect(global.quiet, global.json));
 
@@ -77,7 +83,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     )
     .await?;
 
-    let after = engine::observe(&stack, &cloud).await?;
+    // Read back what the cloud now holds; the ids are known, so no search is needed.
+    let known = applied
+        .service_id
+        .as_deref()
+        .map(|s| (s, applied.api_id.as_deref()));
+    let after = engine::observe::observe_known(&stack, &cloud, known).await?;
     let report = Report::new(&stack, &after);
     let total = started.elapsed().as_secs_f64();
     if global.json {

@@ -43,6 +43,10 @@ use crate::providers::tencent::{self, Tag, TencentCloud};
 pub const CODE_VAR: &str = "CHATSTACK_CODE_SHA256";
 /// Qualifier the WebSocket API binds.
 const QUALIFIER: &str = "$LATEST";
+/// How many times a create that must not be resent blindly (CreateService, CreateApi) is
+/// sent, each after a look-up found that the previous one with an unknown outcome did not
+/// happen.
+const UNKNOWN_OUTCOME_ATTEMPTS: u32 = 4;
 
 /// What deploy will do to each resource.
 #[derive(Debug, Clone)]
@@ -365,6 +369,11 @@ pub struct Applied {
     pub timings: Vec<(&'static str, f64)>,
     /// Gateway outputs after the apply.
     pub outputs: Outputs,
+    /// The gateway service and WebSocket API ids after the apply (for a read-back that needs
+    /// no search).
+    pub service_id: Option<String>,
+    /// The WebSocket API id.
+    pub api_id: Option<String>,
 }
 
 /// Shared by the steps of one apply.
@@ -388,6 +397,8 @@ struct Live {
     protocol: Option<String>,
     api_id: Option<String>,
     record: Record,
+    /// Each function as last seen settled by this apply.
+    functions: BTreeMap<String, FunctionInfo>,
 }
 
 impl Ctx {
@@ -423,7 +434,10 @@ impl Ctx {
     /// Waits until `name` is `Active`; a `*Failed` state is an error.
     async fn settle_active(&self, name: &str, namespace: &str) -> Result<FunctionInfo, Error> {
         match self.settle(name, namespace).await? {
-            Some(info) if info.is_active() => Ok(info),
+            Some(info) if info.is_active() => {
+                self.live(|l| l.functions.insert(name.to_owned(), info.clone()));
+                Ok(info)
+            }
             Some(info) => Err(Error::FunctionFailed {
                 name: name.to_owned(),
                 reason: info
@@ -610,7 +624,12 @@ async fn ensure_function(ctx: Arc<Ctx>, i: usize, step: Step) -> Result<(), Erro
 /// After the push-back URL is known: give a function the variables that needed it.
 async fn wire_function(ctx: Arc<Ctx>, i: usize) -> Result<(), Error> {
     let f = &ctx.stack.functions[i];
-    let info = ctx.settle_active(&f.name, &f.namespace).await?;
+    // Phase 1 left it Active (and nothing else changes it under our lock); a function phase 1
+    // did not touch is read now.
+    let info = match ctx.live(|l| l.functions.get(&f.name).cloned()) {
+        Some(info) => info,
+        None => ctx.settle_active(&f.name, &f.namespace).await?,
+    };
     let (environment, _) = ctx.environment(i);
     let have: BTreeMap<&str, &str> = info
         .environment
@@ -647,34 +666,30 @@ async fn ensure_service(ctx: Arc<Ctx>) -> Result<(), Error> {
         tags: Some(ctx.tags()),
         ..CreateServiceRequest::default()
     };
-    let (id, domain, protocol) = match apigw.create_service(&req).await {
-        Ok(s) => (
-            s.service_id,
-            s.outer_sub_domain,
-            gw.protocol_value().to_owned(),
-        ),
-        Err(e) if e.is_outcome_unknown() => {
-            // The request may have gone through: look for it by our tags before trying again.
-            let tags = [
-                (tags::STACK, ctx.stack.name.as_str()),
-                (tags::STAGE, ctx.stack.stage.as_str()),
-            ];
-            match apigw.find_services_by_tags(&tags).await?.into_iter().next() {
-                Some(s) => (s.service_id, s.outer_sub_domain, s.protocol),
-                None => {
-                    let s = apigw
-                        .create_service(&req)
-                        .await
-                        .map_err(Error::from_gateway_create)?;
-                    (
-                        s.service_id,
-                        s.outer_sub_domain,
-                        gw.protocol_value().to_owned(),
-                    )
-                }
+    let tags = [
+        (tags::STACK, ctx.stack.name.as_str()),
+        (tags::STAGE, ctx.stack.stage.as_str()),
+    ];
+    // CreateService is never resent blindly (a repeat makes a second service). When its
+    // outcome is unknown, look for it by our tags; only if it is not there, send it again.
+    let mut attempt = 1;
+    let (id, domain, protocol) = loop {
+        match apigw.create_service(&req).await {
+            Ok(s) => {
+                break (
+                    s.service_id,
+                    s.outer_sub_domain,
+                    gw.protocol_value().to_owned(),
+                );
             }
+            Err(e) if e.is_outcome_unknown() && attempt < UNKNOWN_OUTCOME_ATTEMPTS => {
+                if let Some(s) = apigw.find_services_by_tags(&tags).await?.into_iter().next() {
+                    break (s.service_id, s.outer_sub_domain, s.protocol);
+                }
+                attempt += 1;
+            }
+            Err(e) => return Err(Error::from_gateway_create(e)),
         }
-        Err(e) => return Err(Error::from_gateway_create(e)),
     };
     ctx.live(|l| {
         l.outputs.service_id = Some(id.clone());
@@ -714,28 +729,26 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
     let service_id = service_id.expect("the service step ran first");
     let spec = api_spec(&ctx, &service_id);
     let api_id = match (step, api_id) {
-        (Step::Create, _) | (_, None) => match apigw.create_api(&spec).await {
-            Ok(created) => created.api_id,
-            Err(e) if e.is_outcome_unknown() => {
-                let path = &ctx.stack.gateway.websocket.path;
-                match apigw
-                    .list_apis(&service_id)
-                    .await?
-                    .into_iter()
-                    .find(|a| &a.path == path && a.protocol.eq_ignore_ascii_case("WEBSOCKET"))
-                {
-                    Some(a) => a.api_id,
-                    None => {
-                        apigw
-                            .create_api(&spec)
-                            .await
-                            .map_err(Error::from_gateway_create)?
-                            .api_id
+        // Like CreateService: after an unknown outcome, look for the API before sending again.
+        (Step::Create, _) | (_, None) => {
+            let path = &ctx.stack.gateway.websocket.path;
+            let mut attempt = 1;
+            loop {
+                match apigw.create_api(&spec).await {
+                    Ok(created) => break created.api_id,
+                    Err(e) if e.is_outcome_unknown() && attempt < UNKNOWN_OUTCOME_ATTEMPTS => {
+                        let found = apigw.list_apis(&service_id).await?.into_iter().find(|a| {
+                            &a.path == path && a.protocol.eq_ignore_ascii_case("WEBSOCKET")
+                        });
+                        if let Some(a) = found {
+                            break a.api_id;
+                        }
+                        attempt += 1;
                     }
+                    Err(e) => return Err(Error::from_gateway_create(e)),
                 }
             }
-            Err(e) => return Err(Error::from_gateway_create(e)),
-        },
+        }
         (_, Some(id)) => {
             apigw
                 .modify_api(&ModifyApiRequest {
@@ -749,7 +762,7 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
     ctx.live(|l| l.api_id = Some(api_id.clone()));
     ctx.record(|r| r.api_id = Some(api_id))?;
     // The push-back URL: DescribeApi until InternalDomain is set.
-    let mut delay = Duration::from_millis(250);
+    let mut delay = Duration::from_millis(200);
     let url = loop {
         let info = apigw
             .describe_api(
@@ -772,7 +785,7 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
             () = tokio::time::sleep(delay) => {}
             () = ctx.cancel.cancelled() => return Err(Error::Interrupted),
         }
-        delay = (delay * 2).min(Duration::from_secs(2));
+        delay = delay.mul_f64(1.5).min(tencent::scf::POLL_CAP);
     };
     ctx.live(|l| {
         l.outputs.pushback_url = Some(url.clone());
@@ -833,6 +846,7 @@ pub async fn apply(
             protocol: gw_obs.map(|g| g.protocol.clone()),
             api_id: plan.api_id.clone(),
             record,
+            functions: BTreeMap::new(),
         }),
     });
 
@@ -926,10 +940,12 @@ pub async fn apply(
         .map(|(p, d)| (*p, d.as_secs_f64()))
         .collect();
     match report.outcome {
-        Outcome::Done => Ok(Applied {
+        Outcome::Done => Ok(ctx.live(|l| Applied {
             timings,
-            outputs: ctx.live(|l| l.outputs.clone()),
-        }),
+            outputs: l.outputs.clone(),
+            service_id: l.service_id.clone(),
+            api_id: l.api_id.clone(),
+        })),
         Outcome::Cancelled => Err(Error::Interrupted),
         Outcome::TimedOut { unfinished } => Err(Error::Timeout {
             seconds: opts.timeout.as_secs(),

@@ -14,9 +14,29 @@ use crate::providers::tencent::TencentCloud;
 
 /// Reads the observed state of `stack` (at its stage) from the cloud.
 pub async fn observe(stack: &Stack, cloud: &TencentCloud) -> Result<Observed, Error> {
+    observe_known(stack, cloud, None).await
+}
+
+/// [`observe`] when the gateway service's and WebSocket API's ids are already known (right
+/// after a deploy): the same reads, without listing every service first, so the service, its
+/// environments and the API are read at once. Falls back to the search when the service is
+/// gone or no longer carries our tags.
+pub async fn observe_known(
+    stack: &Stack,
+    cloud: &TencentCloud,
+    known: Option<(&str, Option<&str>)>,
+) -> Result<Observed, Error> {
+    let gateway = async {
+        if let Some((service_id, api_id)) = known
+            && let Some(g) = read_gateway(stack, cloud, service_id, None, api_id).await?
+        {
+            return Ok(Some(g));
+        }
+        observe_gateway(stack, cloud).await
+    };
     let (bucket, gateway, functions) = tokio::try_join!(
         observe_bucket(stack, cloud),
-        observe_gateway(stack, cloud),
+        gateway,
         observe_functions(stack, cloud),
     )?;
     Ok(Observed {
@@ -111,11 +131,60 @@ async fn observe_gateway(
             None => return Ok(None),
         },
     };
-    let service_id = service.service_id.clone();
-    let (detail, released) = tokio::try_join!(
-        apigw.describe_service(&service_id),
-        apigw.released_environments(&service_id),
+    read_gateway(stack, cloud, &service.service_id, Some(tagged), None).await
+}
+
+/// Reads service `service_id`, its released environments and its WebSocket API (`api_id`, when
+/// known, is read at the same time). `tagged` is what the search found; `None` means the service
+/// must carry our tags, else (or when it is gone) `Ok(None)`.
+async fn read_gateway(
+    stack: &Stack,
+    cloud: &TencentCloud,
+    service_id: &str,
+    tagged: Option<bool>,
+    api_id: Option<&str>,
+) -> Result<Option<ObservedGateway>, Error> {
+    let apigw = cloud.apigateway();
+    let service_id = service_id.to_owned();
+    let known_api = async {
+        match api_id {
+            Some(id) => match apigw.describe_api(&service_id, id).await {
+                Ok(info) => Ok(Some((id.to_owned(), info))),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            },
+            None => Ok(None),
+        }
+    };
+    let (detail, released, known_api) = tokio::try_join!(
+        apigw.describe_service_opt(&service_id),
+        async {
+            match apigw.released_environments(&service_id).await {
+                Err(e) if e.is_not_found() => Ok(Vec::new()),
+                other => other,
+            }
+        },
+        known_api,
     )?;
+    let Some(detail) = detail else {
+        return Ok(None);
+    };
+    let tag = |k: &str| {
+        detail
+            .tags
+            .iter()
+            .find(|t| t.key == k)
+            .map(|t| t.value.as_str())
+    };
+    let tagged = match tagged {
+        Some(t) => t,
+        None if tag(tags::STACK) == Some(stack.name.as_str())
+            && tag(tags::STAGE) == Some(stack.stage.as_str()) =>
+        {
+            true
+        }
+        None => return Ok(None),
+    };
     let want_path = &stack.gateway.websocket.path;
     let ws_apis: Vec<_> = detail
         .api_id_status_set
@@ -129,7 +198,10 @@ async fn observe_gateway(
     let api = match summary {
         None => None,
         Some(a) => {
-            let info = apigw.describe_api(&service_id, &a.api_id).await?;
+            let info = match known_api {
+                Some((id, info)) if id == a.api_id => info,
+                _ => apigw.describe_api(&service_id, &a.api_id).await?,
+            };
             let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
             Some(ObservedApi {
                 api_id: a.api_id.clone(),

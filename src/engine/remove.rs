@@ -101,8 +101,17 @@ pub async fn remove(
                         return Err(Error::Interrupted);
                     }
                     match apigw.unrelease_service(&service_id, env).await {
-                        Err(e) if !e.is_not_found() => return Err(e.into()),
-                        _ => {}
+                        Ok(()) => {}
+                        Err(e) if e.is_not_found() => {}
+                        // The answer to an earlier attempt was lost and the retry was refused
+                        // (the environment is no longer released: `InvalidEnvStatus`). Ask the
+                        // cloud rather than guess from the code.
+                        Err(e) => {
+                            let still = apigw.released_environments(&service_id).await?;
+                            if still.iter().any(|r| r == env) {
+                                return Err(e.into());
+                            }
+                        }
                     }
                 }
                 apigw.delete_service(&service_id).await?;
