@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
-use super::graph::{Graph, Observer, Outcome, StepId};
+use super::graph::{Graph, Observer, StepId};
 use super::journal::{Journal, Record};
 use super::plan::{self, Action, Change, ResourceState};
 use super::{Observed, tags};
@@ -934,36 +934,11 @@ pub async fn apply(
     }
 
     let report = graph.run(opts.timeout, &opts.cancel, observer).await;
-    let timings = report
-        .phases
-        .iter()
-        .map(|(p, d)| (*p, d.as_secs_f64()))
-        .collect();
-    match report.outcome {
-        Outcome::Done => Ok(ctx.live(|l| Applied {
-            timings,
-            outputs: l.outputs.clone(),
-            service_id: l.service_id.clone(),
-            api_id: l.api_id.clone(),
-        })),
-        Outcome::Cancelled => Err(Error::Interrupted),
-        Outcome::TimedOut { unfinished } => Err(Error::Timeout {
-            seconds: opts.timeout.as_secs(),
-            unfinished,
-        }),
-        Outcome::Failed(mut errors) => {
-            if errors.iter().any(|(_, e)| matches!(e, Error::Interrupted)) {
-                return Err(Error::Interrupted);
-            }
-            if errors.len() == 1 {
-                Err(errors.remove(0).1)
-            } else {
-                let names = errors.iter().map(|(n, _)| n.clone()).collect();
-                Err(Error::Several {
-                    names,
-                    first: Box::new(errors.remove(0).1),
-                })
-            }
-        }
-    }
+    let timings = Error::from_report(report, opts.timeout)?;
+    Ok(ctx.live(|l| Applied {
+        timings,
+        outputs: l.outputs.clone(),
+        service_id: l.service_id.clone(),
+        api_id: l.api_id.clone(),
+    }))
 }

@@ -151,6 +151,41 @@ impl Error {
         }
     }
 
+    /// The phase timings of a finished graph run, or the error that ended it: a Ctrl-C seen by
+    /// any step wins, one failure is returned as is, several as [`Error::Several`].
+    pub fn from_report(
+        report: super::graph::Report<Error>,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<(&'static str, f64)>, Error> {
+        use super::graph::Outcome;
+        let timings = report
+            .phases
+            .iter()
+            .map(|(p, d)| (*p, d.as_secs_f64()))
+            .collect();
+        match report.outcome {
+            Outcome::Done => Ok(timings),
+            Outcome::Cancelled => Err(Error::Interrupted),
+            Outcome::TimedOut { unfinished } => Err(Error::Timeout {
+                seconds: timeout.as_secs(),
+                unfinished,
+            }),
+            Outcome::Failed(mut errors) => {
+                if errors.iter().any(|(_, e)| matches!(e, Error::Interrupted)) {
+                    return Err(Error::Interrupted);
+                }
+                if errors.len() == 1 {
+                    return Err(errors.remove(0).1);
+                }
+                let names = errors.iter().map(|(n, _)| n.clone()).collect();
+                Err(Error::Several {
+                    names,
+                    first: Box::new(errors.remove(0).1),
+                })
+            }
+        }
+    }
+
     /// Exit code (DESIGN §5).
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
-use super::graph::{Graph, Observer, Outcome};
+use super::graph::{Graph, Observer};
 use super::journal::{Journal, Record};
 use super::{Observed, tags};
 use crate::config::Stack;
@@ -203,30 +203,7 @@ pub async fn remove(
     }
 
     let report = graph.run(opts.timeout, &opts.cancel, observer).await;
-    let timings = report
-        .phases
-        .iter()
-        .map(|(p, d)| (*p, d.as_secs_f64()))
-        .collect();
-    match report.outcome {
-        Outcome::Done => Ok(timings),
-        Outcome::Cancelled => Err(Error::Interrupted),
-        Outcome::TimedOut { unfinished } => Err(Error::Timeout {
-            seconds: opts.timeout.as_secs(),
-            unfinished,
-        }),
-        Outcome::Failed(mut errors) => {
-            if errors.len() == 1 {
-                Err(errors.remove(0).1)
-            } else {
-                let names = errors.iter().map(|(n, _)| n.clone()).collect();
-                Err(Error::Several {
-                    names,
-                    first: Box::new(errors.remove(0).1),
-                })
-            }
-        }
-    }
+    Error::from_report(report, opts.timeout)
 }
 
 fn update(journal: &Journal, f: impl FnOnce(&mut Record)) -> Result<(), Error> {
