@@ -1,4 +1,4 @@
-"""chatstack local-cloud function worker (Python), worker protocol version 1.
+"""chatstack local-cloud function worker (Python), worker protocol version 2.
 
 The local cloud (src/localcloud/runtime/) starts one of these per warm worker, as
 `python3 bootstrap.py`, with the function's environment (its variables, SCF's built-in ones and
@@ -13,8 +13,16 @@ Protocol (mirrored in src/localcloud/runtime/protocol.rs; bump PROTOCOL_VERSION 
 - Framing: every message is a 4-byte big-endian length followed by that many bytes of UTF-8
   JSON (one object). The function's stdout/stderr are NEVER used for the protocol: they are the
   function's logs, read line by line by the host.
-- worker -> host, once, right after connecting:
-      {"type": "hello", "version": 1, "pid": <int>, "nonce": "<nonce>", "python": "3.11.7"}
+- worker -> host, once, right after connecting (before any user code is loaded):
+      {"type": "hello", "version": 2, "pid": <int>, "nonce": "<nonce>", "python": "3.11.7"}
+- worker -> host, once, after initialisation (the COS hook and the handler's module imported):
+      {"type": "ready", "ok": true, "init_ms": <float>}
+      {"type": "ready", "ok": false, "init_ms": <float>,
+       "error": {"kind": "ImportError", "message": "...", "traceback": "..."}}
+  On an import error the worker stays up and answers every invocation with that error (as
+  SCF does). The host waits for "ready" for the function's InitTimeout, separately from the
+  invocation's Timeout, and kills the worker if it does not come in time. What initialisation
+  prints goes to the log of the worker's first invocation.
 - host -> worker, one at a time (a worker runs one invocation at a time):
       {"type": "invoke", "id": "<request id>", "event": <any JSON>, "context": {<SCF context>}}
 - worker -> host, after the handler finished:
@@ -45,7 +53,7 @@ import sys
 import time
 import traceback
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 def _send(sock, msg):
@@ -215,9 +223,21 @@ def main():
     _send(sock, {"type": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid(),
                  "nonce": nonce, "python": platform.python_version()})
 
+    # Initialisation: bounded by the function's InitTimeout, not by its invocation Timeout.
+    started = time.perf_counter()
     _install_cos_hook(cos_addr)
     _alias_cos_v5()
     handler, load_error = _load(handler_spec)
+    ready = {"type": "ready", "ok": load_error is None,
+             "init_ms": (time.perf_counter() - started) * 1000.0}
+    if load_error is not None:
+        ready["error"] = load_error
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    _send(sock, ready)
 
     while True:
         msg = _recv(sock)

@@ -218,7 +218,9 @@ impl gateway::Invoker for RuntimeInvoker {
                 })?;
             out.outcome.map_err(|e| {
                 let kind = match e.kind {
-                    FunctionErrorKind::Timeout => FailureKind::Timeout,
+                    FunctionErrorKind::Timeout | FunctionErrorKind::InitTimeout => {
+                        FailureKind::Timeout
+                    }
                     FunctionErrorKind::Crash | FunctionErrorKind::Oom => FailureKind::Crash,
                     FunctionErrorKind::UserException => FailureKind::Error,
                 };

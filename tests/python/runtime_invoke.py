@@ -206,6 +206,34 @@ else:
     # The request reached the local cloud (a skeleton COS answers 404), not the Internet.
     assert v["put"] == "status 404", v
 
+# ---- initialisation: bounded by InitTimeout, not by the invocation's Timeout -----------------
+SLOW_IMPORT = '''
+import os, time
+print("loading")
+time.sleep(%s)
+def main_handler(event, context):
+    return os.getpid()
+'''
+create(c, "slowload", {"index.py": SLOW_IMPORT % 2}, timeout=1)
+assert call(c, "GetFunction", {"FunctionName": "slowload"})["InitTimeout"] == 65
+r = invoke(c, "slowload")
+assert r["InvokeResult"] == 0, r  # a 2 s import with a 1 s Timeout
+assert "loading" in r["Log"] and r["Duration"] < 1000, r
+create(c, "slowinit", {"index.py": SLOW_IMPORT % 3}, timeout=10)
+call(c, "UpdateFunctionConfiguration", {"FunctionName": "slowinit", "InitTimeout": 1})
+wait_status(c, "slowinit", "Active")
+assert call(c, "GetFunction", {"FunctionName": "slowinit"})["InitTimeout"] == 1
+for _ in range(2):  # each invocation retries the initialisation
+    r = invoke(c, "slowinit")
+    err = json.loads(r["ErrMsg"])
+    assert err["statusCode"] == 446 and r["InvokeResult"] == 446, r
+    assert err["errorMessage"] == \
+        "Function initialization timed out after 1 seconds (InitTimeout)", err
+    assert "loading" in r["Log"], r
+assert logs(c, "slowinit", Filter={"RetCode": "TimeLimitExceeded"})["TotalCount"] == 2
+expect_call_error("InvalidParameterValue.InitTimeout", c, "UpdateFunctionConfiguration",
+                  {"FunctionName": "slowinit", "InitTimeout": 0})
+
 # ---- errors that are not the function's ------------------------------------------------------
 expect_call_error("ResourceNotFound.Function", c, "Invoke", {"FunctionName": "ghost"})
 expect_call_error("ResourceNotFound.Function", c, "GetFunctionLogs", {"FunctionName": "ghost"})

@@ -134,6 +134,10 @@ pub struct FunctionRecord {
     pub memory_size: u32,
     /// Timeout (s).
     pub timeout: u32,
+    /// InitTimeout (s): how long a new instance may take to load the code before its first
+    /// invocation (records written before this field existed get SCF's default).
+    #[serde(default = "default_init_timeout")]
+    pub init_timeout: u32,
     /// Role name.
     pub role: String,
     /// `Event` or `HTTP`.
@@ -171,6 +175,13 @@ impl FunctionRecord {
         }
         Some(self)
     }
+}
+
+/// SCF's default `InitTimeout`, seconds.
+pub const DEFAULT_INIT_TIMEOUT: u32 = 65;
+
+fn default_init_timeout() -> u32 {
+    DEFAULT_INIT_TIMEOUT
 }
 
 /// The store key of a function.
@@ -267,6 +278,7 @@ struct CreateFunctionReq {
     description: Option<String>,
     memory_size: Option<i64>,
     timeout: Option<i64>,
+    init_timeout: Option<i64>,
     environment: Option<EnvironmentParam>,
     runtime: Option<String>,
     namespace: Option<String>,
@@ -300,6 +312,7 @@ fn create_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     check_handler(&runtime, &handler)?;
     let memory_size = check_memory(req.memory_size.unwrap_or(128))?;
     let timeout = check_timeout(req.timeout.unwrap_or(3))?;
+    let init_timeout = check_init_timeout(req.init_timeout.unwrap_or(DEFAULT_INIT_TIMEOUT.into()))?;
     let description = check_description(req.description.unwrap_or_default())?;
     let function_type = check_type(req.function_type.unwrap_or_else(|| "Event".to_owned()))?;
     let environment = match req.environment.and_then(|e| e.variables) {
@@ -324,6 +337,7 @@ fn create_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         description,
         memory_size,
         timeout,
+        init_timeout,
         role: req.role.unwrap_or_default(),
         function_type,
         environment,
@@ -447,7 +461,7 @@ fn get_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         "L5Enable": "FALSE",
         "Layers": [],
         "AvailableStatus": "Available",
-        "InitTimeout": 65,
+        "InitTimeout": r.init_timeout,
         "AsyncRunEnable": "FALSE",
         "TraceEnable": "FALSE",
         "PublicNetConfig": { "PublicNetStatus": "ENABLE", "EipConfig": { "EipStatus": "DISABLE", "EipAddress": [] } },
@@ -535,6 +549,7 @@ struct UpdateConfigReq {
     description: Option<String>,
     memory_size: Option<i64>,
     timeout: Option<i64>,
+    init_timeout: Option<i64>,
     environment: Option<EnvironmentParam>,
     role: Option<String>,
 }
@@ -545,6 +560,7 @@ fn update_function_configuration(ctx: &Ctx) -> Result<Map<String, Value>, ApiErr
     let namespace = namespace(req.namespace)?;
     let memory_size = req.memory_size.map(check_memory).transpose()?;
     let timeout = req.timeout.map(check_timeout).transpose()?;
+    let init_timeout = req.init_timeout.map(check_init_timeout).transpose()?;
     let description = req.description.map(check_description).transpose()?;
     // Non-empty Variables replace the whole set; `[{Key:"",Value:""}]` clears it; an empty or
     // absent Environment keeps it (API-FACTS §2.5).
@@ -575,6 +591,9 @@ fn update_function_configuration(ctx: &Ctx) -> Result<Map<String, Value>, ApiErr
             }
             if let Some(t) = timeout {
                 r.timeout = t;
+            }
+            if let Some(t) = init_timeout {
+                r.init_timeout = t;
             }
             if let Some(d) = &description {
                 r.description = d.clone();
@@ -1184,6 +1203,17 @@ fn check_timeout(t: i64) -> Result<u32, ApiError> {
     }
 }
 
+fn check_init_timeout(t: i64) -> Result<u32, ApiError> {
+    if (1..=300).contains(&t) {
+        Ok(t as u32)
+    } else {
+        Err(ApiError::new(
+            "InvalidParameterValue.InitTimeout",
+            format!("InitTimeout {t} is out of range: 1 to 300 seconds."),
+        ))
+    }
+}
+
 fn check_description(d: String) -> Result<String, ApiError> {
     if d.chars().count() > 1000 {
         return Err(ApiError::new(
@@ -1320,6 +1350,7 @@ mod tests {
             description: String::new(),
             memory_size: 128,
             timeout: 3,
+            init_timeout: DEFAULT_INIT_TIMEOUT,
             role: String::new(),
             function_type: "Event".into(),
             environment: vec![],
@@ -1374,6 +1405,8 @@ mod tests {
         );
         assert!(check_timeout(1).is_ok() && check_timeout(900).is_ok());
         assert!(check_timeout(0).is_err() && check_timeout(901).is_err());
+        assert!(check_init_timeout(1).is_ok() && check_init_timeout(300).is_ok());
+        assert!(check_init_timeout(0).is_err() && check_init_timeout(301).is_err());
         assert!(check_handler("Python3.9", "index.main_handler").is_ok());
         assert!(check_handler("Python3.9", "src/app.handler").is_ok());
         assert!(check_handler("Python3.9", "index").is_err());

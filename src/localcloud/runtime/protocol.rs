@@ -1,30 +1,40 @@
 //! The worker protocol between the local cloud and a warm Python worker
 //! (`functions/_runtime/bootstrap.py`, whose header comment mirrors this one).
 //!
-//! **Version 1.** The worker connects to a Unix socket the host created for it alone (path in
+//! **Version 2.** The worker connects to a Unix socket the host created for it alone (path in
 //! `CHATSTACK_WORKER_SOCKET`). Every message is a *frame*: a 4-byte big-endian length, then that
 //! many bytes of UTF-8 JSON holding one object. The function's stdout and stderr are never part
 //! of the protocol: they are its logs, read line by line by the host.
 //!
-//! 1. worker → host, once: `{"type":"hello","version":1,"pid":N,"nonce":"…","python":"3.11.7"}`
-//!    (the nonce comes from `CHATSTACK_WORKER_NONCE` and proves which process connected);
-//! 2. host → worker: `{"type":"invoke","id":"<request id>","event":…,"context":{…}}`, one at a
+//! 1. worker → host, once, as soon as it runs: `{"type":"hello","version":2,"pid":N,
+//!    "nonce":"…","python":"3.11.7"}` (the nonce comes from `CHATSTACK_WORKER_NONCE` and proves
+//!    which process connected);
+//! 2. worker → host, once, after *initialisation* (pointing the COS SDK at the local cloud,
+//!    importing the handler's module): `{"type":"ready","ok":true,"init_ms":F}`, or, when the
+//!    module cannot be imported or has no such handler, `{"type":"ready","ok":false,
+//!    "error":{"kind":"ImportError","message":…,"traceback":…},"init_ms":F}` — the worker then
+//!    stays up and answers every invocation with that error, as SCF does. The host waits for
+//!    this frame for the function's `InitTimeout` (SCF's separate bound on a cold start), not
+//!    its `Timeout`: the invocation clock starts only when the host sends the invocation;
+//! 3. host → worker: `{"type":"invoke","id":"<request id>","event":…,"context":{…}}`, one at a
 //!    time: a worker runs one invocation at a time, so its output belongs to that invocation;
-//! 3. worker → host: `{"type":"result","id":…,"ok":true,"value":…,"duration_ms":F,"mem":N}` or
+//! 4. worker → host: `{"type":"result","id":…,"ok":true,"value":…,"duration_ms":F,"mem":N}` or
 //!    `{"type":"result","id":…,"ok":false,"error":{"kind":"UserException"|"ImportError",
 //!    "message":…,"traceback":…},"duration_ms":F,"mem":N}`. Just before it, the worker writes
 //!    the end marker `"\x1e<id>\x1e\n"` on both stdout and stderr, so the host knows when it has
 //!    read all of the invocation's output.
 //!
-//! The host ends a worker by closing the socket (it exits at EOF) or by killing its process
-//! group (timeouts); a worker that goes away mid-invocation is a crash.
+//! Output printed during initialisation is kept and goes to the log of the worker's first
+//! invocation. The host ends a worker by closing the socket (it exits at EOF) or by killing its
+//! process group (timeouts, including an initialisation past `InitTimeout`); a worker that goes
+//! away mid-invocation is a crash.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The protocol version; `bootstrap.py`'s `PROTOCOL_VERSION` must match.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame accepted either way (SCF's synchronous payload limit is 6 MB; leave headroom).
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
@@ -47,6 +57,22 @@ pub struct Hello {
     /// Its Python version.
     #[serde(default)]
     pub python: String,
+}
+
+/// The second frame a worker sends, once its code is loaded.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Ready {
+    /// Always `"ready"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether the handler was loaded.
+    pub ok: bool,
+    /// Why not (an `ImportError`), when not `ok`.
+    #[serde(default)]
+    pub error: Option<WorkerError>,
+    /// Initialisation time measured in the worker.
+    #[serde(default)]
+    pub init_ms: f64,
 }
 
 /// One invocation, host → worker.
@@ -197,6 +223,20 @@ mod tests {
         .unwrap();
         assert!(!r.ok);
         assert_eq!(r.error.unwrap().kind, "UserException");
+    }
+
+    #[test]
+    fn ready_frames_decode() {
+        let r: Ready =
+            serde_json::from_value(json!({"type": "ready", "ok": true, "init_ms": 2.5})).unwrap();
+        assert!(r.ok && r.error.is_none());
+        let r: Ready = serde_json::from_value(json!({
+            "type": "ready", "ok": false, "init_ms": 1,
+            "error": {"kind": "ImportError", "message": "Failed to import module 'index': x",
+                      "traceback": "T"}
+        }))
+        .unwrap();
+        assert_eq!(r.error.unwrap().kind, "ImportError");
     }
 
     #[test]

@@ -42,6 +42,17 @@ fn quick() -> RuntimeOptions {
 
 /// Stores (or replaces) function `name` with `code` as `index.py`.
 fn deploy(c: &LocalCloud, name: &str, code: &str, timeout: u32) -> FunctionRef {
+    deploy_init(c, name, code, timeout, scf::DEFAULT_INIT_TIMEOUT)
+}
+
+/// [`deploy`] with an `InitTimeout`.
+fn deploy_init(
+    c: &LocalCloud,
+    name: &str,
+    code: &str,
+    timeout: u32,
+    init_timeout: u32,
+) -> FunctionRef {
     let blob = format!("scf-lam-{name}-{}.zip", uuid::Uuid::new_v4().simple());
     let bytes = zip(&[("index.py", code)]);
     c.store().put_blob(&blob, &bytes).unwrap();
@@ -55,6 +66,7 @@ fn deploy(c: &LocalCloud, name: &str, code: &str, timeout: u32) -> FunctionRef {
         description: String::new(),
         memory_size: 256,
         timeout,
+        init_timeout,
         role: String::new(),
         function_type: "Event".into(),
         environment: vec![KeyValue {
@@ -251,15 +263,21 @@ async fn import_errors_fail_every_invocation_like_scf() {
     let dir = tempfile::tempdir().unwrap();
     let c = cloud(dir.path(), quick());
     let f = deploy(&c, "broken", "import no_such_module_here\n", 3);
+    let mut pids = Vec::new();
     for _ in 0..2 {
-        let err = call(&c, &f, json!({})).await.outcome.unwrap_err();
+        let out = call(&c, &f, json!({})).await;
+        pids.push(out.worker_pid);
+        let err = out.outcome.unwrap_err();
         assert_eq!(err.kind, FunctionErrorKind::UserException);
         assert!(
             err.message.contains("Failed to import module 'index'"),
             "{err:?}"
         );
         assert!(err.message.contains("no_such_module_here"), "{err:?}");
+        assert!(err.traceback.contains("ModuleNotFoundError"), "{err:?}");
     }
+    // Not an init failure: the worker is ready (with its error) and kept.
+    assert!(pids[0].is_some() && pids[0] == pids[1], "{pids:?}");
     let g = deploy(&c, "nohandler", "def other(e, c):\n    return 1\n", 3);
     let err = call(&c, &g, json!({})).await.outcome.unwrap_err();
     assert_eq!(
@@ -437,4 +455,79 @@ async fn a_relative_data_dir_works() {
     let c = cloud(relative, quick());
     let f = deploy(&c, "rel", "def main_handler(e, c):\n    return 'fine'\n", 3);
     assert_eq!(call(&c, &f, json!({})).await.outcome.unwrap(), "fine");
+}
+
+/// A module whose import sleeps `secs` seconds, then a trivial handler.
+fn slow_import(secs: f64) -> String {
+    format!(
+        "import os, time\nprint('loading')\ntime.sleep({secs})\n\
+         def main_handler(event, context):\n    return os.getpid()\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loading_the_code_is_not_on_the_invocation_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    // Import takes 2 s, Timeout is 1 s: the first invocation still succeeds (InitTimeout 65).
+    let f = deploy(&c, "slowimport", &slow_import(2.0), 1);
+    let t = Instant::now();
+    let out = call(&c, &f, json!({})).await;
+    let pid = out.outcome.expect("first invocation succeeds");
+    assert!(out.log.contains("loading"), "{}", out.log);
+    assert!(t.elapsed() >= Duration::from_secs(2));
+    assert!(out.duration_ms < 1000.0, "{}", out.duration_ms);
+    // Warm afterwards.
+    let again = call(&c, &f, json!({})).await;
+    assert_eq!(again.outcome.unwrap(), pid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_init_past_init_timeout_fails_and_the_next_invocation_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let f = deploy_init(&c, "slowinit", &slow_import(3.0), 10, 1);
+    for _ in 0..2 {
+        let out = call(&c, &f, json!({})).await;
+        let err = out.outcome.clone().unwrap_err();
+        assert_eq!(err.kind, FunctionErrorKind::InitTimeout);
+        assert_eq!(err.kind.status_code(), 446);
+        assert_eq!(
+            err.message,
+            "Function initialization timed out after 1 seconds (InitTimeout)"
+        );
+        assert!(out.log.contains("loading"), "{}", out.log);
+        assert!(scf_log(&out, 256).contains("Function initialization timed out"));
+        assert!(c.runtime().idle_workers(&f).is_empty());
+    }
+    // A process that ends while loading is a crash, with what it printed.
+    let e = deploy(&c, "exits", "print('bye')\nraise SystemExit(3)\n", 10);
+    let out = call(&c, &e, json!({})).await;
+    let err = out.outcome.unwrap_err();
+    assert_eq!(err.kind, FunctionErrorKind::Crash);
+    assert!(
+        err.message.contains("exited while loading the code"),
+        "{err:?}"
+    );
+    // With room to load, the same code runs (a new worker: init is retried every time).
+    let g = deploy_init(&c, "slowinit", &slow_import(0.2), 10, 5);
+    assert!(call(&c, &g, json!({})).await.outcome.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_first_invocations_with_a_short_timeout_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    // Every new worker loads for longer than the 1 s Timeout (and 16 start at once on a small
+    // machine): loading is bounded by InitTimeout, so all 16 first invocations succeed.
+    let f = deploy(&c, "burst", &slow_import(1.2), 1);
+    let calls = (0..16).map(|i| {
+        let (c, f) = (c.clone(), f.clone());
+        tokio::spawn(async move { call(&c, &f, json!({ "i": i })).await })
+    });
+    let outs = futures_util::future::join_all(calls).await;
+    for o in outs {
+        let o = o.unwrap();
+        assert!(o.outcome.is_ok(), "{:?}\n{}", o.outcome, o.log);
+    }
 }

@@ -13,9 +13,10 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::protocol::{self, Hello, Invoke, Reply};
+use super::protocol::{self, Hello, Invoke, Ready, Reply};
 
-/// How long a new worker may take to connect and say hello.
+/// How long a new worker may take to connect and say hello (the interpreter starting; loading
+/// the code comes after, bounded by the function's `InitTimeout`).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// After the reply, how long to wait for the end markers on stdout/stderr.
 const MARKER_GRACE: Duration = Duration::from_secs(2);
@@ -39,6 +40,36 @@ pub(crate) struct WorkerSpec {
     pub(crate) cos_addr: String,
     /// Where the per-worker sockets go (private directory).
     pub(crate) socket_dir: PathBuf,
+    /// The function's `InitTimeout`: how long loading the code may take, from the hello to the
+    /// ready frame.
+    pub(crate) init_timeout: Duration,
+}
+
+/// Why a worker could not be made ready.
+#[derive(Debug)]
+pub(crate) enum SpawnError {
+    /// It did not start, connect or greet properly (or died while loading the code).
+    Failed(String),
+    /// Loading the code took longer than `InitTimeout`; the worker was killed.
+    InitTimedOut {
+        /// Its output up to the kill.
+        log: String,
+    },
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnError::Failed(s) => f.write_str(s),
+            SpawnError::InitTimedOut { .. } => f.write_str("initialisation timed out"),
+        }
+    }
+}
+
+impl From<String> for SpawnError {
+    fn from(s: String) -> Self {
+        SpawnError::Failed(s)
+    }
 }
 
 /// A line of output, or the end marker of an invocation, from stdout or stderr.
@@ -88,11 +119,12 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// Starts a worker with environment `env` (the function's, complete) and waits for its hello.
+    /// Starts a worker with environment `env` (the function's, complete), waits for its hello,
+    /// then for its ready frame (at most `spec.init_timeout`).
     pub(crate) async fn spawn(
         spec: &WorkerSpec,
         env: &[(String, String)],
-    ) -> Result<Worker, String> {
+    ) -> Result<Worker, SpawnError> {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         let sock_path = spec.socket_dir.join(format!("{}.sock", &tag[..12]));
         let listener = UnixListener::bind(&sock_path)
@@ -131,22 +163,23 @@ impl Worker {
             r = tokio::time::timeout(START_TIMEOUT, listener.accept()) => r,
             status = child.wait() => {
                 let log = drain_now(&mut output);
-                return Err(format!(
+                return Err(SpawnError::Failed(format!(
                     "the worker exited while starting ({}){}",
                     status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
                     if log.is_empty() { String::new() } else { format!(":\n{log}") }
-                ));
+                )));
             }
         };
         let (stream, _) = match accepted {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(format!("the worker did not connect: {e}")),
+            Ok(Err(e)) => return Err(format!("the worker did not connect: {e}").into()),
             Err(_) => {
                 let _ = child.start_kill();
                 return Err(format!(
                     "the worker did not connect within {}s",
                     START_TIMEOUT.as_secs()
-                ));
+                )
+                .into());
             }
         };
         let (mut reader, writer) = stream.into_split();
@@ -155,7 +188,7 @@ impl Worker {
                 Ok(Ok(Some(h))) => h,
                 other => {
                     let _ = child.start_kill();
-                    return Err(format!("the worker sent no valid hello: {other:?}"));
+                    return Err(format!("the worker sent no valid hello: {other:?}").into());
                 }
             };
         if hello.kind != "hello"
@@ -167,8 +200,46 @@ impl Worker {
                 "the worker's hello does not match (protocol version {} vs {}, or wrong nonce)",
                 hello.version,
                 protocol::PROTOCOL_VERSION
-            ));
+            )
+            .into());
         }
+        // Initialisation, on its own clock (SCF's InitTimeout), never on an invocation's.
+        let ready = tokio::select! {
+            r = tokio::time::timeout(spec.init_timeout, protocol::read_frame::<_, Ready>(&mut reader)) => r,
+            status = child.wait() => {
+                let log = drain_for(&mut output, DRAIN_GRACE).await;
+                return Err(SpawnError::Failed(format!(
+                    "the worker exited while loading the code ({}){}",
+                    status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                    if log.is_empty() { String::new() } else { format!(":\n{log}") }
+                )));
+            }
+        };
+        let ready = match ready {
+            Ok(Ok(Some(r))) if r.kind == "ready" => r,
+            Err(_) => {
+                kill_group(pid, &mut child);
+                let log = drain_for(&mut output, DRAIN_GRACE).await;
+                return Err(SpawnError::InitTimedOut { log });
+            }
+            other => {
+                // Usually the process ended while loading (`sys.exit()` at import): say how.
+                let status = match tokio::time::timeout(DRAIN_GRACE, child.wait()).await {
+                    Ok(Ok(s)) => format!("the worker exited while loading the code ({s})"),
+                    _ => format!("the worker sent no valid ready frame: {other:?}"),
+                };
+                kill_group(pid, &mut child);
+                let log = drain_for(&mut output, DRAIN_GRACE).await;
+                return Err(SpawnError::Failed(format!(
+                    "{status}{}",
+                    if log.is_empty() {
+                        String::new()
+                    } else {
+                        format!(":\n{log}")
+                    }
+                )));
+            }
+        };
         let (reply_tx, replies) = mpsc::unbounded_channel();
         // A dedicated reader keeps frame reads whole: `select!` below only sees complete replies.
         tokio::spawn(async move {
@@ -187,7 +258,16 @@ impl Worker {
                 }
             }
         });
-        tracing::debug!(pid, python = hello.python, "function worker started");
+        tracing::debug!(
+            pid,
+            python = hello.python,
+            init_ms = ready.init_ms,
+            "function worker ready"
+        );
+        if let Some(e) = ready.error.filter(|_| !ready.ok) {
+            // Kept: every invocation answers with this error, as SCF does.
+            tracing::debug!(pid, error = e.message, "function code failed to load");
+        }
         Ok(Worker {
             pid,
             child,
@@ -305,16 +385,7 @@ impl Worker {
 
     /// Kills the worker's process group (the function and anything it started).
     pub(crate) fn kill_group(&mut self) {
-        if self.pid != 0 {
-            // No `unsafe` (no libc::kill): the system's `kill` reaches the whole group.
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", self.pid)])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = self.child.start_kill();
+        kill_group(self.pid, &mut self.child);
     }
 
     /// Ends an idle worker politely: closing the socket makes it exit; killed if it lingers.
@@ -333,6 +404,36 @@ impl Worker {
             }
         });
     }
+}
+
+/// Kills process group `pid` (a worker and anything it started), and `child` itself.
+fn kill_group(pid: u32, child: &mut Child) {
+    if pid != 0 {
+        // No `unsafe` (no libc::kill): the system's `kill` reaches the whole group.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.start_kill();
+}
+
+/// The output of a worker being given up on: what is in the pipes, read for at most `grace`.
+async fn drain_for(rx: &mut mpsc::UnboundedReceiver<Output>, grace: Duration) -> String {
+    let until = Instant::now() + grace;
+    let mut log = LogBuf::default();
+    let mut open = 2;
+    while open > 0 {
+        match tokio::time::timeout_at(until, rx.recv()).await {
+            Ok(Some(Output::Line(l))) => log.push(l),
+            Ok(Some(Output::Marker(_))) => {}
+            Ok(Some(Output::Closed)) => open -= 1,
+            Ok(None) | Err(_) => break,
+        }
+    }
+    log.finish()
 }
 
 /// Removes a socket file when the spawn attempt ends, whatever happened.
