@@ -54,8 +54,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         } else {
             ui::status(
                 global,
-                "No changes",
-                &format!("stack {} (stage {}) is up to date", stack.name, stack.stage),
+                "Up to date",
+                &format!(
+                    "stack {} (stage {}): nothing to change",
+                    stack.name, stack.stage
+                ),
             );
             ui::print_result(&report.to_table());
         }
