@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)]
 
 mod chat;
+mod chat_fanout;
 mod deploy;
 mod info;
 mod local_command;

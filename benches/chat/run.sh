@@ -113,7 +113,7 @@ stack_file() { # stack_file seed|fanout -> path
           -e "s|codeUri: ./code|codeUri: $SEED_CODE|" \
           "$SHARED/seed/serverless.yml" > "$WORK/seed.yml"
       echo "$WORK/seed.yml" ;;
-    fanout) echo "$ROOT/functions/chat/chatstack.yml" ;;
+    fanout) echo "$WORK/fanout/chatstack.yml" ;; # a copy (see below)
   esac
 }
 
@@ -157,7 +157,7 @@ stage_load() {
         start_cloud && deploy "$stack" && sleep 1 &&
           client bench.mjs --url "$WS_URL" --n "$n" --k "$K" --mode window --window 8 \
             --connect-concurrency 8 --deadline "$DEADLINE" --pid "$CLOUD_PID" \
-            --label "$stack" --out "$OUT/load.jsonl"
+            --label "$stack${LABEL_SUFFIX:-}" --out "$OUT/load.jsonl"
         stop_cloud; sleep 2
       done
     done
@@ -168,8 +168,8 @@ stage_rtt() {
   for rep in $(seq "$REPS"); do
     for stack in $STACKS; do
       start_cloud && deploy "$stack" && sleep 1 && {
-        client rtt.mjs --url "$WS_URL" --reps 100 --pid "$CLOUD_PID" --label "$stack" --out "$OUT/rtt.jsonl"
-        echo "{\"label\":\"$stack\",\"transport_function_ms\":$(transport_ms "$stack")}" | tee -a "$OUT/gateway.jsonl"
+        client rtt.mjs --url "$WS_URL" --reps 100 --pid "$CLOUD_PID" --label "$stack${LABEL_SUFFIX:-}" --out "$OUT/rtt.jsonl"
+        echo "{\"label\":\"$stack${LABEL_SUFFIX:-}\",\"transport_function_ms\":$(transport_ms "$stack")}" | tee -a "$OUT/gateway.jsonl"
       }
       stop_cloud; sleep 2
     done
@@ -204,5 +204,7 @@ stage_idle() {
 
 setup_client
 SEED_CODE="$(seed_code)"
+# Deploy keeps its state (.chatstack/) next to the stack file: use a copy, not the repository.
+rm -rf "$WORK/fanout"; cp -a "$ROOT/functions/chat" "$WORK/fanout"; rm -rf "$WORK/fanout/.chatstack"
 echo "chatstack $("$BIN" --version) at $BIN; results in $OUT" >&2
 for stage in $STAGES; do "stage_$stage"; done
