@@ -4,6 +4,7 @@
 
 mod chat;
 mod chat_failures;
+mod chat_fanout;
 mod deploy;
 mod deploy_faults;
 mod info;

@@ -14,7 +14,15 @@
 //! memory, variables). A worker ([`worker`]) loads the handler once from the unpacked code
 //! (`{data dir}/code/{blob}/`, content-addressed: blobs never change) and serves invocations one
 //! at a time; the pool takes an idle worker or starts one, under a per-function semaphore
-//! ([`RuntimeOptions::concurrency`], default 64). Idle workers are ended after
+//! ([`RuntimeOptions::concurrency`], default 64). **Starts are bounded:** at most
+//! [`RuntimeOptions::max_starting`] workers of a function start at once (default: the number of
+//! CPUs); an invocation that finds no idle worker while that many are starting waits for
+//! whichever comes first, a worker given back or a start slot. Starting a Python worker is
+//! CPU-bound (~100–300 ms of imports), so more parallel starts than CPUs only slow every start
+//! and everything else on the machine, and under a burst of short invocations most of those
+//! new workers would be needed for a few milliseconds (the chat benchmark, `benches/chat/`:
+//! at N = 50 clients the transport pool grew to 12 workers for 8 messages in flight).
+//! The pool still grows to `concurrency` workers when invocations keep waiting. Idle workers are ended after
 //! [`RuntimeOptions::idle_timeout`] (default 5 min). A redeploy changes the version: new
 //! invocations start new workers, old idle ones are retired at once and busy ones when they
 //! finish. A timeout kills the worker's process group; a crash is reported and the worker
@@ -79,6 +87,8 @@ pub struct RuntimeOptions {
     pub install_packages: bool,
     /// Concurrent invocations per function (one worker each).
     pub concurrency: usize,
+    /// Workers of one function starting at the same time (`CHATSTACK_WORKER_STARTS`).
+    pub max_starting: usize,
     /// Idle time after which a worker ends.
     pub idle_timeout: Duration,
     /// Invocation records kept per function.
@@ -92,6 +102,7 @@ impl Default for RuntimeOptions {
             venv_dir: None,
             install_packages: true,
             concurrency: DEFAULT_CONCURRENCY,
+            max_starting: std::thread::available_parallelism().map_or(1, |n| n.get()),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_log_records: DEFAULT_MAX_LOG_RECORDS,
         }
@@ -110,6 +121,9 @@ impl RuntimeOptions {
         let mut o = RuntimeOptions::default();
         if let Some(n) = num("CHATSTACK_FUNCTION_CONCURRENCY").filter(|n| *n > 0) {
             o.concurrency = usize::try_from(n).unwrap_or(DEFAULT_CONCURRENCY);
+        }
+        if let Some(n) = num("CHATSTACK_WORKER_STARTS").filter(|n| *n > 0) {
+            o.max_starting = usize::try_from(n).unwrap_or(o.max_starting);
         }
         if let Some(s) = num("CHATSTACK_WORKER_IDLE_SECS").filter(|n| *n > 0) {
             o.idle_timeout = Duration::from_secs(s);
@@ -326,6 +340,10 @@ struct Pool {
     record: FunctionRecord,
     idle: Mutex<Vec<Worker>>,
     retired: AtomicBool,
+    /// Start slots ([`RuntimeOptions::max_starting`]).
+    starting: Arc<Semaphore>,
+    /// Signalled when a worker is given back.
+    returned: tokio::sync::Notify,
 }
 
 impl Pool {
@@ -338,6 +356,7 @@ impl Pool {
             w.retire();
         } else {
             self.idle.lock().expect("pool lock").push(w);
+            self.returned.notify_one();
         }
     }
 
@@ -538,6 +557,8 @@ impl Runtime {
             record,
             idle: Mutex::new(Vec::new()),
             retired: AtomicBool::new(false),
+            starting: Arc::new(Semaphore::new(self.inner.opts.max_starting.max(1))),
+            returned: tokio::sync::Notify::new(),
         });
         let mut functions = self.inner.functions.lock().expect("runtime lock");
         let slot = functions
@@ -661,42 +682,39 @@ impl Runtime {
         let started = tokio::time::Instant::now();
         let limit = Duration::from_secs(u64::from(record.timeout.max(1)));
         let context = context_for(cloud, record, &request_id);
-        let mut worker = match pool.take_idle() {
-            Some(w) => w,
-            None => match self.spawn(cloud, &pool).await {
-                Ok(w) => w,
-                Err(SpawnError::InitTimedOut { log }) => {
-                    tracing::warn!(
-                        function = record.name,
-                        init_timeout = record.init_timeout,
-                        "function worker did not load its code in time"
-                    );
-                    let out = failed(
-                        &request_id,
-                        FunctionErrorKind::InitTimeout,
-                        init_timeout_message(record.init_timeout),
-                        log,
-                        started.elapsed(),
-                    );
-                    self.record(cloud, record, start_ms, invocation, &out).await;
-                    return out;
-                }
-                Err(SpawnError::Failed(e)) => {
-                    tracing::warn!(
-                        function = record.name,
-                        "function worker failed to start: {e}"
-                    );
-                    let out = failed(
-                        &request_id,
-                        FunctionErrorKind::Crash,
-                        format!("the function's worker could not start: {e}"),
-                        String::new(),
-                        started.elapsed(),
-                    );
-                    self.record(cloud, record, start_ms, invocation, &out).await;
-                    return out;
-                }
-            },
+        let mut worker = match self.acquire(cloud, &pool).await {
+            Ok(w) => w,
+            Err(SpawnError::InitTimedOut { log }) => {
+                tracing::warn!(
+                    function = record.name,
+                    init_timeout = record.init_timeout,
+                    "function worker did not load its code in time"
+                );
+                let out = failed(
+                    &request_id,
+                    FunctionErrorKind::InitTimeout,
+                    init_timeout_message(record.init_timeout),
+                    log,
+                    started.elapsed(),
+                );
+                self.record(cloud, record, start_ms, invocation, &out).await;
+                return out;
+            }
+            Err(SpawnError::Failed(e)) => {
+                tracing::warn!(
+                    function = record.name,
+                    "function worker failed to start: {e}"
+                );
+                let out = failed(
+                    &request_id,
+                    FunctionErrorKind::Crash,
+                    format!("the function's worker could not start: {e}"),
+                    String::new(),
+                    started.elapsed(),
+                );
+                self.record(cloud, record, start_ms, invocation, &out).await;
+                return out;
+            }
         };
         let pid = worker.pid;
         let outcome = worker.run(&request_id, &event, &context, limit).await;
@@ -774,6 +792,31 @@ impl Runtime {
         };
         self.record(cloud, record, start_ms, invocation, &out).await;
         out
+    }
+
+    /// An idle worker, or a new one: whichever is ready first once no idle worker is left and
+    /// [`RuntimeOptions::max_starting`] workers are already starting.
+    async fn acquire(&self, cloud: &LocalCloud, pool: &Pool) -> Result<Worker, SpawnError> {
+        loop {
+            let returned = pool.returned.notified();
+            tokio::pin!(returned);
+            // Registered before looking, so a worker given back after the look wakes us.
+            returned.as_mut().enable();
+            if let Some(w) = pool.take_idle() {
+                return Ok(w);
+            }
+            tokio::select! {
+                biased;
+                () = &mut returned => {}
+                permit = pool.starting.clone().acquire_owned() => {
+                    let _slot = permit.expect("never closed");
+                    if let Some(w) = pool.take_idle() {
+                        return Ok(w);
+                    }
+                    return self.spawn(cloud, pool).await;
+                }
+            }
+        }
     }
 
     /// A new worker of `pool`, ready (its code loaded, within the function's `InitTimeout`).

@@ -318,6 +318,51 @@ async fn concurrency_is_bounded_per_function() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_starts_are_bounded_and_waiters_take_returned_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(
+        dir.path(),
+        RuntimeOptions {
+            concurrency: 8,
+            max_starting: 1,
+            ..quick()
+        },
+    );
+    let code = "import os\ndef main_handler(event, context):\n    return os.getpid()\n";
+    let f = deploy(&c, "bursty", code, 10);
+    // Six short invocations on a cold pool: one worker starts at a time; the others take a
+    // worker as it comes back, or start one more each time the start slot frees up while every
+    // worker is busy. Unbounded, each would have started its own (six).
+    let outs = futures_util::future::join_all((0..6).map(|_| call(&c, &f, json!({})))).await;
+    let mut pids: Vec<i64> = outs
+        .iter()
+        .map(|o| o.outcome.clone().unwrap().as_i64().unwrap())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert!(
+        pids.len() < 6,
+        "six short invocations started {} workers",
+        pids.len()
+    );
+    // A slow function still gets parallel workers, up to the concurrency limit.
+    let slow = deploy(
+        &c,
+        "sleepy",
+        "import os, time\ndef main_handler(event, context):\n    time.sleep(1)\n    return os.getpid()\n",
+        10,
+    );
+    let outs = futures_util::future::join_all((0..3).map(|_| call(&c, &slow, json!({})))).await;
+    let mut pids: Vec<i64> = outs
+        .iter()
+        .map(|o| o.outcome.clone().unwrap().as_i64().unwrap())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "each waiting invocation got its own worker");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redeployed_code_takes_effect_and_old_workers_drain() {
     let dir = tempfile::tempdir().unwrap();
     let c = cloud(dir.path(), quick());
