@@ -20,10 +20,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use chatstack::localcloud::account::{DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY};
 
-use crate::support::{Cloud, chatstack, default_options};
-
-type Client =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::support::{Cloud, WsClient, chatstack, default_options, next_frame, next_text};
 
 const REGION: &str = "ap-guangzhou";
 /// The bucket, with the local cloud's default APPID.
@@ -249,7 +246,7 @@ impl Deployed {
         }
     }
 
-    async fn connect(&self) -> Client {
+    async fn connect(&self) -> WsClient {
         tokio_tungstenite::connect_async(self.ws_url.as_str())
             .await
             .expect("handshake accepted")
@@ -330,35 +327,14 @@ async fn cleaned(cloud: &Cloud) -> Vec<String> {
     ids
 }
 
-/// The next text or binary frame (pings skipped).
-async fn next_frame(client: &mut Client) -> Message {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(20), client.next())
-            .await
-            .expect("a message within 20 s")
-            .expect("the socket stays open")
-            .expect("a valid frame");
-        if matches!(msg, Message::Text(_) | Message::Binary(_)) {
-            return msg;
-        }
-    }
-}
-
-async fn next_text(client: &mut Client) -> String {
-    match next_frame(client).await {
-        Message::Text(t) => t.to_string(),
-        other => panic!("expected a text frame, got {other:?}"),
-    }
-}
-
 /// Asks transport for the client's own `secConnectionID`.
-async fn whoami(client: &mut Client) -> String {
+async fn whoami(client: &mut WsClient) -> String {
     client.send(Message::text("whoami")).await.unwrap();
     next_text(client).await
 }
 
 /// Round trip through transport: proves the connection (and a transport worker) works.
-async fn assert_echo(client: &mut Client, text: &str) {
+async fn assert_echo(client: &mut WsClient, text: &str) {
     client.send(Message::text(text)).await.unwrap();
     assert_eq!(next_text(client).await, format!("echo:{text}"));
 }

@@ -6,27 +6,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Cloud, chatstack, cloud};
-
-type Client =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_text(client: &mut Client) -> String {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(20), client.next())
-            .await
-            .expect("a message within 20 s")
-            .expect("the socket stays open")
-            .expect("a valid frame");
-        if let Message::Text(t) = msg {
-            return t.to_string();
-        }
-    }
-}
+use crate::support::{Cloud, chatstack, cloud, next_text};
 
 /// The registry's keys, as stored in `bucket`.
 async fn registry(cloud: &Cloud, bucket: &str) -> Vec<String> {

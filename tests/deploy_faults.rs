@@ -17,7 +17,7 @@ use chatstack::localcloud::latency::Profile;
 use chatstack::providers::tencent::{Credentials, TencentCloud};
 use chatstack::secret::Secret;
 
-use crate::support::{self, Cloud, shared_dir};
+use crate::support::{self, Cloud, seed_project};
 
 /// The APPID the seed's bucket name carries (`chat-cos-1256773370`).
 const SEED_APPID: u64 = 1_256_773_370;
@@ -47,26 +47,6 @@ fn cloud(faults: Option<FaultConfig>) -> Cloud {
         opts.faults = f;
     }
     Cloud::start_with(opts)
-}
-
-/// The seed's stack file with the keys filled in (as the article tells its reader).
-fn seed_project() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let seed = std::fs::read_to_string(shared_dir().join("seed/serverless.yml")).unwrap();
-    let code = shared_dir().join("seed/code");
-    let text = seed
-        .replace(
-            "secret_id: \n",
-            &format!("secret_id: {DEFAULT_SECRET_ID}\n"),
-        )
-        .replace(
-            "secret_key: \n",
-            &format!("secret_key: {DEFAULT_SECRET_KEY}\n"),
-        )
-        .replace("codeUri: ./code", &format!("codeUri: {}", code.display()));
-    let path = dir.path().join("serverless.yml");
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
 }
 
 /// The binary under test; `CHATSTACK_TEST_BIN` points elsewhere (a copy taken right after the
@@ -316,7 +296,7 @@ fn a_deploy_killed_at_any_point_converges_on_rerun_with_one_of_each() {
     ];
     for point in points.into_iter().chain(sweep) {
         let cloud = cloud(None);
-        let (_dir, stack) = seed_project();
+        let (_dir, stack) = seed_project(None);
         let (status, log) = interrupted_deploy(&cloud, &stack, point, "KILL");
         // SIGKILL leaves no exit code. Every action point is reached before the deploy ends;
         // a deploy may beat a time point on a fast machine.
@@ -350,7 +330,7 @@ fn a_deploy_under_faults_converges_in_one_run_and_remove_leaves_nothing() {
     let mut failed_calls = 0;
     for seed in 1..=seeds {
         let cloud = cloud(Some(FaultConfig { rate, seed }));
-        let (_dir, stack) = seed_project();
+        let (_dir, stack) = seed_project(None);
         let (code, log) = run(&cloud, &stack, &["deploy", "--yes"]);
         let context = format!("seed {seed}:\n{log}");
         assert_eq!(code, 0, "{context}");
@@ -371,7 +351,7 @@ fn ctrl_c_exits_130_after_recording_state_and_a_rerun_resumes() {
         Point::After("CreateApi", 1),
     ] {
         let cloud = cloud(None);
-        let (dir, stack) = seed_project();
+        let (dir, stack) = seed_project(None);
         let (status, log) = interrupted_deploy(&cloud, &stack, point, "INT");
         assert_eq!(status, Some(130), "{point:?}:\n{log}");
         assert!(
@@ -388,7 +368,7 @@ fn ctrl_c_exits_130_after_recording_state_and_a_rerun_resumes() {
 #[test]
 fn ids_recorded_in_the_journal_are_hints_checked_against_the_cloud() {
     let cloud = cloud(None);
-    let (_dir, stack) = seed_project();
+    let (_dir, stack) = seed_project(None);
     let (code, log) = run(&cloud, &stack, &["deploy", "--yes"]);
     assert_eq!(code, 0, "{log}");
     // Someone deletes the gateway service behind our back: the journal still names it.

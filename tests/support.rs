@@ -338,3 +338,33 @@ pub fn seed_project(code_dir: Option<&Path>) -> (tempfile::TempDir, PathBuf) {
     std::fs::write(&path, text).unwrap();
     (dir, path)
 }
+
+// WebSocket clients.
+
+/// A test WebSocket client.
+pub type WsClient =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text or binary frame (pings and pongs skipped), within 20 s.
+pub async fn next_frame(client: &mut WsClient) -> tokio_tungstenite::tungstenite::Message {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(20), client.next())
+            .await
+            .expect("a message within 20 s")
+            .expect("the socket stays open")
+            .expect("a valid frame");
+        if matches!(msg, Message::Text(_) | Message::Binary(_)) {
+            return msg;
+        }
+    }
+}
+
+/// The next frame, which must be text.
+pub async fn next_text(client: &mut WsClient) -> String {
+    match next_frame(client).await {
+        tokio_tungstenite::tungstenite::Message::Text(t) => t.to_string(),
+        other => panic!("expected a text frame, got {other:?}"),
+    }
+}
