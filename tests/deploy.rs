@@ -328,3 +328,40 @@ fn a_second_concurrent_deploy_is_refused_clearly() {
         out.stderr
     );
 }
+
+#[test]
+fn remove_keep_bucket_keeps_the_bucket_and_its_objects_and_nothing_else() {
+    let cloud = cloud();
+    let (_dir, stack) = seed_project(None);
+    let deployed = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    let removed = run(
+        &cloud,
+        &stack,
+        &["--json", "remove", "--yes", "--keep-bucket"],
+    );
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    let doc = removed.json();
+    let gone: Vec<&str> = doc["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(gone.iter().all(|r| !r.starts_with("bucket")), "{gone:?}");
+    assert!(gone.iter().any(|r| r.starts_with("function")), "{gone:?}");
+    let info = run(&cloud, &stack, &["--json", "info"]).json();
+    assert_eq!(info["bucket"]["exists"], true, "{info}");
+    assert!(
+        info["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["status"].is_null()),
+        "{info}"
+    );
+    assert_eq!(info["gateway"]["serviceId"], Value::Null, "{info}");
+    // Removing again with nothing left but the kept bucket changes nothing and succeeds.
+    let again = run(&cloud, &stack, &["remove", "--yes", "--keep-bucket"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}
