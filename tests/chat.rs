@@ -18,18 +18,9 @@ async fn online(cloud: &crate::support::Cloud) -> usize {
 
 /// The bucket's keys: the ids ChatReg stored.
 async fn registry(cloud: &crate::support::Cloud) -> Vec<String> {
-    let creds = chatstack::providers::tencent::Credentials::new(
-        chatstack::localcloud::account::DEFAULT_SECRET_ID,
-        chatstack::secret::Secret::new(chatstack::localcloud::account::DEFAULT_SECRET_KEY),
-        None,
-    );
-    let tc = chatstack::providers::tencent::TencentCloud::new(
-        creds,
-        "ap-guangzhou",
-        Some(url::Url::parse(&cloud.url()).unwrap()),
-    )
-    .unwrap();
-    tc.cos()
+    cloud
+        .client()
+        .cos()
         .list_all("chat-cos-1256773370", "ap-guangzhou", "")
         .await
         .unwrap()

@@ -304,18 +304,8 @@ impl Deployed {
 
 /// The ids cleanup recorded in the bucket of `cloud`.
 async fn cleaned(cloud: &Cloud) -> Vec<String> {
-    let creds = chatstack::providers::tencent::Credentials::new(
-        DEFAULT_SECRET_ID,
-        chatstack::secret::Secret::new(DEFAULT_SECRET_KEY),
-        None,
-    );
-    let tc = chatstack::providers::tencent::TencentCloud::new(
-        creds,
-        REGION,
-        Some(url::Url::parse(&cloud.url()).unwrap()),
-    )
-    .unwrap();
-    let mut ids: Vec<String> = tc
+    let mut ids: Vec<String> = cloud
+        .client()
         .cos()
         .list_all(BUCKET, REGION, "cleaned/")
         .await

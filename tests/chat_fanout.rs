@@ -14,18 +14,9 @@ use crate::support::{Cloud, chatstack, cloud, next_text};
 
 /// The registry's keys, as stored in `bucket`.
 async fn registry(cloud: &Cloud, bucket: &str) -> Vec<String> {
-    let creds = chatstack::providers::tencent::Credentials::new(
-        chatstack::localcloud::account::DEFAULT_SECRET_ID,
-        chatstack::secret::Secret::new(chatstack::localcloud::account::DEFAULT_SECRET_KEY),
-        None,
-    );
-    let tc = chatstack::providers::tencent::TencentCloud::new(
-        creds,
-        "ap-guangzhou",
-        Some(url::Url::parse(&cloud.url()).unwrap()),
-    )
-    .unwrap();
-    tc.cos()
+    cloud
+        .client()
+        .cos()
         .list_all(bucket, "ap-guangzhou", "")
         .await
         .unwrap()

@@ -11,11 +11,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chatstack::engine::tags;
-use chatstack::localcloud::account::{DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY};
 use chatstack::localcloud::faults::FaultConfig;
 use chatstack::localcloud::latency::Profile;
-use chatstack::providers::tencent::{Credentials, TencentCloud};
-use chatstack::secret::Secret;
+use chatstack::providers::tencent::TencentCloud;
 
 use crate::support::{self, Cloud, seed_project};
 
@@ -180,12 +178,7 @@ fn send(child: &Child, signal: &str) -> bool {
 }
 
 fn provider(cloud: &Cloud) -> TencentCloud {
-    TencentCloud::new(
-        Credentials::new(DEFAULT_SECRET_ID, Secret::new(DEFAULT_SECRET_KEY), None),
-        "ap-guangzhou",
-        Some(cloud.url().parse().unwrap()),
-    )
-    .unwrap()
+    cloud.client()
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -118,6 +118,22 @@ impl Cloud {
     }
 }
 
+impl Cloud {
+    /// Our own provider client for this cloud, with its default key pair, in `ap-guangzhou`.
+    pub fn client(&self) -> chatstack::providers::tencent::TencentCloud {
+        chatstack::providers::tencent::TencentCloud::new(
+            chatstack::providers::tencent::Credentials::new(
+                DEFAULT_SECRET_ID,
+                chatstack::secret::Secret::new(DEFAULT_SECRET_KEY),
+                None,
+            ),
+            "ap-guangzhou",
+            Some(self.url().parse().expect("the cloud's URL parses")),
+        )
+        .expect("a client for the local cloud")
+    }
+}
+
 impl Drop for Cloud {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
