@@ -82,7 +82,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         cancel,
     };
     let applied = classic::apply(
-        &stack, &cloud, &observed, &plan, packages, journal, record, &opts, &progress,
+        &stack, &cloud, &observed, &plan, packages, journal, &opts, &progress,
     )
     .await?;
 

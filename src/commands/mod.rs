@@ -26,7 +26,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Info(args) => info::run(args, g).await.map(|()| 0),
         Command::Plan(args) => {
-            let outcome = plan::run(&args, g).await?;
+            let outcome = plan::run(g).await?;
             Ok(u8::from(args.detailed_exitcode && outcome == plan::Outcome::Changes) * 2)
         }
         Command::Deploy(args) => deploy::run(args, g).await.map(|()| 0),

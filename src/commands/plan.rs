@@ -24,8 +24,8 @@ pub enum Outcome {
     Changes,
 }
 
-/// Observes and diffs.
-pub async fn run(args: &Args, global: &GlobalArgs) -> Result<Outcome, Error> {
+/// Observes and diffs; the caller turns the outcome into `--detailed-exitcode`.
+pub async fn run(global: &GlobalArgs) -> Result<Outcome, Error> {
     let stack = super::load_stack(global)?;
     super::print_warnings(global, &stack);
     let packages = super::package_all(&stack)?;
@@ -48,7 +48,6 @@ pub async fn run(args: &Args, global: &GlobalArgs) -> Result<Outcome, Error> {
             stack.name, stack.stage
         ));
     }
-    let _ = args.detailed_exitcode;
     Ok(if plan.has_changes() {
         Outcome::Changes
     } else {

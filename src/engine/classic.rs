@@ -396,7 +396,6 @@ struct Live {
     outer_sub_domain: Option<String>,
     protocol: Option<String>,
     api_id: Option<String>,
-    record: Record,
     /// Each function as last seen settled by this apply.
     functions: BTreeMap<String, FunctionInfo>,
 }
@@ -406,14 +405,9 @@ impl Ctx {
         f(&mut self.state.lock().expect("deploy state lock"))
     }
 
-    /// Updates the record and writes it to the journal at once.
+    /// Records what now exists in the journal, at once.
     fn record(&self, f: impl FnOnce(&mut Record)) -> Result<(), Error> {
-        let record = self.live(|l| {
-            f(&mut l.record);
-            l.record.clone()
-        });
-        self.journal.save(&record)?;
-        Ok(())
+        Ok(self.journal.update(f)?)
     }
 
     fn remaining(&self) -> Duration {
@@ -817,7 +811,7 @@ async fn release(ctx: Arc<Ctx>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Applies `plan`. `record` is the journal's current content (kept and extended).
+/// Applies `plan`, recording each resource in `journal` the moment it exists.
 #[allow(clippy::too_many_arguments)]
 pub async fn apply(
     stack: &Stack,
@@ -826,7 +820,6 @@ pub async fn apply(
     plan: &Plan,
     packages: Vec<Package>,
     journal: Journal,
-    record: Record,
     opts: &ApplyOptions,
     observer: &dyn Observer,
 ) -> Result<Applied, Error> {
@@ -845,7 +838,6 @@ pub async fn apply(
             outer_sub_domain: gw_obs.map(|g| g.outer_sub_domain.clone()),
             protocol: gw_obs.map(|g| g.protocol.clone()),
             api_id: plan.api_id.clone(),
-            record,
             functions: BTreeMap::new(),
         }),
     });

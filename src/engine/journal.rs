@@ -78,6 +78,8 @@ impl Record {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
+    /// Serialises [`Journal::update`]: concurrent steps read, change and write the file whole.
+    writing: std::sync::Mutex<()>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -92,6 +94,7 @@ impl Journal {
     pub fn new(state_dir: &Path, stack: &str, stage: &str) -> Self {
         Journal {
             path: state_dir.join(format!("{stack}.{stage}.json")),
+            writing: std::sync::Mutex::new(()),
         }
     }
 
@@ -107,6 +110,15 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Record::default()),
             Err(e) => Err(io(&self.path)(e)),
         }
+    }
+
+    /// Reads, changes and writes the record as one step, so concurrent updates (the steps of
+    /// one apply) never write an older record over a newer one.
+    pub fn update(&self, f: impl FnOnce(&mut Record)) -> Result<(), JournalError> {
+        let _one_at_a_time = self.writing.lock().expect("journal lock");
+        let mut record = self.load()?;
+        f(&mut record);
+        self.save(&record)
     }
 
     /// Replaces the recorded state atomically; an empty record removes the file.
@@ -205,6 +217,12 @@ mod tests {
         r.functions.insert("ChatReg".into(), "ab12".into());
         j.save(&r).unwrap();
         assert_eq!(j.load().unwrap(), r);
+        j.update(|r| {
+            r.functions.remove("ChatReg");
+        })
+        .unwrap();
+        assert_eq!(j.load().unwrap().service_id.as_deref(), Some("service-abc"));
+        assert!(j.load().unwrap().functions.is_empty());
         j.save(&Record::default()).unwrap();
         assert!(!j.path().exists());
     }

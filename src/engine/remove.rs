@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
 use super::graph::{Graph, Observer};
-use super::journal::{Journal, Record};
+use super::journal::Journal;
 use super::{Observed, tags};
 use crate::config::Stack;
 use crate::engine::plan::{Action, Change};
@@ -115,11 +115,11 @@ pub async fn remove(
                     }
                 }
                 apigw.delete_service(&service_id).await?;
-                update(&journal, |r| {
+                Ok(journal.update(|r| {
                     r.service_id = None;
                     r.api_id = None;
                     r.pushback_url = None;
-                })
+                })?)
             },
         ));
     }
@@ -167,9 +167,9 @@ pub async fn remove(
                         status: info.status,
                     });
                 }
-                update(&journal, |r| {
+                Ok(journal.update(|r| {
                     r.functions.remove(&name);
-                })
+                })?)
             },
         ));
     }
@@ -197,21 +197,11 @@ pub async fn remove(
                         Err(e) => return Err(e.into()),
                     }
                 }
-                update(&journal, |r| r.bucket = None)
+                Ok(journal.update(|r| r.bucket = None)?)
             },
         );
     }
 
     let report = graph.run(opts.timeout, &opts.cancel, observer).await;
     Error::from_report(report, opts.timeout)
-}
-
-fn update(journal: &Journal, f: impl FnOnce(&mut Record)) -> Result<(), Error> {
-    // Steps run concurrently: read-modify-write under one process-wide lock.
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = LOCK.lock().expect("journal lock");
-    let mut record = journal.load()?;
-    f(&mut record);
-    journal.save(&record)?;
-    Ok(())
 }
