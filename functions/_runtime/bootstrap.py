@@ -1,8 +1,12 @@
-"""chatstack local-cloud function worker (Python), worker protocol version 2.
+"""chatstack local-cloud function worker (Python), worker protocol version 3.
 
-The local cloud (src/localcloud/runtime/) starts one of these per warm worker, as
-`python3 bootstrap.py`, with the function's environment (its variables, SCF's built-in ones and
-temporary credentials) and three private variables that this file removes before user code runs:
+A worker is started in one of two ways (src/localcloud/runtime/):
+- forked by the fork server (`python3 bootstrap.py --zygote`, described further down), the
+  default: the COS SDK and requests are imported once and shared, a worker is ready in ms;
+- as its own interpreter (`python3 bootstrap.py`), when the function's environment sets
+  variables that act at interpreter start (PYTHON*, LD_*) or the fork server is unavailable.
+  The environment is then the function's plus these private variables, removed before user
+  code runs:
 
     CHATSTACK_WORKER_SOCKET  path of a Unix socket the host listens on, for this worker only
     CHATSTACK_WORKER_NONCE   a random string the hello must echo (proves which worker connected)
@@ -11,10 +15,14 @@ temporary credentials) and three private variables that this file removes before
 
 Protocol (mirrored in src/localcloud/runtime/protocol.rs; bump PROTOCOL_VERSION in both):
 - Framing: every message is a 4-byte big-endian length followed by that many bytes of UTF-8
-  JSON (one object). The function's stdout/stderr are NEVER used for the protocol: they are the
-  function's logs, read line by line by the host.
-- worker -> host, once, right after connecting (before any user code is loaded):
-      {"type": "hello", "version": 2, "pid": <int>, "nonce": "<nonce>", "python": "3.11.7"}
+  JSON (one object).
+- The worker opens three connections to its socket, each starting with a hello frame
+      {"type": "hello", "version": 3, "stream": "control" | "stdout" | "stderr",
+       "pid": <int>, "nonce": "<nonce>", "python": "3.11.7"}
+  "control" carries the frames below. After their hello, "stdout" and "stderr" carry the raw
+  bytes the function writes to file descriptors 1 and 2 (they are dup2'ed there, so child
+  processes write to them too): the function's logs, read line by line by the host. The
+  protocol never travels on them.
 - worker -> host, once, after initialisation (the COS hook and the handler's module imported):
       {"type": "ready", "ok": true, "init_ms": <float>}
       {"type": "ready", "ok": false, "init_ms": <float>,
@@ -42,18 +50,21 @@ Before importing user code, a hook makes the official COS SDK (`qcloud_cos`, and
 mode, with the function's temporary credentials when the code passes none. Standard library only.
 """
 
+import gc
 import importlib
 import inspect
 import json
 import os
 import platform
+import selectors
+import signal
 import socket
 import struct
 import sys
 import time
 import traceback
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 def _send(sock, msg):
@@ -207,22 +218,34 @@ def _flush_with_marker(request_id):
             pass
 
 
-def main():
-    sock_path = os.environ.pop("CHATSTACK_WORKER_SOCKET")
-    nonce = os.environ.pop("CHATSTACK_WORKER_NONCE")
-    handler_spec = os.environ.pop("CHATSTACK_HANDLER")
-    cos_addr = os.environ.pop("CHATSTACK_COS_ADDR")
+def _hello(sock, nonce, stream):
+    _send(sock, {"type": "hello", "version": PROTOCOL_VERSION, "stream": stream,
+                 "pid": os.getpid(), "nonce": nonce, "python": platform.python_version()})
 
-    # Python put this file's directory first on sys.path; user code (PYTHONPATH) goes first and
-    # our alias directory last, so anything the code or the site ships wins.
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
 
+def _connect(sock_path, nonce, stream):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(sock_path)
-    _send(sock, {"type": "hello", "version": PROTOCOL_VERSION, "pid": os.getpid(),
-                 "nonce": nonce, "python": platform.python_version()})
+    _hello(sock, nonce, stream)
+    return sock
 
+
+def _attach(sock_path, nonce):
+    """The control connection; stdout and stderr become connections of their own (fds 1, 2)."""
+    control = _connect(sock_path, nonce, "control")
+    for stream, fd in (("stdout", 1), ("stderr", 2)):
+        try:
+            getattr(sys, stream).flush()
+        except Exception:
+            pass
+        out = _connect(sock_path, nonce, stream)
+        os.dup2(out.fileno(), fd)
+        out.close()
+    return control
+
+
+def _serve(sock, handler_spec, cos_addr):
+    """Loads the handler (the init phase), says ready, then runs invocations until EOF."""
     # Initialisation: bounded by the function's InitTimeout, not by its invocation Timeout.
     started = time.perf_counter()
     _install_cos_hook(cos_addr)
@@ -278,5 +301,232 @@ def main():
         _send(sock, reply)
 
 
+def _drop_own_dir():
+    # Python put this file's directory first on sys.path; user code (PYTHONPATH) goes first and
+    # our alias directory last, so anything the code or the site ships wins.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+
+
+def main():
+    """A worker started as its own interpreter (`python3 bootstrap.py`)."""
+    sock_path = os.environ.pop("CHATSTACK_WORKER_SOCKET")
+    nonce = os.environ.pop("CHATSTACK_WORKER_NONCE")
+    handler_spec = os.environ.pop("CHATSTACK_HANDLER")
+    cos_addr = os.environ.pop("CHATSTACK_COS_ADDR")
+    _drop_own_dir()
+    sock = _attach(sock_path, nonce)
+    _serve(sock, handler_spec, cos_addr)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fork server ("zygote"): `python3 bootstrap.py --zygote`.
+#
+# One per local cloud. It imports the packages every function gets (PRELOAD: the COS SDK and
+# requests, ~170 ms and ~30 MiB) once, then forks a worker per request. A forked worker shares
+# those pages copy-on-write and is ready in milliseconds; it then does what a fresh interpreter
+# would: takes the function's environment, working directory and sys.path, and imports the
+# handler's module itself (the function's own initialisation runs in every worker, as in SCF).
+# If the function's code or PYTHONPATH ships its own copy of a preloaded package, every
+# preloaded third-party module is forgotten in that worker, so the code's copies are imported.
+#
+# Zygote protocol, on the socket in CHATSTACK_ZYGOTE_SOCKET (same framing):
+#   zygote -> host: {"type": "hello", "version": 3, "stream": "zygote", "pid", "nonce",
+#                    "python", "preloaded": [top-level names], "preload_ms"}
+#   host -> zygote: {"type": "fork", "id": <int>, "socket": <worker socket path>,
+#                    "nonce": <worker nonce>, "handler", "cos_addr", "code_dir",
+#                    "env": {<the function's complete environment>}}
+#   zygote -> host: {"type": "forked", "id", "pid"} | {"type": "fork_failed", "id", "message"}
+#   zygote -> host: {"type": "exited", "pid", "code": <int|null>, "signal": <int|null>}
+#   host -> zygote: {"type": "kill", "pid"}   (SIGKILL to the worker's process group)
+# A forked worker then speaks the worker protocol above on its own socket. When the host's end
+# closes (the local cloud stopped, or died), the zygote kills every worker it forked and exits.
+# ---------------------------------------------------------------------------------------------
+
+PRELOAD = ("qcloud_cos", "requests")
+
+
+def _third_party(names):
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    return sorted(n for n in names if n not in stdlib and n not in sys.builtin_module_names
+                  and not n.startswith("_"))
+
+
+def _location(module):
+    spec = getattr(module, "__spec__", None)
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return tuple(os.path.abspath(p) for p in spec.submodule_search_locations)
+    return os.path.abspath(spec.origin) if spec.origin else None
+
+
+def _shadowed(preloaded):
+    """Whether the worker's sys.path finds another copy of a preloaded top-level package."""
+    from importlib.machinery import PathFinder
+
+    for name in preloaded:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        spec = PathFinder.find_spec(name, sys.path)
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            found = tuple(os.path.abspath(p) for p in spec.submodule_search_locations)
+        else:
+            found = os.path.abspath(spec.origin) if spec.origin else None
+        if found != _location(module):
+            return True
+    return False
+
+
+def _forget(preloaded):
+    for name in list(sys.modules):
+        if name.split(".", 1)[0] in preloaded:
+            del sys.modules[name]
+
+
+def _forked_worker(zsock, wakeup, req, preloaded):
+    """In the child of a fork: becomes the function's worker. Never returns."""
+    code = 0
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        zsock.close()
+        for fd in wakeup:
+            os.close(fd)
+        os.setpgid(0, 0)  # its own group, so a timeout kills whatever the function starts too
+        env = req["env"]
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(req["code_dir"])
+        extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        sys.path[:0] = [os.path.abspath(p) for p in extra]
+        importlib.invalidate_caches()
+        if _shadowed(preloaded):
+            _forget(preloaded)
+        sock = _attach(req["socket"], req["nonce"])
+        _serve(sock, req["handler"], req["cos_addr"])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os._exit(code)
+
+
+def zygote():
+    sock_path = os.environ.pop("CHATSTACK_ZYGOTE_SOCKET")
+    nonce = os.environ.pop("CHATSTACK_ZYGOTE_NONCE")
+    cos_addr = os.environ.pop("CHATSTACK_COS_ADDR")
+    _drop_own_dir()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host decides when we end
+
+    started = time.perf_counter()
+    before = set(sys.modules)
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+    _install_cos_hook(cos_addr)
+    preloaded = _third_party({n.split(".", 1)[0] for n in set(sys.modules) - before})
+    preload_ms = (time.perf_counter() - started) * 1000.0
+    gc.collect()
+    if hasattr(gc, "freeze"):
+        gc.freeze()  # keeps the collector from touching (and un-sharing) the preloaded pages
+
+    zsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    zsock.connect(sock_path)
+    _send(zsock, {"type": "hello", "version": PROTOCOL_VERSION, "stream": "zygote",
+                  "pid": os.getpid(), "nonce": nonce, "python": platform.python_version(),
+                  "preloaded": preloaded, "preload_ms": preload_ms})
+
+    children = set()
+    rfd, wfd = os.pipe()
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+    signal.set_wakeup_fd(wfd)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    sel = selectors.DefaultSelector()
+    sel.register(zsock, selectors.EVENT_READ)
+    sel.register(rfd, selectors.EVENT_READ)
+
+    def reap():
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            children.discard(pid)
+            msg = {"type": "exited", "pid": pid, "code": None, "signal": None}
+            if os.WIFSIGNALED(status):
+                msg["signal"] = os.WTERMSIG(status)
+            else:
+                msg["code"] = os.waitstatus_to_exitcode(status)
+            _send(zsock, msg)
+
+    try:
+        while True:
+            for key, _ in sel.select():
+                if key.fileobj is zsock:
+                    msg = _recv(zsock)
+                    if msg is None:
+                        return
+                    kind = msg.get("type")
+                    if kind == "fork":
+                        msg["cos_addr"] = msg.get("cos_addr") or cos_addr
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                        try:
+                            pid = os.fork()
+                        except OSError as e:
+                            _send(zsock, {"type": "fork_failed", "id": msg["id"], "message": str(e)})
+                            continue
+                        if pid == 0:
+                            sel.close()
+                            _forked_worker(zsock, (rfd, wfd), msg, preloaded)
+                        children.add(pid)
+                        _send(zsock, {"type": "forked", "id": msg["id"], "pid": pid})
+                    elif kind == "kill":
+                        pid = msg.get("pid")
+                        if pid in children:
+                            for kill in (lambda: os.killpg(pid, signal.SIGKILL),
+                                         lambda: os.kill(pid, signal.SIGKILL)):
+                                try:
+                                    kill()
+                                except OSError:
+                                    pass
+                else:
+                    try:
+                        while os.read(rfd, 512):
+                            pass
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    reap()
+    finally:
+        # The host went away: nothing may outlive it.
+        for pid in list(children):
+            for kill in (lambda: os.killpg(pid, signal.SIGKILL),
+                         lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    kill()
+                except OSError:
+                    pass
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--zygote"]:
+        zygote()
+    else:
+        main()

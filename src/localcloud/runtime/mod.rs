@@ -14,14 +14,23 @@
 //! memory, variables). A worker ([`worker`]) loads the handler once from the unpacked code
 //! (`{data dir}/code/{blob}/`, content-addressed: blobs never change) and serves invocations one
 //! at a time; the pool takes an idle worker or starts one, under a per-function semaphore
-//! ([`RuntimeOptions::concurrency`], default 64). **Starts are bounded:** at most
+//! ([`RuntimeOptions::concurrency`], default 64).
+//!
+//! **Starting a worker.** Workers are forked from one fork server per local cloud ([`zygote`]),
+//! which imported the COS SDK and `requests` once: a new worker is ready in a few milliseconds
+//! and shares those pages, where a fresh interpreter costs ~170–500 ms of CPU and ~30 MiB. The
+//! worker still imports the handler's module itself (the function's initialisation runs in
+//! every instance, as in SCF), with the function's environment, directory and `sys.path`; code
+//! that ships its own copy of a preloaded package gets its copy. A function whose variables act
+//! at interpreter start (`PYTHONHASHSEED`, `LD_PRELOAD`, …), a fork server that cannot start,
+//! or `CHATSTACK_WORKER_FORK=0` gets workers started as interpreters of their own.
+//! **Starts are bounded:** at most
 //! [`RuntimeOptions::max_starting`] workers of a function start at once (default: the number of
 //! CPUs); an invocation that finds no idle worker while that many are starting waits for
-//! whichever comes first, a worker given back or a start slot. Starting a Python worker is
-//! CPU-bound (~100–300 ms of imports), so more parallel starts than CPUs only slow every start
-//! and everything else on the machine, and under a burst of short invocations most of those
-//! new workers would be needed for a few milliseconds (the chat benchmark, `benches/chat/`:
-//! at N = 50 clients the transport pool grew to 12 workers for 8 messages in flight).
+//! whichever comes first, a worker given back or a start slot: under a burst of short
+//! invocations most new workers would be needed for a few milliseconds (the chat benchmark,
+//! `benches/chat/`: at N = 50 clients the transport pool grew to 12 workers for 8 messages in
+//! flight before this bound).
 //! The pool still grows to `concurrency` workers when invocations keep waiting. Idle workers are ended after
 //! [`RuntimeOptions::idle_timeout`] (default 5 min). A redeploy changes the version: new
 //! invocations start new workers, old idle ones are retired at once and busy ones when they
@@ -29,7 +38,7 @@
 //! dropped; replacements start lazily. A handler exception leaves the worker warm.
 //!
 //! **Initialisation** is its own phase, as in SCF: a new worker loads the COS hook and the
-//! handler's module, then reports ready ([`protocol`] v2); the host waits for that for the
+//! handler's module, then reports ready ([`protocol`] v3); the host waits for that for the
 //! function's `InitTimeout` (record field, default 65 s) and only then sends the invocation and
 //! starts its `Timeout`. Past `InitTimeout` the worker is killed and the invocation fails with
 //! [`FunctionErrorKind::InitTimeout`] (446, `Function initialization timed out after N seconds
@@ -49,6 +58,7 @@ pub mod logs;
 pub mod protocol;
 pub mod python;
 mod worker;
+mod zygote;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -61,7 +71,8 @@ use tokio::sync::Semaphore;
 
 use super::LocalCloud;
 use super::api3::scf::{self, FunctionRecord, Status};
-use worker::{RunOutcome, SpawnError, Worker, WorkerSpec};
+use worker::{Launch, RunOutcome, SpawnError, Worker, WorkerSpec};
+use zygote::Zygote;
 
 /// The embedded worker bootstrap.
 pub const BOOTSTRAP_PY: &str = include_str!("../../../functions/_runtime/bootstrap.py");
@@ -93,6 +104,9 @@ pub struct RuntimeOptions {
     pub idle_timeout: Duration,
     /// Invocation records kept per function.
     pub max_log_records: usize,
+    /// Whether workers are forked from the fork server (`CHATSTACK_WORKER_FORK=0`: no, every
+    /// worker is its own interpreter).
+    pub fork: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -105,6 +119,7 @@ impl Default for RuntimeOptions {
             max_starting: std::thread::available_parallelism().map_or(1, |n| n.get()),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_log_records: DEFAULT_MAX_LOG_RECORDS,
+            fork: true,
         }
     }
 }
@@ -124,6 +139,9 @@ impl RuntimeOptions {
         }
         if let Some(n) = num("CHATSTACK_WORKER_STARTS").filter(|n| *n > 0) {
             o.max_starting = usize::try_from(n).unwrap_or(o.max_starting);
+        }
+        if std::env::var("CHATSTACK_WORKER_FORK").is_ok_and(|v| v.trim() == "0") {
+            o.fork = false;
         }
         if let Some(s) = num("CHATSTACK_WORKER_IDLE_SECS").filter(|n| *n > 0) {
             o.idle_timeout = Duration::from_secs(s);
@@ -312,6 +330,8 @@ struct Inner {
     data_dir: PathBuf,
     socket_dir: PathBuf,
     python: tokio::sync::Mutex<Option<python::PythonEnv>>,
+    /// The fork server, started with the first worker.
+    zygote: tokio::sync::Mutex<ZygoteSlot>,
     /// Keyed by the function's store key. `std` mutex: never held across an `.await`.
     functions: Mutex<HashMap<String, Arc<Slot>>>,
     reaper_started: AtomicBool,
@@ -388,6 +408,7 @@ impl Runtime {
                 data_dir,
                 socket_dir,
                 python: tokio::sync::Mutex::new(None),
+                zygote: tokio::sync::Mutex::new(ZygoteSlot::default()),
                 functions: Mutex::new(HashMap::new()),
                 reaper_started: AtomicBool::new(false),
                 swept: AtomicBool::new(false),
@@ -827,8 +848,66 @@ impl Runtime {
             .mint_temporary(now, CREDENTIALS_TTL)
             .map_err(|e| e.to_string())?;
         let env = worker_env(cloud, &pool.record, &pool.spec.code_dir, &creds);
+        let zygote = if self.inner.opts.fork && forkable(&env) {
+            self.zygote(&pool.spec).await
+        } else {
+            None
+        };
         // The invocation clock has not started: `Worker::spawn` bounds loading by InitTimeout.
-        Worker::spawn(&pool.spec, &env).await
+        match &zygote {
+            Some(z) => match Worker::spawn(&pool.spec, &env, Launch::Fork(z)).await {
+                Err(SpawnError::Failed(why)) if !z.is_alive() => {
+                    tracing::warn!(
+                        "the function fork server ended ({why}); starting the worker on its own"
+                    );
+                    Worker::spawn(&pool.spec, &env, Launch::Exec).await
+                }
+                r => r,
+            },
+            None => Worker::spawn(&pool.spec, &env, Launch::Exec).await,
+        }
+    }
+
+    /// The fork server: the running one, or a new one (`None` if it cannot start; then workers
+    /// start on their own, and another start is tried after [`ZYGOTE_RETRY`]).
+    async fn zygote(&self, spec: &WorkerSpec) -> Option<Arc<Zygote>> {
+        let mut slot = self.inner.zygote.lock().await;
+        if let Some(z) = slot.current.as_ref().filter(|z| z.is_alive()) {
+            return Some(z.clone());
+        }
+        if slot.failed_at.is_some_and(|t| t.elapsed() < ZYGOTE_RETRY) {
+            return None;
+        }
+        let mut env = python::basic_env();
+        env.extend(
+            INTERPRETER_ENV
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        match Zygote::start(
+            &spec.python,
+            &spec.bootstrap,
+            &spec.socket_dir,
+            &spec.cos_addr,
+            &env,
+        )
+        .await
+        {
+            Ok(z) => {
+                tracing::debug!(pid = z.pid, preloaded = ?z.preloaded, "function fork server started");
+                slot.current = Some(z.clone());
+                slot.failed_at = None;
+                Some(z)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot start the function fork server ({e}); workers start on their own"
+                );
+                slot.current = None;
+                slot.failed_at = Some(std::time::Instant::now());
+                None
+            }
+        }
     }
 
     /// Stores the invocation record (on the blocking pool: the store fsyncs).
@@ -1048,12 +1127,46 @@ fn worker_env(
         ("SCF_TIMEOUT", r.timeout.to_string()),
         ("USER_CODE_ROOT", code.clone()),
         ("PYTHONPATH", code),
-        ("PYTHONUNBUFFERED", "1".to_owned()),
-        ("PYTHONDONTWRITEBYTECODE", "1".to_owned()),
-        ("PYTHONIOENCODING", "utf-8".to_owned()),
     ];
     env.extend(builtins.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    env.extend(
+        INTERPRETER_ENV
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     env
+}
+
+/// The fork server's state in a runtime.
+#[derive(Debug, Default)]
+struct ZygoteSlot {
+    current: Option<Arc<Zygote>>,
+    failed_at: Option<std::time::Instant>,
+}
+
+/// After a failed fork server start, how long workers start on their own before another try.
+const ZYGOTE_RETRY: Duration = Duration::from_secs(30);
+
+/// Interpreter settings every worker gets; the fork server starts with the same ones.
+const INTERPRETER_ENV: &[(&str, &str)] = &[
+    ("PYTHONUNBUFFERED", "1"),
+    ("PYTHONDONTWRITEBYTECODE", "1"),
+    ("PYTHONIOENCODING", "utf-8"),
+];
+
+/// Whether a worker with environment `env` can be forked: nothing in it acts at interpreter or
+/// process start (other `PYTHON*` variables such as `PYTHONHASHSEED`, `LD_*`) beyond what the
+/// fork server started with. Otherwise it gets an interpreter of its own.
+fn forkable(env: &[(String, String)]) -> bool {
+    env.iter().all(|(k, v)| {
+        if k == "PYTHONPATH" {
+            return true;
+        }
+        if let Some((_, ours)) = INTERPRETER_ENV.iter().find(|(name, _)| name == k) {
+            return v == ours;
+        }
+        !k.starts_with("PYTHON") && !k.starts_with("LD_")
+    })
 }
 
 /// Makes the socket directory private to us.

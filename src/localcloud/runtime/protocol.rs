@@ -1,14 +1,16 @@
 //! The worker protocol between the local cloud and a warm Python worker
 //! (`functions/_runtime/bootstrap.py`, whose header comment mirrors this one).
 //!
-//! **Version 2.** The worker connects to a Unix socket the host created for it alone (path in
-//! `CHATSTACK_WORKER_SOCKET`). Every message is a *frame*: a 4-byte big-endian length, then that
-//! many bytes of UTF-8 JSON holding one object. The function's stdout and stderr are never part
-//! of the protocol: they are its logs, read line by line by the host.
+//! **Version 3.** The worker connects to a Unix socket the host created for it alone (path in
+//! `CHATSTACK_WORKER_SOCKET`, or in the fork request, see [`super::zygote`]). Every message is a
+//! *frame*: a 4-byte big-endian length, then that many bytes of UTF-8 JSON holding one object.
 //!
-//! 1. worker → host, once, as soon as it runs: `{"type":"hello","version":2,"pid":N,
-//!    "nonce":"…","python":"3.11.7"}` (the nonce comes from `CHATSTACK_WORKER_NONCE` and proves
-//!    which process connected);
+//! 1. the worker opens **three connections**, each starting with a hello frame:
+//!    `{"type":"hello","version":3,"stream":"control"|"stdout"|"stderr","pid":N,"nonce":"…",
+//!    "python":"3.11.7"}` (the nonce proves which process connected). `control` carries the
+//!    frames below; after their hello, `stdout` and `stderr` carry the raw bytes written to file
+//!    descriptors 1 and 2 (dup2'ed onto them, so child processes' output arrives too): the
+//!    function's logs, read line by line. The protocol never travels on them;
 //! 2. worker → host, once, after *initialisation* (pointing the COS SDK at the local cloud,
 //!    importing the handler's module): `{"type":"ready","ok":true,"init_ms":F}`, or, when the
 //!    module cannot be imported or has no such handler, `{"type":"ready","ok":false,
@@ -34,7 +36,7 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The protocol version; `bootstrap.py`'s `PROTOCOL_VERSION` must match.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame accepted either way (SCF's synchronous payload limit is 6 MB; leave headroom).
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
@@ -54,9 +56,18 @@ pub struct Hello {
     pub pid: u32,
     /// The nonce it was started with.
     pub nonce: String,
+    /// Which connection this is: `control`, `stdout`, `stderr` (a worker's) or `zygote`.
+    #[serde(default)]
+    pub stream: String,
     /// Its Python version.
     #[serde(default)]
     pub python: String,
+    /// The fork server's: the top-level packages it imported once for every worker.
+    #[serde(default)]
+    pub preloaded: Vec<String>,
+    /// The fork server's: how long those imports took.
+    #[serde(default)]
+    pub preload_ms: f64,
 }
 
 /// The second frame a worker sends, once its code is loaded.

@@ -53,8 +53,27 @@ fn deploy_init(
     timeout: u32,
     init_timeout: u32,
 ) -> FunctionRef {
+    deploy_with(
+        c,
+        name,
+        &[("index.py", code)],
+        &[("GREETING", "hi")],
+        timeout,
+        init_timeout,
+    )
+}
+
+/// Stores (or replaces) function `name` with these files and variables.
+fn deploy_with(
+    c: &LocalCloud,
+    name: &str,
+    files: &[(&str, &str)],
+    vars: &[(&str, &str)],
+    timeout: u32,
+    init_timeout: u32,
+) -> FunctionRef {
     let blob = format!("scf-lam-{name}-{}.zip", uuid::Uuid::new_v4().simple());
-    let bytes = zip(&[("index.py", code)]);
+    let bytes = zip(files);
     c.store().put_blob(&blob, &bytes).unwrap();
     let rec = FunctionRecord {
         region: "ap-guangzhou".into(),
@@ -69,10 +88,13 @@ fn deploy_init(
         init_timeout,
         role: String::new(),
         function_type: "Event".into(),
-        environment: vec![KeyValue {
-            key: "GREETING".into(),
-            value: "hi".into(),
-        }],
+        environment: vars
+            .iter()
+            .map(|(k, v)| KeyValue {
+                key: (*k).into(),
+                value: (*v).into(),
+            })
+            .collect(),
         tags: vec![],
         code_blob: blob,
         code_size: bytes.len() as u64,
@@ -115,8 +137,21 @@ def main_handler(event, context):
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_worker_returns_values_with_scf_context_and_clean_env() {
+    warm_worker_with_scf_context_and_clean_env(quick()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unforked_workers_get_the_same_context_and_env() {
+    let opts = RuntimeOptions {
+        fork: false,
+        ..quick()
+    };
+    warm_worker_with_scf_context_and_clean_env(opts).await;
+}
+
+async fn warm_worker_with_scf_context_and_clean_env(opts: RuntimeOptions) {
     let dir = tempfile::tempdir().unwrap();
-    let c = cloud(dir.path(), quick());
+    let c = cloud(dir.path(), opts);
     let f = deploy(&c, "echo", ECHO, 10);
     let a = call(&c, &f, json!({"n": 1})).await;
     let v = a.outcome.clone().unwrap();
@@ -574,5 +609,117 @@ async fn a_burst_of_first_invocations_with_a_short_timeout_all_succeed() {
     for o in outs {
         let o = o.unwrap();
         assert!(o.outcome.is_ok(), "{:?}\n{}", o.outcome, o.log);
+    }
+}
+
+/// A handler reporting its process, its parent and where its module was initialised.
+const WHO: &str = r#"
+import os, sys, time
+INIT_PID = os.getpid()
+print("init in", INIT_PID)
+def main_handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"pid": os.getpid(), "ppid": os.getppid(), "init_pid": INIT_PID,
+            "hash_randomization": sys.flags.hash_randomization,
+            "preloaded": "qcloud_cos" in sys.modules}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forked_workers_still_initialise_the_function_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let f = deploy(&c, "who", WHO, 10);
+    let (a, b) = tokio::join!(
+        call(&c, &f, json!({"sleep": 0.5})),
+        call(&c, &f, json!({"sleep": 0.5}))
+    );
+    let (va, vb) = (a.outcome.unwrap(), b.outcome.unwrap());
+    assert_ne!(
+        va["pid"], vb["pid"],
+        "two concurrent invocations, two workers"
+    );
+    for (v, log) in [(&va, &a.log), (&vb, &b.log)] {
+        // The module ran in the worker itself, not once in the fork server.
+        assert_eq!(v["init_pid"], v["pid"]);
+        assert!(log.contains(&format!("init in {}", v["pid"])), "{log}");
+        // Forked by the fork server, not started by us.
+        assert_ne!(v["ppid"], json!(std::process::id()));
+        assert_eq!(v["ppid"], va["ppid"], "one fork server");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interpreter_start_variables_get_an_interpreter_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let f = deploy_with(
+        &c,
+        "seeded",
+        &[("index.py", WHO)],
+        &[("PYTHONHASHSEED", "0")],
+        10,
+        scf::DEFAULT_INIT_TIMEOUT,
+    );
+    let v = call(&c, &f, json!({})).await.outcome.unwrap();
+    assert_eq!(
+        v["ppid"],
+        json!(std::process::id()),
+        "started by us, not forked"
+    );
+    assert_eq!(v["hash_randomization"], 0, "PYTHONHASHSEED took effect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_that_ships_a_preloaded_package_imports_its_own_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let index = r#"
+import requests
+def main_handler(event, context):
+    return {"mark": getattr(requests, "MARK", None), "file": requests.__file__}
+"#;
+    let f = deploy_with(
+        &c,
+        "vendored",
+        &[
+            ("index.py", index),
+            ("requests/__init__.py", "MARK = 'vendored'\n"),
+        ],
+        &[],
+        10,
+        scf::DEFAULT_INIT_TIMEOUT,
+    );
+    let v = call(&c, &f, json!({})).await.outcome.unwrap();
+    assert_eq!(v["mark"], "vendored", "{v}");
+    // And a function that does not ship one gets the preloaded one.
+    let g = deploy(&c, "plain", WHO, 10);
+    let w = call(&c, &g, json!({})).await.outcome.unwrap();
+    assert_ne!(w["ppid"], json!(std::process::id()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_cloud_ends_the_fork_server_and_its_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let f = deploy(&c, "who", WHO, 10);
+    let v = call(&c, &f, json!({})).await.outcome.unwrap();
+    let pids = [v["pid"].as_u64().unwrap(), v["ppid"].as_u64().unwrap()];
+    let alive = |pid: u64| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    assert!(pids.iter().all(|p| alive(*p)));
+    drop(c);
+    let until = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| alive(*p)) && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for p in pids {
+        assert!(!alive(p), "process {p} outlived the local cloud");
     }
 }

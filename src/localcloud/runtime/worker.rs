@@ -6,14 +6,17 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
 use tokio::net::UnixListener;
-use tokio::net::unix::OwnedWriteHalf;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::protocol::{self, Hello, Invoke, Ready, Reply};
+use super::zygote::{ExitWatch, ForkRequest, Zygote};
 
 /// How long a new worker may take to connect and say hello (the interpreter starting; loading
 /// the code comes after, bounded by the function's `InitTimeout`).
@@ -109,7 +112,7 @@ pub(crate) enum RunOutcome {
 pub(crate) struct Worker {
     /// Process id (also its process group).
     pub(crate) pid: u32,
-    child: Child,
+    proc: Proc,
     writer: OwnedWriteHalf,
     replies: mpsc::UnboundedReceiver<std::io::Result<Reply>>,
     output: mpsc::UnboundedReceiver<Output>,
@@ -118,12 +121,85 @@ pub(crate) struct Worker {
     pub(crate) last_used: Instant,
 }
 
+/// How a worker's process is started.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Launch<'a> {
+    /// Its own interpreter (`python3 bootstrap.py`).
+    Exec,
+    /// Forked by the fork server.
+    Fork(&'a Arc<Zygote>),
+}
+
+/// A worker's process: our child, or the fork server's.
+#[derive(Debug)]
+enum Proc {
+    /// Started by us (killed when dropped).
+    Child(Child),
+    /// Forked by the zygote; it reports the exit.
+    Forked(Forked),
+}
+
+#[derive(Debug)]
+struct Forked {
+    pid: u32,
+    exit: ExitWatch,
+    zygote: Arc<Zygote>,
+}
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        // As `kill_on_drop` does for our own children: a worker nobody holds must not linger.
+        if self.exit.borrow().is_none() {
+            self.zygote.kill(self.pid);
+        }
+    }
+}
+
+impl Proc {
+    /// Waits for the process to end: how it ended.
+    async fn wait(&mut self) -> String {
+        match self {
+            Proc::Child(c) => c
+                .wait()
+                .await
+                .map(|s| s.to_string())
+                .unwrap_or_else(|e| e.to_string()),
+            Proc::Forked(f) => match f.exit.wait_for(Option::is_some).await {
+                Ok(s) => s.clone().unwrap_or_default(),
+                Err(_) => "the fork server ended".to_owned(),
+            },
+        }
+    }
+
+    /// Kills its process group (the function and anything it started).
+    fn kill_group(&mut self, pid: u32) {
+        match self {
+            Proc::Child(c) => kill_group(pid, c),
+            Proc::Forked(f) => {
+                if f.zygote.is_alive() {
+                    f.zygote.kill(f.pid);
+                } else {
+                    kill_group_by_pid(f.pid);
+                }
+            }
+        }
+    }
+}
+
+/// The three connections of a worker, once each has said hello.
+struct Attached {
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    python: String,
+}
+
 impl Worker {
-    /// Starts a worker with environment `env` (the function's, complete), waits for its hello,
-    /// then for its ready frame (at most `spec.init_timeout`).
+    /// Starts a worker with environment `env` (the function's, complete), waits for its three
+    /// connections, then for its ready frame (at most `spec.init_timeout`).
     pub(crate) async fn spawn(
         spec: &WorkerSpec,
         env: &[(String, String)],
+        launch: Launch<'_>,
     ) -> Result<Worker, SpawnError> {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         let sock_path = spec.socket_dir.join(format!("{}.sock", &tag[..12]));
@@ -131,50 +207,78 @@ impl Worker {
             .map_err(|e| format!("cannot listen on {}: {e}", sock_path.display()))?;
         let _cleanup = RemoveOnDrop(sock_path.clone());
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-
-        let mut cmd = Command::new(&spec.python);
-        cmd.arg(&spec.bootstrap)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("CHATSTACK_WORKER_SOCKET", &sock_path)
-            .env("CHATSTACK_WORKER_NONCE", &nonce)
-            .env("CHATSTACK_HANDLER", &spec.handler)
-            .env("CHATSTACK_COS_ADDR", &spec.cos_addr)
-            .current_dir(&spec.code_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            // Its own process group, so a timeout kills whatever the function started too.
-            .process_group(0);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", spec.python.display()))?;
-        let pid = child.id().unwrap_or(0);
         let (out_tx, mut output) = mpsc::unbounded_channel();
-        if let Some(s) = child.stdout.take() {
-            tokio::spawn(read_output(s, out_tx.clone()));
-        }
-        if let Some(s) = child.stderr.take() {
-            tokio::spawn(read_output(s, out_tx));
-        }
 
-        let accepted = tokio::select! {
-            r = tokio::time::timeout(START_TIMEOUT, listener.accept()) => r,
-            status = child.wait() => {
-                let log = drain_now(&mut output);
+        let (pid, mut proc) = match launch {
+            Launch::Exec => {
+                let mut cmd = Command::new(&spec.python);
+                cmd.arg(&spec.bootstrap)
+                    .env_clear()
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .env("CHATSTACK_WORKER_SOCKET", &sock_path)
+                    .env("CHATSTACK_WORKER_NONCE", &nonce)
+                    .env("CHATSTACK_HANDLER", &spec.handler)
+                    .env("CHATSTACK_COS_ADDR", &spec.cos_addr)
+                    .current_dir(&spec.code_dir)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .kill_on_drop(true)
+                    // Its own process group, so a timeout kills whatever the function started too.
+                    .process_group(0);
+                let mut child = cmd
+                    .spawn()
+                    .map_err(|e| format!("cannot start {}: {e}", spec.python.display()))?;
+                // Until the worker attaches its output connections, what the interpreter
+                // prints (a startup failure) arrives here.
+                if let Some(s) = child.stdout.take() {
+                    tokio::spawn(read_output(s, out_tx.clone(), false));
+                }
+                if let Some(s) = child.stderr.take() {
+                    tokio::spawn(read_output(s, out_tx.clone(), false));
+                }
+                (child.id().unwrap_or(0), Proc::Child(child))
+            }
+            Launch::Fork(zygote) => {
+                let req = ForkRequest {
+                    socket: &sock_path,
+                    nonce: &nonce,
+                    handler: &spec.handler,
+                    code_dir: &spec.code_dir,
+                    env,
+                };
+                let (pid, exit) = zygote.fork(&req).await?;
+                let forked = Forked {
+                    pid,
+                    exit,
+                    zygote: zygote.clone(),
+                };
+                (pid, Proc::Forked(forked))
+            }
+        };
+
+        let attached = tokio::select! {
+            r = tokio::time::timeout(START_TIMEOUT, attach(&listener, &nonce, &out_tx)) => r,
+            status = proc.wait() => {
+                let log = drain_for(&mut output, DRAIN_GRACE, 0).await;
                 return Err(SpawnError::Failed(format!(
-                    "the worker exited while starting ({}){}",
-                    status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                    "the worker exited while starting ({status}){}",
                     if log.is_empty() { String::new() } else { format!(":\n{log}") }
                 )));
             }
         };
-        let (stream, _) = match accepted {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(format!("the worker did not connect: {e}").into()),
+        let Attached {
+            mut reader,
+            writer,
+            python,
+        } = match attached {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => {
+                proc.kill_group(pid);
+                return Err(e.into());
+            }
             Err(_) => {
-                let _ = child.start_kill();
+                proc.kill_group(pid);
                 return Err(format!(
                     "the worker did not connect within {}s",
                     START_TIMEOUT.as_secs()
@@ -182,35 +286,13 @@ impl Worker {
                 .into());
             }
         };
-        let (mut reader, writer) = stream.into_split();
-        let hello: Hello =
-            match tokio::time::timeout(START_TIMEOUT, protocol::read_frame(&mut reader)).await {
-                Ok(Ok(Some(h))) => h,
-                other => {
-                    let _ = child.start_kill();
-                    return Err(format!("the worker sent no valid hello: {other:?}").into());
-                }
-            };
-        if hello.kind != "hello"
-            || hello.nonce != nonce
-            || hello.version != protocol::PROTOCOL_VERSION
-        {
-            let _ = child.start_kill();
-            return Err(format!(
-                "the worker's hello does not match (protocol version {} vs {}, or wrong nonce)",
-                hello.version,
-                protocol::PROTOCOL_VERSION
-            )
-            .into());
-        }
         // Initialisation, on its own clock (SCF's InitTimeout), never on an invocation's.
         let ready = tokio::select! {
             r = tokio::time::timeout(spec.init_timeout, protocol::read_frame::<_, Ready>(&mut reader)) => r,
-            status = child.wait() => {
-                let log = drain_for(&mut output, DRAIN_GRACE).await;
+            status = proc.wait() => {
+                let log = drain_for(&mut output, DRAIN_GRACE, 2).await;
                 return Err(SpawnError::Failed(format!(
-                    "the worker exited while loading the code ({}){}",
-                    status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                    "the worker exited while loading the code ({status}){}",
                     if log.is_empty() { String::new() } else { format!(":\n{log}") }
                 )));
             }
@@ -218,18 +300,18 @@ impl Worker {
         let ready = match ready {
             Ok(Ok(Some(r))) if r.kind == "ready" => r,
             Err(_) => {
-                kill_group(pid, &mut child);
-                let log = drain_for(&mut output, DRAIN_GRACE).await;
+                proc.kill_group(pid);
+                let log = drain_for(&mut output, DRAIN_GRACE, 2).await;
                 return Err(SpawnError::InitTimedOut { log });
             }
             other => {
                 // Usually the process ended while loading (`sys.exit()` at import): say how.
-                let status = match tokio::time::timeout(DRAIN_GRACE, child.wait()).await {
-                    Ok(Ok(s)) => format!("the worker exited while loading the code ({s})"),
+                let status = match tokio::time::timeout(DRAIN_GRACE, proc.wait()).await {
+                    Ok(s) => format!("the worker exited while loading the code ({s})"),
                     _ => format!("the worker sent no valid ready frame: {other:?}"),
                 };
-                kill_group(pid, &mut child);
-                let log = drain_for(&mut output, DRAIN_GRACE).await;
+                proc.kill_group(pid);
+                let log = drain_for(&mut output, DRAIN_GRACE, 2).await;
                 return Err(SpawnError::Failed(format!(
                     "{status}{}",
                     if log.is_empty() {
@@ -260,7 +342,8 @@ impl Worker {
         });
         tracing::debug!(
             pid,
-            python = hello.python,
+            python,
+            forked = matches!(launch, Launch::Fork(_)),
             init_ms = ready.init_ms,
             "function worker ready"
         );
@@ -270,7 +353,7 @@ impl Worker {
         }
         Ok(Worker {
             pid,
-            child,
+            proc,
             writer,
             replies,
             output,
@@ -352,9 +435,9 @@ impl Worker {
     /// The worker went away: collect the rest of its output and its exit status.
     async fn crashed(&mut self, mut log: LogBuf, why: String) -> RunOutcome {
         self.drain(&mut log).await;
-        let status = match tokio::time::timeout(DRAIN_GRACE, self.child.wait()).await {
-            Ok(Ok(s)) => s.to_string(),
-            _ => {
+        let status = match tokio::time::timeout(DRAIN_GRACE, self.proc.wait()).await {
+            Ok(s) => s,
+            Err(_) => {
                 self.kill_group();
                 "unresponsive, killed".to_owned()
             }
@@ -385,22 +468,25 @@ impl Worker {
 
     /// Kills the worker's process group (the function and anything it started).
     pub(crate) fn kill_group(&mut self) {
-        kill_group(self.pid, &mut self.child);
+        self.proc.kill_group(self.pid);
     }
 
     /// Ends an idle worker politely: closing the socket makes it exit; killed if it lingers.
     pub(crate) fn retire(self) {
         let Worker {
-            mut child, writer, ..
+            pid,
+            mut proc,
+            writer,
+            ..
         } = self;
         drop(writer);
         tokio::spawn(async move {
-            if tokio::time::timeout(Duration::from_secs(2), child.wait())
+            if tokio::time::timeout(Duration::from_secs(2), proc.wait())
                 .await
                 .is_err()
             {
-                let _ = child.start_kill();
-                let _ = child.wait().await;
+                proc.kill_group(pid);
+                let _ = proc.wait().await;
             }
         });
     }
@@ -408,6 +494,12 @@ impl Worker {
 
 /// Kills process group `pid` (a worker and anything it started), and `child` itself.
 fn kill_group(pid: u32, child: &mut Child) {
+    kill_group_by_pid(pid);
+    let _ = child.start_kill();
+}
+
+/// Kills process group `pid`.
+fn kill_group_by_pid(pid: u32) {
     if pid != 0 {
         // No `unsafe` (no libc::kill): the system's `kill` reaches the whole group.
         let _ = std::process::Command::new("kill")
@@ -417,27 +509,89 @@ fn kill_group(pid: u32, child: &mut Child) {
             .stderr(Stdio::null())
             .status();
     }
-    let _ = child.start_kill();
 }
 
-/// The output of a worker being given up on: what is in the pipes, read for at most `grace`.
-async fn drain_for(rx: &mut mpsc::UnboundedReceiver<Output>, grace: Duration) -> String {
+/// The output of a worker being given up on: what is in the channel, read for at most `grace`
+/// until `open` output connections have closed (with none attached: until it is quiet).
+async fn drain_for(
+    rx: &mut mpsc::UnboundedReceiver<Output>,
+    grace: Duration,
+    mut open: u8,
+) -> String {
+    const QUIET: Duration = Duration::from_millis(100);
     let until = Instant::now() + grace;
+    let attached = open > 0;
     let mut log = LogBuf::default();
-    let mut open = 2;
-    while open > 0 {
-        match tokio::time::timeout_at(until, rx.recv()).await {
+    loop {
+        if attached && open == 0 {
+            break;
+        }
+        let by = if attached {
+            until
+        } else {
+            until.min(Instant::now() + QUIET)
+        };
+        match tokio::time::timeout_at(by, rx.recv()).await {
             Ok(Some(Output::Line(l))) => log.push(l),
             Ok(Some(Output::Marker(_))) => {}
-            Ok(Some(Output::Closed)) => open -= 1,
+            Ok(Some(Output::Closed)) => open = open.saturating_sub(1),
             Ok(None) | Err(_) => break,
         }
     }
     log.finish()
 }
 
+/// Accepts a new worker's three connections (any order), checks their hellos, and starts
+/// reading its stdout and stderr into `out`.
+async fn attach(
+    listener: &UnixListener,
+    nonce: &str,
+    out: &mpsc::UnboundedSender<Output>,
+) -> Result<Attached, String> {
+    let mut control = None;
+    let mut outputs = 0;
+    let mut python = String::new();
+    while control.is_none() || outputs < 2 {
+        let (mut stream, _) = listener
+            .accept()
+            .await
+            .map_err(|e| format!("the worker did not connect: {e}"))?;
+        let hello: Hello = match protocol::read_frame(&mut stream).await {
+            Ok(Some(h)) => h,
+            other => return Err(format!("the worker sent no valid hello: {other:?}")),
+        };
+        if hello.kind != "hello"
+            || hello.nonce != nonce
+            || hello.version != protocol::PROTOCOL_VERSION
+        {
+            return Err(format!(
+                "the worker's hello does not match (protocol version {} vs {}, or wrong nonce)",
+                hello.version,
+                protocol::PROTOCOL_VERSION
+            ));
+        }
+        match hello.stream.as_str() {
+            "control" if control.is_none() => {
+                python = hello.python;
+                control = Some(stream.into_split());
+            }
+            "stdout" | "stderr" if outputs < 2 => {
+                outputs += 1;
+                tokio::spawn(read_output(stream, out.clone(), true));
+            }
+            other => return Err(format!("unexpected worker connection `{other}`")),
+        }
+    }
+    let (reader, writer) = control.expect("loop ends with a control connection");
+    Ok(Attached {
+        reader,
+        writer,
+        python,
+    })
+}
+
 /// Removes a socket file when the spawn attempt ends, whatever happened.
-struct RemoveOnDrop(PathBuf);
+pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
@@ -474,18 +628,13 @@ impl LogBuf {
     }
 }
 
-fn drain_now(rx: &mut mpsc::UnboundedReceiver<Output>) -> String {
-    let mut lines = Vec::new();
-    while let Ok(o) = rx.try_recv() {
-        if let Output::Line(l) = o {
-            lines.push(l);
-        }
-    }
-    lines.join("\n")
-}
-
-/// Reads one of the worker's output streams line by line.
-async fn read_output(stream: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<Output>) {
+/// Reads one of the worker's output streams line by line; `report_close`: send
+/// [`Output::Closed`] at its end (the output connections; not the startup pipes).
+async fn read_output(
+    stream: impl AsyncRead + Unpin,
+    tx: mpsc::UnboundedSender<Output>,
+    report_close: bool,
+) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     loop {
@@ -509,7 +658,9 @@ async fn read_output(stream: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<O
             return;
         }
     }
-    let _ = tx.send(Output::Closed);
+    if report_close {
+        let _ = tx.send(Output::Closed);
+    }
 }
 
 /// Whether `p` is a usable socket directory path (Unix socket paths are limited to ~107 bytes).
