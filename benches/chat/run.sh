@@ -87,7 +87,7 @@ stop_cloud() {
   rm -rf "$CLOUD_DATA" "$CLOUD_DATA.out"; mv -f "$CLOUD_DATA.log" "$WORK/last-cloud.log" 2>/dev/null
   CLOUD_PID=""
 }
-trap stop_cloud EXIT
+trap 'mem_stop; stop_cloud' EXIT
 
 # The article's functions with ONE fix, nothing else: registry keys percent-encoded. An id is
 # base64 and may start with `/`, which the COS SDK strips from keys, so unpatched about one
@@ -149,16 +149,27 @@ client() { # client <script> <args...>
   timeout $((DEADLINE + 90)) node "$WORK/client/$script" "$@"
 }
 
+# Peak PSS (and RSS) of the local cloud's process tree while a client runs: $OUT/mem.jsonl.
+MEM_PID=""
+mem_start() { # mem_start label n
+  "$PY" "$HERE/memtree.py" --pid "$CLOUD_PID" --label "$1" --n "$2" --out "$OUT/mem.jsonl" &
+  MEM_PID=$!
+}
+mem_stop() {
+  [ -n "$MEM_PID" ] || return 0
+  kill -TERM "$MEM_PID" 2>/dev/null; wait "$MEM_PID" 2>/dev/null; MEM_PID=""
+}
+
 stage_load() {
   for stack in $STACKS; do
     for rep in $(seq "$REPS"); do
       for n in $NS; do
         [ "$n" -ge 200 ] && [ "$rep" -gt "$LONG_REPS" ] && continue
-        start_cloud && deploy "$stack" && sleep 1 &&
+        start_cloud && deploy "$stack" && sleep 1 && mem_start "$stack${LABEL_SUFFIX:-}" "$n" &&
           client bench.mjs --url "$WS_URL" --n "$n" --k "$K" --mode window --window 8 \
             --connect-concurrency 8 --deadline "$DEADLINE" --pid "$CLOUD_PID" \
             --label "$stack${LABEL_SUFFIX:-}" --out "$OUT/load.jsonl"
-        stop_cloud; sleep 2
+        mem_stop; stop_cloud; sleep 2
       done
     done
   done
@@ -196,10 +207,10 @@ stage_peers() {
 }
 
 stage_idle() {
-  start_cloud && deploy fanout && sleep 1 &&
+  start_cloud && deploy fanout && sleep 1 && mem_start "idle${LABEL_SUFFIX:-}" "$IDLE_N" &&
     timeout 900 node "$WORK/client/idle.mjs" --url "$WS_URL" --n "$IDLE_N" --connect-concurrency 8 \
-      --hold 20 --pid "$CLOUD_PID" --deadline 800 --label fanout --out "$OUT/idle.jsonl"
-  stop_cloud
+      --hold 20 --pid "$CLOUD_PID" --deadline 800 --label "fanout${LABEL_SUFFIX:-}" --out "$OUT/idle.jsonl"
+  mem_stop; stop_cloud
 }
 
 setup_client

@@ -108,9 +108,31 @@ def idle_table():
               f"{get(r, 'tree_holding_end.procs')} | {fmt(r['gateway_rss_per_connection_kib'], 1)} | {fmt(r['close_all_ms'])} |")
 
 
+def mem_table():
+    rows = {}
+    for r in lines("mem.jsonl"):
+        rows.setdefault((r["label"], r["n"]), []).append(r)
+    if not rows:
+        return
+    print("| system | N | runs | peak tree PSS (MiB) | summed RSS at peak (MiB) | peak procs | "
+          "gateway process at the PSS peak: PSS / RSS (MiB) |")
+    print("|---|---|---|---|---|---|---|")
+    for (label, n), rs in sorted(rows.items()):
+        m = lambda p: med([get(r, p) for r in rs])  # noqa: E731
+        print(f"| {NAMES.get(label, label)} | {n} | {len(rs)} | {fmt(m('peak_pss_mib'), 1)} | "
+              f"{fmt(m('peak_rss_mib'), 1)} | {fmt(m('peak_procs'))} | "
+              f"{fmt(m('gateway_at_pss_peak_pss_mib'), 1)} / {fmt(m('gateway_at_pss_peak_rss_mib'), 1)} |")
+    print()
+    print("Per run (peak PSS MiB):")
+    for (label, n), rs in sorted(rows.items()):
+        print(f"- {label} N={n}: " + ", ".join(fmt(r["peak_pss_mib"], 1) for r in rs))
+
+
 print("### Load: broadcast, K messages per client, window W=8, connects 8 at a time (medians)\n")
 load_table()
 print("\n### Round trip, 2 clients, 100 repetitions (ms, medians of the runs' p50/p95)\n")
 rtt_table()
 print("\n### Idle connections\n")
 idle_table()
+print("\n### Memory of the local cloud's process tree (memtree.py: PSS counts a page shared by k processes 1/k in each)\n")
+mem_table()

@@ -275,6 +275,13 @@ pub async fn run(
             .shutdown(gateway.limits().close_grace + std::time::Duration::from_secs(3))
             .await;
     };
+    // Small replies and frames go out at once (no Nagle): a pipelined push-back client or a
+    // WebSocket client that delays its ACKs would otherwise wait ~40 ms per reply.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
