@@ -150,13 +150,24 @@ client() { # client <script> <args...>
 }
 
 # Peak PSS (and RSS) of the local cloud's process tree while a client runs: $OUT/mem.jsonl.
-MEM_PID=""
+# The load client measures connect + messaging, then closes every connection at once (which
+# runs N cleanups): memtree reports the peaks of the whole run and, from the client's run_ms,
+# of connect + messaging alone.
+MEM_PID=""; MEM_T0=""; MEM_LINES=0
 mem_start() { # mem_start label n
-  "$PY" "$HERE/memtree.py" --pid "$CLOUD_PID" --label "$1" --n "$2" --out "$OUT/mem.jsonl" &
+  rm -f "$WORK/mem.until"
+  "$PY" "$HERE/memtree.py" --pid "$CLOUD_PID" --label "$1" --n "$2" --out "$OUT/mem.jsonl" \
+    --until-file "$WORK/mem.until" &
   MEM_PID=$!
+  MEM_LINES=$(cat "$OUT/load.jsonl" 2>/dev/null | wc -l)
+  MEM_T0=$(date +%s.%N)
 }
 mem_stop() {
   [ -n "$MEM_PID" ] || return 0
+  if [ "$(cat "$OUT/load.jsonl" 2>/dev/null | wc -l)" -gt "$MEM_LINES" ]; then
+    tail -1 "$OUT/load.jsonl" | "$PY" -c "import json,sys; print($MEM_T0 + json.load(sys.stdin)['run_ms'] / 1000)" \
+      > "$WORK/mem.until" 2>/dev/null
+  fi
   kill -TERM "$MEM_PID" 2>/dev/null; wait "$MEM_PID" 2>/dev/null; MEM_PID=""
 }
 

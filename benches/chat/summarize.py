@@ -114,18 +114,22 @@ def mem_table():
         rows.setdefault((r["label"], r["n"]), []).append(r)
     if not rows:
         return
-    print("| system | N | runs | peak tree PSS (MiB) | summed RSS at peak (MiB) | peak procs | "
-          "gateway process at the PSS peak: PSS / RSS (MiB) |")
+    print("| system | N | runs | connect + messaging: peak tree PSS (MiB) / procs | whole run, closing all "
+          "connections included: peak tree PSS (MiB) / procs | summed RSS, whole run (MiB) | at the PSS peak, "
+          "PSS by process (MiB) |")
     print("|---|---|---|---|---|---|---|")
     for (label, n), rs in sorted(rows.items()):
         m = lambda p: med([get(r, p) for r in rs])  # noqa: E731
-        print(f"| {NAMES.get(label, label)} | {n} | {len(rs)} | {fmt(m('peak_pss_mib'), 1)} | "
-              f"{fmt(m('peak_rss_mib'), 1)} | {fmt(m('peak_procs'))} | "
-              f"{fmt(m('gateway_at_pss_peak_pss_mib'), 1)} / {fmt(m('gateway_at_pss_peak_rss_mib'), 1)} |")
+        mid = sorted(rs, key=lambda r: r["peak_pss_mib"])[len(rs) // 2]
+        parts = ", ".join(f"{k} {v['procs']}× {fmt(v['pss_mib'], 1)}" for k, v in (mid.get("at_pss_peak") or {}).items())
+        print(f"| {NAMES.get(label, label)} | {n} | {len(rs)} | {fmt(m('until_peak_pss_mib'), 1)} / "
+              f"{fmt(m('until_peak_procs'))} | {fmt(m('peak_pss_mib'), 1)} / {fmt(m('peak_procs'))} | "
+              f"{fmt(m('peak_rss_mib'), 1)} | {parts} |")
     print()
-    print("Per run (peak PSS MiB):")
+    print("Per run (peak PSS MiB, connect + messaging / whole run):")
     for (label, n), rs in sorted(rows.items()):
-        print(f"- {label} N={n}: " + ", ".join(fmt(r["peak_pss_mib"], 1) for r in rs))
+        print(f"- {label} N={n}: " + ", ".join(
+            f"{fmt(r.get('until_peak_pss_mib'), 1)} / {fmt(r['peak_pss_mib'], 1)}" for r in rs))
 
 
 print("### Load: broadcast, K messages per client, window W=8, connects 8 at a time (medians)\n")

@@ -35,10 +35,11 @@ Protocol (mirrored in src/localcloud/runtime/protocol.rs; bump PROTOCOL_VERSION 
       {"type": "invoke", "id": "<request id>", "event": <any JSON>, "context": {<SCF context>}}
 - worker -> host, after the handler finished:
       {"type": "result", "id": "<request id>", "ok": true,  "value": <return value>,
-       "duration_ms": <float>, "mem": <bytes>}
+       "duration_ms": <float>, "cpu_ms": <float>, "mem": <bytes>}
       {"type": "result", "id": "<request id>", "ok": false,
        "error": {"kind": "UserException" | "ImportError", "message": "...", "traceback": "..."},
-       "duration_ms": <float>, "mem": <bytes>}
+       "duration_ms": <float>, "cpu_ms": <float>, "mem": <bytes>}
+  (cpu_ms: the worker process's CPU time during the handler, which the host uses to size pools.)
   Before the result frame the worker flushes stdout and stderr and writes, on each of them, the
   end marker "\x1e<id>\x1e\n": once the host has read both markers it has all of the
   invocation's output.
@@ -244,8 +245,20 @@ def _attach(sock_path, nonce):
     return control
 
 
+def _name_process():
+    """`ps`/`top` show the function's name (first 15 bytes) instead of `python3`. Best effort."""
+    name = os.environ.get("SCF_FUNCTIONNAME", "")
+    if name:
+        try:
+            with open("/proc/self/comm", "w") as f:
+                f.write(name.encode("utf-8")[:15].decode("utf-8", "ignore"))
+        except OSError:
+            pass
+
+
 def _serve(sock, handler_spec, cos_addr):
     """Loads the handler (the init phase), says ready, then runs invocations until EOF."""
+    _name_process()
     # Initialisation: bounded by the function's InitTimeout, not by its invocation Timeout.
     started = time.perf_counter()
     _install_cos_hook(cos_addr)
@@ -270,6 +283,7 @@ def _serve(sock, handler_spec, cos_addr):
             continue
         request_id = msg["id"]
         started = time.perf_counter()
+        cpu_started = time.process_time()
         if load_error is not None:
             sys.stderr.write(load_error["message"] + "\n")
             if load_error["traceback"]:
@@ -296,6 +310,7 @@ def _serve(sock, handler_spec, cos_addr):
         reply["type"] = "result"
         reply["id"] = request_id
         reply["duration_ms"] = (time.perf_counter() - started) * 1000.0
+        reply["cpu_ms"] = (time.process_time() - cpu_started) * 1000.0
         reply["mem"] = _mem_bytes()
         _flush_with_marker(request_id)
         _send(sock, reply)
@@ -403,8 +418,9 @@ def _forked_worker(zsock, wakeup, req, preloaded):
         os.environ.update(env)
         os.chdir(req["code_dir"])
         extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        # New entries get finders of their own; invalidating the others' caches would only
+        # re-list (and un-share) the directories the fork server already read.
         sys.path[:0] = [os.path.abspath(p) for p in extra]
-        importlib.invalidate_caches()
         if _shadowed(preloaded):
             _forget(preloaded)
         sock = _attach(req["socket"], req["nonce"])

@@ -54,6 +54,7 @@
 //! `PYTHONDONTWRITEBYTECODE=1`, `PYTHONIOENCODING=utf-8`. The bootstrap points the official COS
 //! SDK at the local COS (see `functions/_runtime/bootstrap.py`).
 
+mod cpu;
 pub mod logs;
 pub mod protocol;
 pub mod python;
@@ -83,6 +84,8 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Lifetime of the temporary credentials given to a worker.
 pub const CREDENTIALS_TTL: Duration = Duration::from_secs(12 * 3600);
+/// See [`RuntimeOptions::scale_delay`].
+pub const DEFAULT_SCALE_DELAY: Duration = Duration::from_millis(20);
 /// Invocation records kept per function.
 pub const DEFAULT_MAX_LOG_RECORDS: usize = 1000;
 
@@ -104,6 +107,10 @@ pub struct RuntimeOptions {
     pub idle_timeout: Duration,
     /// Invocation records kept per function.
     pub max_log_records: usize,
+    /// Once a function has [`Self::max_starting`] workers and all are busy, how long an
+    /// invocation waits for one to come back before another is started
+    /// (`CHATSTACK_WORKER_SCALE_MS`; zero: start at once).
+    pub scale_delay: Duration,
     /// Whether workers are forked from the fork server (`CHATSTACK_WORKER_FORK=0`: no, every
     /// worker is its own interpreter).
     pub fork: bool,
@@ -120,6 +127,7 @@ impl Default for RuntimeOptions {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_log_records: DEFAULT_MAX_LOG_RECORDS,
             fork: true,
+            scale_delay: DEFAULT_SCALE_DELAY,
         }
     }
 }
@@ -139,6 +147,9 @@ impl RuntimeOptions {
         }
         if let Some(n) = num("CHATSTACK_WORKER_STARTS").filter(|n| *n > 0) {
             o.max_starting = usize::try_from(n).unwrap_or(o.max_starting);
+        }
+        if let Some(ms) = num("CHATSTACK_WORKER_SCALE_MS") {
+            o.scale_delay = Duration::from_millis(ms);
         }
         if std::env::var("CHATSTACK_WORKER_FORK").is_ok_and(|v| v.trim() == "0") {
             o.fork = false;
@@ -330,6 +341,8 @@ struct Inner {
     data_dir: PathBuf,
     socket_dir: PathBuf,
     python: tokio::sync::Mutex<Option<python::PythonEnv>>,
+    /// How busy the machine's CPUs are (sampled while functions run).
+    cpu: Arc<cpu::CpuGauge>,
     /// The fork server, started with the first worker.
     zygote: tokio::sync::Mutex<ZygoteSlot>,
     /// Keyed by the function's store key. `std` mutex: never held across an `.await`.
@@ -364,6 +377,13 @@ struct Pool {
     starting: Arc<Semaphore>,
     /// Signalled when a worker is given back.
     returned: tokio::sync::Notify,
+    /// Its workers alive (idle or busy).
+    live: Arc<std::sync::atomic::AtomicUsize>,
+    /// Moving average of its invocations' CPU time over their duration (0 to 1), as f64 bits;
+    /// [`UNKNOWN_SHARE`] until the first result.
+    cpu_share: std::sync::atomic::AtomicU64,
+    /// When it was made.
+    created: std::time::Instant,
 }
 
 impl Pool {
@@ -378,6 +398,37 @@ impl Pool {
             self.idle.lock().expect("pool lock").push(w);
             self.returned.notify_one();
         }
+    }
+
+    /// The average CPU share of its invocations; `None` while the first ones are still
+    /// running, for at most [`FIRST_RESULTS_WAIT`] after the pool was made (afterwards, with no
+    /// result yet, `Some(0.0)`: whatever it does, it mostly waits).
+    fn known_cpu_share(&self) -> Option<f64> {
+        let bits = self.cpu_share.load(Ordering::Relaxed);
+        if bits == UNKNOWN_SHARE && self.created.elapsed() < FIRST_RESULTS_WAIT {
+            None
+        } else if bits == UNKNOWN_SHARE {
+            Some(0.0)
+        } else {
+            Some(f64::from_bits(bits))
+        }
+    }
+
+    /// Folds one invocation's CPU time over its duration into the average.
+    fn observe_cpu(&self, cpu_ms: f64, duration_ms: f64) {
+        if !(duration_ms > 0.0 && cpu_ms >= 0.0) {
+            return;
+        }
+        let sample = (cpu_ms / duration_ms).min(1.0);
+        let _ = self
+            .cpu_share
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                if bits == UNKNOWN_SHARE {
+                    return Some(sample.to_bits());
+                }
+                let old = f64::from_bits(bits);
+                Some((old * 0.8 + sample * 0.2).to_bits())
+            });
     }
 
     fn retire(&self) {
@@ -409,6 +460,7 @@ impl Runtime {
                 socket_dir,
                 python: tokio::sync::Mutex::new(None),
                 zygote: tokio::sync::Mutex::new(ZygoteSlot::default()),
+                cpu: Arc::default(),
                 functions: Mutex::new(HashMap::new()),
                 reaper_started: AtomicBool::new(false),
                 swept: AtomicBool::new(false),
@@ -580,6 +632,9 @@ impl Runtime {
             retired: AtomicBool::new(false),
             starting: Arc::new(Semaphore::new(self.inner.opts.max_starting.max(1))),
             returned: tokio::sync::Notify::new(),
+            live: Arc::default(),
+            cpu_share: std::sync::atomic::AtomicU64::new(UNKNOWN_SHARE),
+            created: std::time::Instant::now(),
         });
         let mut functions = self.inner.functions.lock().expect("runtime lock");
         let slot = functions
@@ -742,6 +797,7 @@ impl Runtime {
         let elapsed = started.elapsed();
         let out = match outcome {
             RunOutcome::Replied { reply, log } => {
+                pool.observe_cpu(reply.cpu_ms, reply.duration_ms);
                 let mem = reply.mem;
                 let limit_bytes = u64::from(record.memory_size) * 1024 * 1024;
                 let outcome = if mem > limit_bytes {
@@ -771,7 +827,22 @@ impl Runtime {
                 if matches!(&outcome, Err(e) if e.kind == FunctionErrorKind::Oom) {
                     worker.kill_group();
                 } else {
-                    pool.give_back(worker);
+                    let floor = self.inner.opts.max_starting.max(1);
+                    let live = pool.live.load(Ordering::SeqCst);
+                    if may_grow(
+                        live.saturating_sub(1),
+                        floor,
+                        pool.known_cpu_share(),
+                        self.inner.cpu.busy(),
+                    ) {
+                        pool.give_back(worker);
+                    } else {
+                        // A surplus worker of CPU-bound work on saturated CPUs: it ends, and the
+                        // invocations waiting take the others as they come back.
+                        tracing::debug!(function = record.name, pid, live, "surplus worker ends");
+                        worker.retire();
+                        pool.returned.notify_one();
+                    }
                 }
                 InvokeOutput {
                     request_id: request_id.clone(),
@@ -834,7 +905,46 @@ impl Runtime {
                     if let Some(w) = pool.take_idle() {
                         return Ok(w);
                     }
-                    return self.spawn(cloud, pool).await;
+                    let floor = self.inner.opts.max_starting.max(1);
+                    let live = pool.live.load(Ordering::SeqCst);
+                    if !may_grow(live, floor, pool.known_cpu_share(), self.inner.cpu.busy()) {
+                        // Saturated CPUs and CPU-bound work: another worker would only share
+                        // the same cores. Wait for one of the busy ones instead.
+                        let back = pool.returned.notified();
+                        tokio::pin!(back);
+                        back.as_mut().enable();
+                        if let Some(w) = pool.take_idle() {
+                            return Ok(w);
+                        }
+                        // Re-checked now and then: a worker that dies is not given back.
+                        let _ = tokio::time::timeout(Duration::from_millis(50), back).await;
+                        continue;
+                    }
+                    let delay = self.inner.opts.scale_delay;
+                    if live >= floor && !delay.is_zero() {
+                        // Every worker is busy. Most invocations are short: rather than grow
+                        // the pool (~10 MiB a worker) for one that a busy worker takes in a
+                        // moment, wait that moment first.
+                        let back = pool.returned.notified();
+                        tokio::pin!(back);
+                        back.as_mut().enable();
+                        if let Some(w) = pool.take_idle() {
+                            return Ok(w);
+                        }
+                        if tokio::time::timeout(delay, back).await.is_ok() {
+                            continue;
+                        }
+                    }
+                    tracing::debug!(
+                        function = pool.record.name,
+                        live,
+                        cpu_share = pool.known_cpu_share(),
+                        machine_busy = self.inner.cpu.busy(),
+                        "starting a worker"
+                    );
+                    let mut w = self.spawn(cloud, pool).await?;
+                    w.count_in(&pool.live);
+                    return Ok(w);
                 }
             }
         }
@@ -946,8 +1056,9 @@ impl Runtime {
         }
     }
 
-    /// Starts the idle reaper once (it ends with the runtime).
+    /// Starts the idle reaper and the CPU gauge once (they end with the runtime).
     fn start_reaper(&self) {
+        self.inner.cpu.start();
         if self.inner.reaper_started.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -1136,6 +1247,32 @@ fn worker_env(
     );
     env
 }
+
+/// Machine CPU use (all cores) from which the CPUs count as saturated.
+const SATURATED: f64 = 0.9;
+/// A function's CPU time over duration from which its invocations count as CPU-bound. Low,
+/// because on saturated CPUs the measured share understates it (time waiting for a CPU is not
+/// CPU time): the chat transport shows 0.1–0.2 there; a function that sleeps or waits on the
+/// network shows ~0.001.
+const CPU_BOUND: f64 = 0.05;
+
+/// Whether an invocation that found every worker of its function busy may start another (the
+/// start is still subject to [`RuntimeOptions::scale_delay`]), and whether a worker that just
+/// finished stays in the pool (`live` then excludes it). Below twice `floor` (the CPU count)
+/// workers, always. Beyond, not while the machine's CPUs are saturated and this function's
+/// invocations are CPU-bound: another worker would only share the same cores, making every
+/// invocation slower and costing ~10 MiB. Functions that mostly wait (I/O, sleeps) always
+/// scale out to the concurrency limit, as on SCF.
+/// A pool whose share is unknown (its first invocations still run) counts as CPU-bound: the
+/// first burst of a new function does not start a worker per invocation before it is known.
+fn may_grow(live: usize, floor: usize, cpu_share: Option<f64>, machine_busy: f64) -> bool {
+    live < 2 * floor || machine_busy < SATURATED || cpu_share.is_some_and(|s| s < CPU_BOUND)
+}
+
+/// [`Pool::cpu_share`] before any result (not a valid f64 share: NaN bits).
+const UNKNOWN_SHARE: u64 = u64::MAX;
+/// How long a new pool's unknown CPU share counts as CPU-bound.
+const FIRST_RESULTS_WAIT: Duration = Duration::from_millis(250);
 
 /// The fork server's state in a runtime.
 #[derive(Debug, Default)]

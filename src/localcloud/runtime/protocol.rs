@@ -22,7 +22,8 @@
 //!    time: a worker runs one invocation at a time, so its output belongs to that invocation;
 //! 4. worker → host: `{"type":"result","id":…,"ok":true,"value":…,"duration_ms":F,"mem":N}` or
 //!    `{"type":"result","id":…,"ok":false,"error":{"kind":"UserException"|"ImportError",
-//!    "message":…,"traceback":…},"duration_ms":F,"mem":N}`. Just before it, the worker writes
+//!    "message":…,"traceback":…},"duration_ms":F,"mem":N}`, both with `"cpu_ms":F` (the
+//!    process's CPU time during the handler, used to size pools). Just before it, the worker writes
 //!    the end marker `"\x1e<id>\x1e\n"` on both stdout and stderr, so the host knows when it has
 //!    read all of the invocation's output.
 //!
@@ -132,6 +133,9 @@ pub struct Reply {
     /// Handler time measured in the worker.
     #[serde(default)]
     pub duration_ms: f64,
+    /// The worker process's CPU time during the handler.
+    #[serde(default)]
+    pub cpu_ms: f64,
     /// Resident memory after the invocation, bytes.
     #[serde(default)]
     pub mem: u64,

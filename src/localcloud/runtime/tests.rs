@@ -723,3 +723,18 @@ async fn stopping_the_cloud_ends_the_fork_server_and_its_workers() {
         assert!(!alive(p), "process {p} outlived the local cloud");
     }
 }
+
+#[test]
+fn pools_stop_growing_only_for_cpu_bound_work_on_saturated_cpus() {
+    // Below twice the CPU count: always.
+    assert!(may_grow(3, 2, Some(1.0), 1.0));
+    assert!(may_grow(3, 2, None, 1.0));
+    // Beyond: CPU-bound work on saturated CPUs waits for a busy worker.
+    assert!(!may_grow(4, 2, Some(0.6), 0.95));
+    // So does a new function whose first invocations have not finished yet.
+    assert!(!may_grow(4, 2, None, 0.95));
+    // Work that mostly waits (I/O, sleeps) scales out however busy the machine is.
+    assert!(may_grow(40, 2, Some(0.001), 1.0));
+    // CPUs with room: CPU-bound work gets more workers too.
+    assert!(may_grow(40, 2, Some(0.9), 0.5));
+}

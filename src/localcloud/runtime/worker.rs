@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use tokio::net::UnixListener;
@@ -119,6 +120,18 @@ pub(crate) struct Worker {
     streams_open: u8,
     /// When it last finished an invocation.
     pub(crate) last_used: Instant,
+    /// The pool's count of live workers, which this one is in until it is dropped.
+    counted: Option<Counted>,
+}
+
+/// One unit of a live-worker count, given back when dropped.
+#[derive(Debug)]
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// How a worker's process is started.
@@ -359,7 +372,14 @@ impl Worker {
             output,
             streams_open: 2,
             last_used: Instant::now(),
+            counted: None,
         })
+    }
+
+    /// Counts this worker in `live` for as long as it exists.
+    pub(crate) fn count_in(&mut self, live: &Arc<AtomicUsize>) {
+        live.fetch_add(1, Ordering::SeqCst);
+        self.counted = Some(Counted(live.clone()));
     }
 
     /// Runs one invocation with a time limit.
