@@ -32,7 +32,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) type ExitWatch = watch::Receiver<Option<String>>;
 
 /// The answer to a fork request: the process id, or why not.
-type Forked = Result<(u32, ExitWatch), String>;
+type ForkResult = Result<(u32, ExitWatch), String>;
 
 /// A running fork server.
 #[derive(Debug)]
@@ -51,7 +51,7 @@ struct State {
     /// `false` once its connection closed.
     alive: bool,
     /// Fork requests waiting for their answer.
-    pending: HashMap<u64, oneshot::Sender<Forked>>,
+    pending: HashMap<u64, oneshot::Sender<ForkResult>>,
     /// Forked processes not yet reaped.
     exits: HashMap<u32, watch::Sender<Option<String>>>,
 }
@@ -211,7 +211,7 @@ impl Zygote {
     }
 
     /// Forks a worker; its process id and how to learn when it ends.
-    pub(crate) async fn fork(&self, req: &ForkRequest<'_>) -> Forked {
+    pub(crate) async fn fork(&self, req: &ForkRequest<'_>) -> ForkResult {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         {
