@@ -406,9 +406,13 @@ def _forked_worker(zsock, wakeup, req, preloaded):
     """In the child of a fork: becomes the function's worker. Never returns."""
     code = 0
     try:
+        # What a worker started as its own interpreter would have: default signal handling
+        # (Ctrl-C semantics included) and an argv without the fork server's flag.
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.argv[1:] = []
         zsock.close()
         for fd in wakeup:
             os.close(fd)

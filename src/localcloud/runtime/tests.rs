@@ -619,9 +619,11 @@ INIT_PID = os.getpid()
 print("init in", INIT_PID)
 def main_handler(event, context):
     time.sleep(event.get("sleep", 0))
+    import signal
     return {"pid": os.getpid(), "ppid": os.getppid(), "init_pid": INIT_PID,
             "hash_randomization": sys.flags.hash_randomization,
-            "preloaded": "qcloud_cos" in sys.modules}
+            "preloaded": "qcloud_cos" in sys.modules, "argv": sys.argv[1:],
+            "sigint": signal.getsignal(signal.SIGINT) is signal.default_int_handler}
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -645,6 +647,9 @@ async fn forked_workers_still_initialise_the_function_each() {
         // Forked by the fork server, not started by us.
         assert_ne!(v["ppid"], json!(std::process::id()));
         assert_eq!(v["ppid"], va["ppid"], "one fork server");
+        // And otherwise like a worker started on its own.
+        assert_eq!(v["argv"], json!([]));
+        assert_eq!(v["sigint"], true);
     }
 }
 
