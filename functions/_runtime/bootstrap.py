@@ -352,7 +352,7 @@ def main():
 #                    "nonce": <worker nonce>, "handler", "cos_addr", "code_dir",
 #                    "env": {<the function's complete environment>}}
 #   zygote -> host: {"type": "forked", "id", "pid"} | {"type": "fork_failed", "id", "message"}
-#   zygote -> host: {"type": "exited", "pid", "code": <int|null>, "signal": <int|null>}
+#   zygote -> host: {"type": "exited", "pid", "status": <the wait status, as waitpid gives it>}
 #   host -> zygote: {"type": "kill", "pid"}   (SIGKILL to the worker's process group)
 # A forked worker then speaks the worker protocol above on its own socket. When the host's end
 # closes (the local cloud stopped, or died), the zygote kills every worker it forked and exits.
@@ -489,12 +489,7 @@ def zygote():
             if pid == 0:
                 return
             children.discard(pid)
-            msg = {"type": "exited", "pid": pid, "code": None, "signal": None}
-            if os.WIFSIGNALED(status):
-                msg["signal"] = os.WTERMSIG(status)
-            else:
-                msg["code"] = os.waitstatus_to_exitcode(status)
-            _send(zsock, msg)
+            _send(zsock, {"type": "exited", "pid": pid, "status": status})
 
     try:
         while True:

@@ -1083,6 +1083,30 @@ fn number(src: &Source<'_>, n: &RNode, path: &str, rule: &str) -> Result<u32> {
     })
 }
 
+/// [`number`] within `range`, else a `kind` error saying `{name} N is out of range`.
+fn number_in(
+    src: &Source<'_>,
+    n: &RNode,
+    path: String,
+    name: &str,
+    range: std::ops::RangeInclusive<u32>,
+    kind: ErrorKind,
+    rule: &str,
+) -> Result<u32> {
+    let t = number(src, n, &path, rule)?;
+    if range.contains(&t) {
+        return Ok(t);
+    }
+    Err(Error::at(
+        src,
+        kind,
+        n.span,
+        Some(path),
+        format!("{name} {t} is out of range"),
+    )
+    .help(rule))
+}
+
 fn check_region(src: &Source<'_>, n: &RNode, path: &str) -> Result<String> {
     let r = text(src, n, path)?;
     let ok = !r.is_empty()
@@ -1331,18 +1355,15 @@ fn gateway(
             Some(n) => {
                 let p = ev.path_of("serviceTimeout");
                 let rule = "serviceTimeout is 1–1800 seconds for a WebSocket endpoint";
-                let t = number(src, n, &p, rule)?;
-                if !(1..=1800).contains(&t) {
-                    return Err(Error::at(
-                        src,
-                        ErrorKind::InvalidValue,
-                        n.span,
-                        Some(p),
-                        format!("serviceTimeout {t} is out of range"),
-                    )
-                    .help(rule));
-                }
-                t
+                number_in(
+                    src,
+                    n,
+                    p,
+                    "serviceTimeout",
+                    1..=1800,
+                    ErrorKind::InvalidValue,
+                    rule,
+                )?
             }
             None => 15,
         };
@@ -1554,18 +1575,15 @@ fn function(
         Some(n) if !matches!(n.kind, RKind::Null) => {
             let p = view.path_of("timeout");
             let rule = "timeout is 1–900 seconds (default 3)";
-            let t = number(src, n, &p, rule)?;
-            if !(1..=900).contains(&t) {
-                return Err(Error::at(
-                    src,
-                    ErrorKind::InvalidTimeout,
-                    n.span,
-                    Some(p),
-                    format!("timeout {t} is out of range"),
-                )
-                .help(rule));
-            }
-            t
+            number_in(
+                src,
+                n,
+                p,
+                "timeout",
+                1..=900,
+                ErrorKind::InvalidTimeout,
+                rule,
+            )?
         }
         _ => 3,
     };

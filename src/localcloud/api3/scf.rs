@@ -1193,24 +1193,21 @@ fn check_memory(m: i64) -> Result<u32, ApiError> {
 }
 
 fn check_timeout(t: i64) -> Result<u32, ApiError> {
-    if (1..=900).contains(&t) {
-        Ok(t as u32)
-    } else {
-        Err(ApiError::new(
-            "LimitExceeded.Timeout",
-            format!("Timeout {t} is out of range: 1 to 900 seconds."),
-        ))
-    }
+    check_seconds(t, 900, "Timeout", "LimitExceeded.Timeout")
 }
 
 fn check_init_timeout(t: i64) -> Result<u32, ApiError> {
-    if (1..=300).contains(&t) {
-        Ok(t as u32)
-    } else {
-        Err(ApiError::new(
-            "InvalidParameterValue.InitTimeout",
-            format!("InitTimeout {t} is out of range: 1 to 300 seconds."),
-        ))
+    check_seconds(t, 300, "InitTimeout", "InvalidParameterValue.InitTimeout")
+}
+
+/// `t` seconds within 1..=`max`, or error `code` naming `field`.
+fn check_seconds(t: i64, max: u32, field: &str, code: &'static str) -> Result<u32, ApiError> {
+    match u32::try_from(t) {
+        Ok(v) if (1..=max).contains(&v) => Ok(v),
+        _ => Err(ApiError::new(
+            code,
+            format!("{field} {t} is out of range: 1 to {max} seconds."),
+        )),
     }
 }
 

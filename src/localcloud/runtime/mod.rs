@@ -365,6 +365,16 @@ struct Slot {
     pool: Mutex<Arc<Pool>>,
 }
 
+/// What [`Pool::wait_for_return`] saw.
+enum Returned {
+    /// A worker was idle already: it is the caller's (boxed: the other answers are empty).
+    Idle(Box<Worker>),
+    /// One was given back (to be taken on the next look, if nobody else took it).
+    GivenBack,
+    /// None came in time.
+    TimedOut,
+}
+
 /// The workers of one code version.
 #[derive(Debug)]
 struct Pool {
@@ -429,6 +439,21 @@ impl Pool {
                 let old = f64::from_bits(bits);
                 Some((old * 0.8 + sample * 0.2).to_bits())
             });
+    }
+
+    /// Waits at most `wait` for a worker to be given back.
+    async fn wait_for_return(&self, wait: Duration) -> Returned {
+        let back = self.returned.notified();
+        tokio::pin!(back);
+        // Registered before looking, so a worker given back after the look wakes us.
+        back.as_mut().enable();
+        if let Some(w) = self.take_idle() {
+            return Returned::Idle(Box::new(w));
+        }
+        match tokio::time::timeout(wait, back).await {
+            Ok(()) => Returned::GivenBack,
+            Err(_) => Returned::TimedOut,
+        }
     }
 
     fn retire(&self) {
@@ -564,6 +589,22 @@ impl Runtime {
         .unwrap_or_default()
     }
 
+    /// Workers of a function that may start at once, and below which a pool always grows:
+    /// [`RuntimeOptions::max_starting`] (the CPU count by default).
+    fn floor(&self) -> usize {
+        self.inner.opts.max_starting.max(1)
+    }
+
+    /// [`may_grow`] for `pool` at `live` workers, with its CPU share and the machine's load now.
+    fn may_grow(&self, pool: &Pool, live: usize) -> bool {
+        may_grow(
+            live,
+            self.floor(),
+            pool.known_cpu_share(),
+            self.inner.cpu.busy(),
+        )
+    }
+
     /// Resolves the interpreter once (failures are retried on the next invocation).
     async fn python(&self) -> Result<python::PythonEnv, InvokeError> {
         let mut guard = self.inner.python.lock().await;
@@ -630,7 +671,7 @@ impl Runtime {
             record,
             idle: Mutex::new(Vec::new()),
             retired: AtomicBool::new(false),
-            starting: Arc::new(Semaphore::new(self.inner.opts.max_starting.max(1))),
+            starting: Arc::new(Semaphore::new(self.floor())),
             returned: tokio::sync::Notify::new(),
             live: Arc::default(),
             cpu_share: std::sync::atomic::AtomicU64::new(UNKNOWN_SHARE),
@@ -827,21 +868,15 @@ impl Runtime {
                 if matches!(&outcome, Err(e) if e.kind == FunctionErrorKind::Oom) {
                     worker.kill_group();
                 } else {
-                    let floor = self.inner.opts.max_starting.max(1);
                     let live = pool.live.load(Ordering::SeqCst);
-                    if may_grow(
-                        live.saturating_sub(1),
-                        floor,
-                        pool.known_cpu_share(),
-                        self.inner.cpu.busy(),
-                    ) {
+                    // Kept if the pool could grow to this size now; else it is surplus (CPU-bound
+                    // work on saturated CPUs) and ends, and the invocations waiting take the
+                    // others as they come back.
+                    if self.may_grow(&pool, live.saturating_sub(1)) {
                         pool.give_back(worker);
                     } else {
-                        // A surplus worker of CPU-bound work on saturated CPUs: it ends, and the
-                        // invocations waiting take the others as they come back.
                         tracing::debug!(function = record.name, pid, live, "surplus worker ends");
                         worker.retire();
-                        pool.returned.notify_one();
                     }
                 }
                 InvokeOutput {
@@ -905,34 +940,25 @@ impl Runtime {
                     if let Some(w) = pool.take_idle() {
                         return Ok(w);
                     }
-                    let floor = self.inner.opts.max_starting.max(1);
                     let live = pool.live.load(Ordering::SeqCst);
-                    if !may_grow(live, floor, pool.known_cpu_share(), self.inner.cpu.busy()) {
+                    if !self.may_grow(pool, live) {
                         // Saturated CPUs and CPU-bound work: another worker would only share
-                        // the same cores. Wait for one of the busy ones instead.
-                        let back = pool.returned.notified();
-                        tokio::pin!(back);
-                        back.as_mut().enable();
-                        if let Some(w) = pool.take_idle() {
-                            return Ok(w);
+                        // the same cores. Wait for one of the busy ones instead, re-checking
+                        // now and then (a worker that dies is not given back).
+                        match pool.wait_for_return(Duration::from_millis(50)).await {
+                            Returned::Idle(w) => return Ok(*w),
+                            Returned::GivenBack | Returned::TimedOut => continue,
                         }
-                        // Re-checked now and then: a worker that dies is not given back.
-                        let _ = tokio::time::timeout(Duration::from_millis(50), back).await;
-                        continue;
                     }
                     let delay = self.inner.opts.scale_delay;
-                    if live >= floor && !delay.is_zero() {
+                    if live >= self.floor() && !delay.is_zero() {
                         // Every worker is busy. Most invocations are short: rather than grow
                         // the pool (~10 MiB a worker) for one that a busy worker takes in a
                         // moment, wait that moment first.
-                        let back = pool.returned.notified();
-                        tokio::pin!(back);
-                        back.as_mut().enable();
-                        if let Some(w) = pool.take_idle() {
-                            return Ok(w);
-                        }
-                        if tokio::time::timeout(delay, back).await.is_ok() {
-                            continue;
+                        match pool.wait_for_return(delay).await {
+                            Returned::Idle(w) => return Ok(*w),
+                            Returned::GivenBack => continue,
+                            Returned::TimedOut => {}
                         }
                     }
                     tracing::debug!(

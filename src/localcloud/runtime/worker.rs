@@ -146,8 +146,8 @@ pub(crate) enum Launch<'a> {
 /// A worker's process: our child, or the fork server's.
 #[derive(Debug)]
 enum Proc {
-    /// Started by us (killed when dropped).
-    Child(Child),
+    /// Started by us (killed when dropped), with its process id (also its group's).
+    Child(Child, u32),
     /// Forked by the zygote; it reports the exit.
     Forked(Forked),
 }
@@ -172,7 +172,7 @@ impl Proc {
     /// Waits for the process to end: how it ended.
     async fn wait(&mut self) -> String {
         match self {
-            Proc::Child(c) => c
+            Proc::Child(c, _) => c
                 .wait()
                 .await
                 .map(|s| s.to_string())
@@ -185,16 +185,14 @@ impl Proc {
     }
 
     /// Kills its process group (the function and anything it started).
-    fn kill_group(&mut self, pid: u32) {
+    fn kill_group(&mut self) {
         match self {
-            Proc::Child(c) => kill_group(pid, c),
-            Proc::Forked(f) => {
-                if f.zygote.is_alive() {
-                    f.zygote.kill(f.pid);
-                } else {
-                    kill_group_by_pid(f.pid);
-                }
+            Proc::Child(c, pid) => {
+                kill_group_by_pid(*pid);
+                let _ = c.start_kill();
             }
+            Proc::Forked(f) if f.zygote.is_alive() => f.zygote.kill(f.pid),
+            Proc::Forked(f) => kill_group_by_pid(f.pid),
         }
     }
 }
@@ -250,7 +248,8 @@ impl Worker {
                 if let Some(s) = child.stderr.take() {
                     tokio::spawn(read_output(s, out_tx.clone(), false));
                 }
-                (child.id().unwrap_or(0), Proc::Child(child))
+                let pid = child.id().unwrap_or(0);
+                (pid, Proc::Child(child, pid))
             }
             Launch::Fork(zygote) => {
                 let req = ForkRequest {
@@ -287,11 +286,11 @@ impl Worker {
         } = match attached {
             Ok(Ok(a)) => a,
             Ok(Err(e)) => {
-                proc.kill_group(pid);
+                proc.kill_group();
                 return Err(e.into());
             }
             Err(_) => {
-                proc.kill_group(pid);
+                proc.kill_group();
                 return Err(format!(
                     "the worker did not connect within {}s",
                     START_TIMEOUT.as_secs()
@@ -313,7 +312,7 @@ impl Worker {
         let ready = match ready {
             Ok(Ok(Some(r))) if r.kind == "ready" => r,
             Err(_) => {
-                proc.kill_group(pid);
+                proc.kill_group();
                 let log = drain_for(&mut output, DRAIN_GRACE, 2).await;
                 return Err(SpawnError::InitTimedOut { log });
             }
@@ -323,7 +322,7 @@ impl Worker {
                     Ok(s) => format!("the worker exited while loading the code ({s})"),
                     _ => format!("the worker sent no valid ready frame: {other:?}"),
                 };
-                proc.kill_group(pid);
+                proc.kill_group();
                 let log = drain_for(&mut output, DRAIN_GRACE, 2).await;
                 return Err(SpawnError::Failed(format!(
                     "{status}{}",
@@ -488,16 +487,13 @@ impl Worker {
 
     /// Kills the worker's process group (the function and anything it started).
     pub(crate) fn kill_group(&mut self) {
-        self.proc.kill_group(self.pid);
+        self.proc.kill_group();
     }
 
     /// Ends an idle worker politely: closing the socket makes it exit; killed if it lingers.
     pub(crate) fn retire(self) {
         let Worker {
-            pid,
-            mut proc,
-            writer,
-            ..
+            mut proc, writer, ..
         } = self;
         drop(writer);
         tokio::spawn(async move {
@@ -505,17 +501,11 @@ impl Worker {
                 .await
                 .is_err()
             {
-                proc.kill_group(pid);
+                proc.kill_group();
                 let _ = proc.wait().await;
             }
         });
     }
-}
-
-/// Kills process group `pid` (a worker and anything it started), and `child` itself.
-fn kill_group(pid: u32, child: &mut Child) {
-    kill_group_by_pid(pid);
-    let _ = child.start_kill();
 }
 
 /// Kills process group `pid`.

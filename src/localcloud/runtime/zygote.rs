@@ -280,33 +280,20 @@ fn dispatch(state: &Mutex<State>, msg: &Value) {
         }
         (Some("exited"), _, Some(pid)) => {
             if let Some(tx) = s.exits.remove(&pid) {
-                let _ = tx.send(Some(describe_exit(&msg["code"], &msg["signal"])));
+                let _ = tx.send(Some(describe_exit(&msg["status"])));
             }
         }
         _ => tracing::debug!(?msg, "unexpected frame from the fork server"),
     }
 }
 
-/// `exit status: N` or `signal: N (SIGNAME)`, as `std::process::ExitStatus` displays them.
-fn describe_exit(code: &Value, signal: &Value) -> String {
-    if let Some(sig) = signal.as_i64() {
-        let name = match sig {
-            1 => " (SIGHUP)",
-            2 => " (SIGINT)",
-            3 => " (SIGQUIT)",
-            4 => " (SIGILL)",
-            6 => " (SIGABRT)",
-            7 => " (SIGBUS)",
-            8 => " (SIGFPE)",
-            9 => " (SIGKILL)",
-            11 => " (SIGSEGV)",
-            13 => " (SIGPIPE)",
-            15 => " (SIGTERM)",
-            _ => "",
-        };
-        format!("signal: {sig}{name}")
-    } else {
-        format!("exit status: {}", code.as_i64().unwrap_or(-1))
+/// A wait status as `std::process::ExitStatus` displays it (`exit status: 3`, `signal: 9
+/// (SIGKILL)`), so forked and started workers report their ends alike.
+fn describe_exit(status: &Value) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status.as_i64().and_then(|s| i32::try_from(s).ok()) {
+        Some(raw) => std::process::ExitStatus::from_raw(raw).to_string(),
+        None => "unknown exit status".to_owned(),
     }
 }
 
@@ -316,12 +303,10 @@ mod tests {
 
     #[test]
     fn exits_are_described_like_std() {
-        assert_eq!(describe_exit(&json!(3), &Value::Null), "exit status: 3");
-        assert_eq!(
-            describe_exit(&Value::Null, &json!(9)),
-            "signal: 9 (SIGKILL)"
-        );
-        assert_eq!(describe_exit(&Value::Null, &json!(64)), "signal: 64");
+        // Wait statuses: the exit code in the second byte, or the signal in the low bits.
+        assert_eq!(describe_exit(&json!(3 << 8)), "exit status: 3");
+        assert_eq!(describe_exit(&json!(9)), "signal: 9 (SIGKILL)");
+        assert_eq!(describe_exit(&json!(64)), "signal: 64");
     }
 
     #[test]
@@ -335,7 +320,7 @@ mod tests {
         dispatch(&state, &json!({"type": "forked", "id": 7, "pid": 4242}));
         dispatch(
             &state,
-            &json!({"type": "exited", "pid": 4242, "code": null, "signal": 11}),
+            &json!({"type": "exited", "pid": 4242, "status": 11}),
         );
         let (pid, exit) = rx.try_recv().unwrap().unwrap();
         assert_eq!(pid, 4242);
