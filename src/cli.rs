@@ -47,6 +47,10 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a chat project (stack file, functions, web page, README, CI workflow) into DIR
+    Init(crate::commands::init::Args),
+    /// Run the stack here on a local cloud, with its page, its logs and a redeploy on save
+    Dev(crate::commands::dev::Args),
     /// Show what deploy would change, without changing anything
     Plan(crate::commands::plan::Args),
     /// Create or update the stack, push-back URL wired in

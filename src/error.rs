@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::{config, engine, package, providers::tencent};
+use crate::{config, engine, package, providers::tencent, template};
 
 /// Anything that ends a command unsuccessfully.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -47,6 +47,69 @@ pub enum Error {
         dir: PathBuf,
     },
 
+    /// `init` wrote nothing.
+    #[error(transparent)]
+    #[diagnostic(
+        code(chatstack::init),
+        help("choose an empty or new directory: `chatstack init mychat`")
+    )]
+    Init(#[from] template::InitError),
+
+    /// `dev --example NAME` names no example.
+    #[error("there is no example `{name}`")]
+    #[diagnostic(code(chatstack::unknown_example), help("the examples are: {known}"))]
+    UnknownExample {
+        /// What was asked for.
+        name: String,
+        /// The examples, comma-separated.
+        known: String,
+    },
+
+    /// `logs FUNCTION` names no function of the stack, nor one the cloud has.
+    #[error("no function `{name}` in this stack{}", suggestion.as_ref().map(|s| format!(": did you mean `{s}`?")).unwrap_or_default())]
+    #[diagnostic(code(chatstack::unknown_function), help("the stack's functions are: {}", known.join(", ")))]
+    UnknownFunction {
+        /// What was asked for.
+        name: String,
+        /// The closest name, when it is a likely typo.
+        suggestion: Option<String>,
+        /// The stack's FunctionNames.
+        known: Vec<String>,
+    },
+
+    /// A function's runtime is one the local cloud cannot run.
+    #[error("function `{function}` uses {runtime}, and the local cloud runs Python functions only")]
+    #[diagnostic(
+        code(chatstack::local_runtime),
+        help(
+            "use a Python runtime (e.g. `runtime: Python3.9`) to run it locally; `chatstack deploy` to Tencent Cloud runs any SCF runtime"
+        )
+    )]
+    LocalRuntime {
+        /// FunctionName.
+        function: String,
+        /// Its runtime.
+        runtime: String,
+    },
+
+    /// No Python to run the functions with, or its packages could not be installed.
+    #[error("cannot prepare Python for the functions: {0}")]
+    #[diagnostic(
+        code(chatstack::python),
+        help(
+            "the local cloud runs functions with Python 3 and the COS SDK: install Python 3 with venv and pip (Debian/Ubuntu: `apt install python3 python3-venv`), or point CHATSTACK_PYTHON at an interpreter that has `cos-python-sdk-v5` and `requests`"
+        )
+    )]
+    PythonUnavailable(String),
+
+    /// Watching the project's files failed.
+    #[error("cannot watch the project's files for changes")]
+    #[diagnostic(
+        code(chatstack::watch),
+        help("on Linux, raise fs.inotify.max_user_watches if the tree is large")
+    )]
+    Watch(#[source] notify::Error),
+
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
@@ -67,7 +130,14 @@ impl Error {
     /// credentials, 4 the platform cannot host the stack, 130 interrupted.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Package(_) | Error::StackFileNotFound { .. } => 2,
+            Error::Config(_)
+            | Error::Package(_)
+            | Error::StackFileNotFound { .. }
+            | Error::Init(_)
+            | Error::UnknownExample { .. }
+            | Error::UnknownFunction { .. }
+            | Error::LocalRuntime { .. } => 2,
+            Error::PythonUnavailable(_) | Error::Watch(_) => 1,
             Error::Credentials(_) => 3,
             Error::Tencent(e) if e.is_auth_failure() => 3,
             Error::Tencent(e) if e.is_platform_unavailable() => 4,

@@ -10,12 +10,15 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dev;
 pub mod engine;
 pub mod error;
 pub mod localcloud;
+pub mod logs;
 pub mod package;
 pub mod providers;
 pub mod secret;
+pub mod template;
 pub mod ui;
 
 use std::process::ExitCode;

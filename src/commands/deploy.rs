@@ -32,72 +32,34 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let state = super::StateDir::of(&stack);
     let _lock = state.lock(&stack, "deploy")?;
     let journal = state.journal(&stack);
-    let record = journal.load().map_err(engine::error::Error::from)?;
-
-    // The ids the last run recorded are hints: the service and API are read at once instead of
-    // searched for, and checked (still there, still tagged ours) before they are believed.
-    let hint = record
-        .service_id
-        .as_deref()
-        .map(|s| (s, record.api_id.as_deref()));
-    let observed = engine::observe::observe_known(&stack, &cloud, hint).await?;
-    let plan = classic::plan(&stack, &observed, &packages)?;
+    let prepared = engine::deploy::prepare(&stack, &cloud, &journal, packages).await?;
     let progress = Progress::new(ui::progress::Mode::detect(global.quiet, global.json));
 
-    if !plan.has_changes() {
-        let report = Report::new(&stack, &observed);
-        if global.json {
-            let mut doc = serde_json::to_value(&report).expect("report serializes");
-            doc["changes"] = serde_json::to_value(&plan.changes).expect("changes serialize");
-            doc["timings"] = json!({ "total": started.elapsed().as_secs_f64() });
-            ui::print_json(&doc);
-        } else {
-            ui::status(
-                global,
-                "Up to date",
-                &format!(
-                    "stack {} (stage {}): nothing to change",
-                    stack.name, stack.stage
-                ),
-            );
-            ui::print_result(&report.to_table());
+    let has_changes = prepared.plan.has_changes();
+    if has_changes {
+        if !global.json && !global.quiet {
+            ui::print_plan(&prepared.plan.changes, false);
         }
-        return Ok(());
+        super::confirm(
+            args.yes,
+            &format!(
+                "Deploy these changes to stack {} (stage {})?",
+                stack.name, stack.stage
+            ),
+        )?;
     }
-
-    if !global.json && !global.quiet {
-        ui::print_plan(&plan.changes, false);
-    }
-    super::confirm(
-        args.yes,
-        &format!(
-            "Deploy these changes to stack {} (stage {})?",
-            stack.name, stack.stage
-        ),
-    )?;
-
-    let cancel = super::cancel_on_ctrl_c();
     let opts = classic::ApplyOptions {
         timeout: args.timeout,
-        cancel,
+        cancel: super::cancel_on_ctrl_c(),
     };
-    let applied = classic::apply(
-        &stack, &cloud, &observed, &plan, packages, journal, &opts, &progress,
-    )
-    .await?;
-
-    // Read back what the cloud now holds; the ids are known, so no search is needed.
-    let known = applied
-        .service_id
-        .as_deref()
-        .map(|s| (s, applied.api_id.as_deref()));
-    let after = engine::observe::observe_known(&stack, &cloud, known).await?;
-    let report = Report::new(&stack, &after);
+    let deployed =
+        engine::deploy::apply(&stack, &cloud, prepared, journal, &opts, &progress).await?;
+    let report = Report::new(&stack, &deployed.observed);
     let total = started.elapsed().as_secs_f64();
     if global.json {
         let mut doc = serde_json::to_value(&report).expect("report serializes");
-        doc["changes"] = serde_json::to_value(&plan.changes).expect("changes serialize");
-        let mut timings: serde_json::Map<String, serde_json::Value> = applied
+        doc["changes"] = serde_json::to_value(&deployed.changes).expect("changes serialize");
+        let mut timings: serde_json::Map<String, serde_json::Value> = deployed
             .timings
             .iter()
             .map(|(p, s)| ((*p).to_owned(), json!(s)))
@@ -105,23 +67,20 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         timings.insert("total".to_owned(), json!(total));
         doc["timings"] = serde_json::Value::Object(timings);
         ui::print_json(&doc);
+        return Ok(());
+    }
+    if has_changes {
+        ui::status(global, "Deployed", &ui::deployed_summary(&deployed, total));
     } else {
-        let phases: Vec<String> = applied
-            .timings
-            .iter()
-            .map(|(p, s)| format!("{p} {s:.1}s"))
-            .collect();
-        let changed = plan
-            .changes
-            .iter()
-            .filter(|c| c.action != engine::plan::Action::NoChange)
-            .count();
         ui::status(
             global,
-            "Deployed",
-            &format!("{changed} change(s) in {total:.1}s ({})", phases.join(", ")),
+            "Up to date",
+            &format!(
+                "stack {} (stage {}): nothing to change",
+                stack.name, stack.stage
+            ),
         );
-        ui::print_result(&report.to_table());
     }
+    ui::print_result(&report.to_table());
     Ok(())
 }

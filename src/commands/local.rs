@@ -120,6 +120,29 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         source: std::io::Error::other(e),
     })?;
 
+    // Python for the functions is found (and its packages installed) now, visibly, rather than
+    // at the first invocation. Without it the control plane and COS still serve.
+    let started = std::time::Instant::now();
+    ui::status(global, "Preparing", "Python for the functions");
+    match cloud.runtime().prepare().await {
+        Ok(python) => ui::status(
+            global,
+            "Ready",
+            &format!(
+                "Python {} ({}) in {:.1}s",
+                python.version,
+                python.interpreter.display(),
+                started.elapsed().as_secs_f64()
+            ),
+        ),
+        Err(reason) => ui::warn(
+            global,
+            &format!(
+                "functions cannot run: {reason} (install Python 3 with venv and pip, or set CHATSTACK_PYTHON)"
+            ),
+        ),
+    }
+
     // The endpoint URL is the whole of stdout's first line, flushed before anything else.
     ui::print_result(&format!("{}\n", cloud.endpoint_url()));
     let _ = std::io::stdout().flush();
@@ -174,7 +197,7 @@ async fn serve_until_interrupted(
     }));
     let served = tokio::select! {
         served = &mut server => served,
-        () = interrupted() => {
+        () = super::interrupted() => {
             tracing::info!("stopping: finishing requests in flight");
             let _ = stop_tx.send(());
             match tokio::time::timeout(DRAIN, &mut server).await {
@@ -188,28 +211,6 @@ async fn serve_until_interrupted(
         }
     };
     served.unwrap_or_else(|join| Err(std::io::Error::other(join)))
-}
-
-/// Resolves on Ctrl-C or, on Unix, SIGTERM.
-async fn interrupted() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    () = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => ctrl_c.await,
-        }
-    }
-    #[cfg(not(unix))]
-    ctrl_c.await;
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! stack command shares (find and load the stack file, resolve credentials, connect).
 
 pub mod deploy;
+pub mod dev;
 pub mod info;
+pub mod init;
 pub mod local;
 pub mod logs;
 pub mod plan;
@@ -24,6 +26,8 @@ use crate::ui;
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     let g = &cli.global;
     match cli.command {
+        Command::Init(args) => init::run(args, g).map(|()| 0),
+        Command::Dev(args) => dev::run(args, g).await.map(|()| 0),
         Command::Info(args) => info::run(args, g).await.map(|()| 0),
         Command::Plan(args) => {
             let outcome = plan::run(g).await?;
@@ -161,6 +165,28 @@ fn confirm(yes: bool, question: &str) -> Result<(), Error> {
     } else {
         Err(Error::Declined)
     }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn interrupted() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    () = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
 }
 
 /// A token cancelled by the first Ctrl-C (a second one ends the process at once).

@@ -1968,10 +1968,7 @@ fn list_or_none(names: &[&str]) -> String {
 }
 
 /// The closest candidate, when close enough to be a likely typo.
-pub(crate) fn suggest<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
+pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let w = word.to_lowercase();
     candidates
         .into_iter()

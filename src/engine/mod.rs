@@ -8,6 +8,7 @@
 //! fills the same shape.
 
 pub mod classic;
+pub mod deploy;
 pub mod error;
 pub mod graph;
 pub mod journal;

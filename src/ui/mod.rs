@@ -52,6 +52,19 @@ pub fn print_json(value: &serde_json::Value) {
     let _ = writeln!(out);
 }
 
+/// Writes one JSON document on one line to stdout (a stream of events, as `dev --json` prints).
+pub fn print_json_line(value: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, value);
+    let _ = writeln!(out);
+    let _ = out.flush();
+}
+
+/// Whether stdout is a terminal (colour, spinners).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
 /// Writes result text to stdout.
 pub fn print_result(text: &str) {
     let mut out = std::io::stdout().lock();
@@ -109,4 +122,19 @@ pub fn print_plan(changes: &[crate::engine::plan::Change], to_stdout: bool) {
     } else {
         let _ = std::io::stderr().lock().write_all(out.as_bytes());
     }
+}
+
+/// `3 change(s) in 4.2s (functions 2.1s, gateway 1.0s, …)`: what a deploy did, for its status line.
+pub fn deployed_summary(deployed: &crate::engine::deploy::Deployed, total: f64) -> String {
+    let phases: Vec<String> = deployed
+        .timings
+        .iter()
+        .map(|(p, s)| format!("{p} {s:.1}s"))
+        .collect();
+    let changed = deployed
+        .changes
+        .iter()
+        .filter(|c| c.action != crate::engine::plan::Action::NoChange)
+        .count();
+    format!("{changed} change(s) in {total:.1}s ({})", phases.join(", "))
 }

@@ -75,6 +75,11 @@ impl Report {
         }
     }
 
+    /// The client URL, once the gateway is released.
+    pub fn websocket_url(&self) -> Option<&str> {
+        self.websocket_url.as_deref()
+    }
+
     /// The human-readable form.
     pub fn to_table(&self) -> String {
         use std::fmt::Write;

@@ -234,6 +234,11 @@ impl Gateway {
         self.existing(api_id).map_or(0, |t| t.len())
     }
 
+    /// Open connections over every API.
+    pub fn total_connections(&self) -> usize {
+        self.apis().values().map(|t| t.len()).sum()
+    }
+
     /// The `secConnectionID`s open on API `api_id`.
     pub fn connection_ids(&self, api_id: &str) -> Vec<String> {
         self.existing(api_id).map_or_else(Vec::new, |t| t.ids())

@@ -498,6 +498,18 @@ impl Runtime {
         &self.inner.opts
     }
 
+    /// Resolves the Python interpreter now, installing the packages functions expect into the
+    /// cached virtual environment when they are missing, instead of at the first invocation:
+    /// `dev` and `local` call it at start, so the wait is seen (with the time it took) and a
+    /// missing Python is reported before anything is deployed. The error is the reason, with
+    /// pip's or venv's own message.
+    pub async fn prepare(&self) -> Result<python::PythonEnv, String> {
+        self.python().await.map_err(|e| match e {
+            InvokeError::PythonUnavailable(reason) => reason,
+            other => other.to_string(),
+        })
+    }
+
     /// Runs `target` with `event`. See the module documentation for what is an `Err`.
     pub async fn invoke(
         &self,
