@@ -7,6 +7,7 @@ mod chat_failures;
 mod chat_fanout;
 mod deploy;
 mod deploy_faults;
+mod dev;
 mod info;
 mod local_command;
 mod localcloud_api3;
