@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+mod browser;
 mod chat;
 mod chat_failures;
 mod chat_fanout;
