@@ -22,7 +22,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 BIN="${CHATSTACK_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/chatstack}"
 SHARED="${CHATSTACK_SHARED:-$ROOT/../shared}"
-[ -d "$SHARED/seed" ] || SHARED=/work/shared
+[ -d "$SHARED/bench/peers" ] || { echo "run.sh: no peer harness at $SHARED/bench/peers; set CHATSTACK_SHARED to the shared directory" >&2; exit 2; }
 PEERS_SRC="${PEERS_SRC:-$SHARED/bench/peers}"
 WORK="${WORK:-/tmp/chatstack-chat-bench}"
 OUT="${OUT:-$WORK/results}"
