@@ -89,6 +89,35 @@ pub enum Error {
     #[diagnostic(transparent)]
     HandlerNotFound(Box<HandlerNotFound>),
 
+    /// The handler's module does not define the handler's function.
+    #[error(
+        "{location}: function `{function}`: handler `{handler}`: {file} defines no `{name}`{}",
+        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+    )]
+    #[diagnostic(
+        code(chatstack::package::handler_function_not_found),
+        help(
+            "`handler` is `module.function`; {file} defines {}",
+            found_list(defined)
+        )
+    )]
+    HandlerFunctionNotFound {
+        /// SCF function name.
+        function: String,
+        /// `handler` as written.
+        handler: String,
+        /// `file:line:column` of `handler` in the stack file.
+        location: String,
+        /// The module's file, relative to codeUri.
+        file: String,
+        /// The function's name.
+        name: String,
+        /// The closest name the module defines.
+        suggestion: Option<String>,
+        /// The names the module defines at top level (the first 20).
+        defined: Vec<String>,
+    },
+
     /// The zip is too large to send inline.
     #[error(
         "function `{function}`: the code package is over the {limit}-byte inline upload limit \
@@ -298,8 +327,8 @@ fn check_handler(function: &Function, names: &[String]) -> Result<(), Error> {
     let Some(expected) = handler_files(&function.runtime, &function.handler) else {
         return Ok(());
     };
-    if expected.iter().any(|e| names.contains(e)) {
-        return Ok(());
+    if let Some(file) = expected.iter().find(|e| names.contains(e)) {
+        return check_python_function(function, file);
     }
     Err(Error::HandlerNotFound(Box::new(HandlerNotFound {
         function: function.name.clone(),
@@ -309,6 +338,94 @@ fn check_handler(function: &Function, names: &[String]) -> Result<(), Error> {
         expected,
         found: names.iter().take(20).cloned().collect(),
     })))
+}
+
+/// For a Python handler, checks that its module defines the function (so a typo fails the
+/// deploy, not the first connection). A module that star-imports is given the benefit of the
+/// doubt.
+fn check_python_function(function: &Function, file: &str) -> Result<(), Error> {
+    let Some((_, name)) = function.handler.rsplit_once('.') else {
+        return Ok(());
+    };
+    if !function.runtime.starts_with("Python") {
+        return Ok(());
+    }
+    let Ok(bytes) = std::fs::read(function.code_dir.join(file)) else {
+        return Ok(()); // unreadable files are reported by packaging itself
+    };
+    let defined = python_top_level_names(&String::from_utf8_lossy(&bytes));
+    if defined.iter().any(|d| d == name || d == "*") {
+        return Ok(());
+    }
+    let suggestion =
+        crate::config::suggest(name, defined.iter().map(String::as_str)).map(str::to_owned);
+    Err(Error::HandlerFunctionNotFound {
+        function: function.name.clone(),
+        handler: function.handler.clone(),
+        location: function.handler_location.clone(),
+        file: file.to_owned(),
+        name: name.to_owned(),
+        suggestion,
+        defined: defined.into_iter().take(20).collect(),
+    })
+}
+
+/// The names a Python module binds at top level: `def`/`async def`/`class`, assignments, and
+/// names imported with `from … import …` (`*` for a star import). A static reading, not an
+/// interpreter: enough to catch a misspelt handler.
+pub fn python_top_level_names(source: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut names = Vec::new();
+    let mut lines = source.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with(char::is_whitespace) || line.starts_with('#') {
+            continue;
+        }
+        let rest = line.strip_prefix("async ").unwrap_or(line);
+        if let Some(r) = rest
+            .strip_prefix("def ")
+            .or_else(|| rest.strip_prefix("class "))
+        {
+            names.push(ident(r.trim_start()));
+        } else if let Some(r) = line.strip_prefix("from ") {
+            let Some((_, imported)) = r.split_once(" import ") else {
+                continue;
+            };
+            let mut imported = imported.to_owned();
+            if imported.contains('(') {
+                while !imported.contains(')') {
+                    match lines.next() {
+                        Some(more) => imported.push_str(more),
+                        None => break,
+                    }
+                }
+            }
+            for part in imported.split([',', '(', ')']) {
+                let part = part.split('#').next().unwrap_or("").trim();
+                let bound = part.rsplit(" as ").next().unwrap_or(part).trim();
+                if bound == "*" {
+                    names.push("*".to_owned());
+                } else if !bound.is_empty() {
+                    names.push(ident(bound));
+                }
+            }
+        } else {
+            // `name = …`, `name: T = …`, `a = b = …`
+            let first = ident(line);
+            let after = line[first.len()..].trim_start();
+            if !first.is_empty()
+                && (after.starts_with(':') || (after.starts_with('=') && !after.starts_with("==")))
+            {
+                names.push(first);
+            }
+        }
+    }
+    names.retain(|n| !n.is_empty());
+    names
 }
 
 #[cfg(unix)]
@@ -439,11 +556,19 @@ mod tests {
     #[test]
     fn content_changes_change_the_hash() {
         let a = tempfile::tempdir().unwrap();
-        write(a.path(), "reg.py", "v1");
+        write(
+            a.path(),
+            "reg.py",
+            "def main_handler(e, c):\n    return 1\n",
+        );
         let h1 = package(&function(a.path(), "reg.main_handler", "Python3.9"))
             .unwrap()
             .sha256;
-        write(a.path(), "reg.py", "v2");
+        write(
+            a.path(),
+            "reg.py",
+            "def main_handler(e, c):\n    return 2\n",
+        );
         let h2 = package(&function(a.path(), "reg.main_handler", "Python3.9"))
             .unwrap()
             .sha256;
@@ -470,6 +595,47 @@ mod tests {
         let p = package(&function(a.path(), "index.handler", "CustomRuntime")).unwrap();
         let modes: Vec<u32> = entries(&p.zip).iter().map(|e| e.2 & 0o777).collect();
         assert_eq!(modes, [0o755, 0o644]);
+    }
+
+    #[test]
+    fn python_top_level_names_are_read_statically() {
+        let src = "import os\nfrom x import (a,\n    b as c)  # two\nfrom y import d\n\
+                   def main_handler(event, context):\n    inner = 1\n\
+                   async def other(): pass\nclass Handler:\n    pass\nLIMIT: int = 3\n\
+                   x = y = 1\nif x == 1:\n    pass\n";
+        assert_eq!(
+            python_top_level_names(src),
+            [
+                "a",
+                "c",
+                "d",
+                "main_handler",
+                "other",
+                "Handler",
+                "LIMIT",
+                "x"
+            ]
+        );
+        assert_eq!(python_top_level_names("from m import *\n"), ["*"]);
+    }
+
+    #[test]
+    fn a_misspelt_handler_function_is_caught_with_a_suggestion() {
+        let a = tempfile::tempdir().unwrap();
+        fs::write(
+            a.path().join("trans.py"),
+            "def main_handler(event, context):\n    return {}\n",
+        )
+        .unwrap();
+        let e = package(&function(a.path(), "trans.main_handle", "Python3.9")).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::HandlerFunctionNotFound { .. }), "{msg}");
+        assert!(msg.contains("trans.py defines no `main_handle`"), "{msg}");
+        assert!(msg.contains("did you mean `main_handler`?"), "{msg}");
+        assert!(package(&function(a.path(), "trans.main_handler", "Python3.9")).is_ok());
+        // Other runtimes are not read.
+        fs::write(a.path().join("index.js"), "exports.x = 1\n").unwrap();
+        assert!(package(&function(a.path(), "index.main_handler", "Nodejs18.15")).is_ok());
     }
 
     #[test]
@@ -535,7 +701,7 @@ mod tests {
             })
             .collect();
         fs::write(a.path().join("blob.bin"), data).unwrap();
-        write(a.path(), "reg.py", "");
+        write(a.path(), "reg.py", "def main_handler(e, c):\n    pass\n");
         let e = package(&function(a.path(), "reg.main_handler", "Python3.9")).unwrap_err();
         assert!(
             matches!(
