@@ -28,7 +28,8 @@ pub struct GlobalArgs {
     pub stage: String,
 
     /// Send every API 3.0 and COS request to this base URL (the local cloud)
-    #[arg(long, global = true, env = "CHATSTACK_ENDPOINT", value_name = "URL")]
+    #[arg(long, global = true, env = "CHATSTACK_ENDPOINT", value_name = "URL",
+          value_parser = parse_endpoint)]
     pub endpoint: Option<url::Url>,
 
     /// Print one JSON document on stdout and nothing else there
@@ -65,6 +66,25 @@ pub enum Command {
     Local(crate::commands::local::Args),
 }
 
+/// Parses `--endpoint`: an `http://` or `https://` URL; a bare `HOST:PORT` gets told to add
+/// the scheme instead of a URL parser's "relative URL without a base".
+pub fn parse_endpoint(s: &str) -> Result<url::Url, String> {
+    let bare = !s.contains("://");
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        _ if bare => Err(format!(
+            "`{s}` has no scheme: write `http://{s}` (the local cloud speaks plain HTTP)"
+        )),
+        Ok(u) => Err(format!(
+            "`{s}`: the endpoint must be an http:// or https:// URL with a host, not {}:",
+            u.scheme()
+        )),
+        Err(e) => Err(format!(
+            "`{s}` is not a URL ({e}): write e.g. http://127.0.0.1:9000"
+        )),
+    }
+}
+
 /// Parses `90s`, `10m`, `1h`, `1h30m` or plain seconds.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let err = || format!("`{s}` is not a duration: write e.g. 90s, 10m or 1h30m");
@@ -99,6 +119,25 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 mod tests {
     use super::parse_duration;
     use std::time::Duration;
+
+    #[test]
+    fn endpoints_need_a_scheme_and_say_so() {
+        use super::parse_endpoint;
+        assert_eq!(
+            parse_endpoint("http://127.0.0.1:9000").unwrap().as_str(),
+            "http://127.0.0.1:9000/"
+        );
+        assert!(parse_endpoint("https://scf.tencentcloudapi.com").is_ok());
+        for (bad, says) in [
+            ("127.0.0.1:9", "write `http://127.0.0.1:9`"),
+            ("localhost:9000", "write `http://localhost:9000`"),
+            ("ftp://x", "http:// or https://"),
+            ("http://", "not a URL"),
+        ] {
+            let e = parse_endpoint(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -51,6 +51,8 @@ pub struct Package {
     pub file_count: usize,
     /// The entries' paths, sorted, `/`-separated.
     pub files: Vec<String>,
+    /// Each entry's SHA-256 (lowercase hex), by path.
+    pub file_hashes: std::collections::BTreeMap<String, String>,
 }
 
 /// Why a function's code could not be packaged.
@@ -200,6 +202,7 @@ pub fn package(function: &Function) -> Result<Package, Error> {
         source,
     };
     let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    let mut file_hashes = std::collections::BTreeMap::new();
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Io {
@@ -229,7 +232,12 @@ pub fn package(function: &Function) -> Result<Package, Error> {
         w.start_file(name.as_str(), options).map_err(zip_err)?;
         // Streamed, and stopped as soon as the zip is too large: a stray multi-gigabyte file
         // in codeUri costs neither the memory nor the time of zipping it all.
-        std::io::copy(&mut file, &mut w).map_err(io_err(path))?;
+        let mut hashing = HashingWriter {
+            inner: &mut w,
+            hash: Sha256::new(),
+        };
+        std::io::copy(&mut file, &mut hashing).map_err(io_err(path))?;
+        file_hashes.insert(name.clone(), hex::encode(hashing.hash.finalize()));
         let so_far = w.get_ref().map_or(0, |c| c.get_ref().len());
         if so_far > MAX_INLINE_ZIP {
             return Err(too_large(so_far));
@@ -245,7 +253,26 @@ pub fn package(function: &Function) -> Result<Package, Error> {
         sha256,
         file_count: names.len(),
         files: names,
+        file_hashes,
     })
+}
+
+/// Writes through to `inner`, hashing what passes.
+struct HashingWriter<W> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The files to pack: (`/`-separated relative name, path on disk), sorted by name.

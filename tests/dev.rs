@@ -253,6 +253,18 @@ async fn init_then_dev_chats_reloads_code_without_dropping_sockets_and_removes()
         .map(|c| c["resource"].as_str().unwrap())
         .collect();
     assert!(changed.contains(&"function mychat-transport"), "{deployed}");
+    // The three functions share ./code; the plan names the file that changed.
+    let transport_change = deployed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["resource"] == "function mychat-transport")
+        .unwrap();
+    assert_eq!(
+        transport_change["files"],
+        json!(["transport.py"]),
+        "{deployed}"
+    );
     send(
         &mut bob,
         json!({"type": "message", "name": "Bob", "text": "louder"}),

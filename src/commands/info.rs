@@ -12,7 +12,6 @@ pub struct Args {}
 /// Finds the stack's resources in the cloud and prints them.
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let stack = super::load_stack(global)?;
-    super::print_warnings(global, &stack);
     let cloud = super::connect(global, &stack)?;
     let observed = engine::observe(&stack, &cloud).await?;
     let report = Report::new(&stack, &observed);

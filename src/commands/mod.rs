@@ -71,7 +71,8 @@ fn load_stack(global: &GlobalArgs) -> Result<Stack, Error> {
     Ok(config::load(&path, &opts)?)
 }
 
-/// Prints the stack file's warnings once, before any change.
+/// Prints the stack file's warnings, once, where they matter: before `plan` and `deploy` change
+/// or show a change (not on every `info`, `logs` or `remove`).
 fn print_warnings(global: &GlobalArgs, stack: &Stack) {
     for w in &stack.warnings {
         ui::warn(global, &format!("{}: {}", w.location, w.message));

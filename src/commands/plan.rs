@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::cli::GlobalArgs;
-use crate::engine::{self, classic};
+use crate::engine;
 use crate::error::Error;
 use crate::ui;
 
@@ -30,8 +30,10 @@ pub async fn run(global: &GlobalArgs) -> Result<Outcome, Error> {
     super::print_warnings(global, &stack);
     let packages = super::package_all(&stack)?;
     let cloud = super::connect(global, &stack)?;
-    let observed = engine::observe(&stack, &cloud).await?;
-    let plan = classic::plan(&stack, &observed, &packages)?;
+    let journal = super::StateDir::of(&stack).journal(&stack);
+    let plan = engine::deploy::prepare(&stack, &cloud, &journal, packages)
+        .await?
+        .plan;
     if global.json {
         ui::print_json(&json!({
             "stack": stack.name,

@@ -273,6 +273,7 @@ pub fn plan(stack: &Stack, observed: &Observed, packages: &[Package]) -> Result<
         } else {
             vec![]
         },
+        files: Vec::new(),
     });
 
     // A function left in CreateFailed is deleted and created again.
@@ -523,10 +524,7 @@ async fn create_function(ctx: &Ctx, i: usize) -> Result<(), Error> {
         }
         Err(e) => return Err(e.into()),
     }
-    ctx.record(|r| {
-        r.functions
-            .insert(f.name.clone(), ctx.packages[i].sha256.clone());
-    })?;
+    ctx.record(|r| r.code_deployed(&f.name, &ctx.packages[i]))?;
     ctx.settle_active(&f.name, &f.namespace).await?;
     Ok(())
 }
@@ -565,10 +563,7 @@ async fn update_function(
     if config || code {
         configure(ctx, i).await?;
     }
-    ctx.record(|r| {
-        r.functions
-            .insert(f.name.clone(), ctx.packages[i].sha256.clone());
-    })
+    ctx.record(|r| r.code_deployed(&f.name, &ctx.packages[i]))
 }
 
 /// UpdateFunctionConfiguration with the full variable set (a partial list would drop the rest).

@@ -48,12 +48,39 @@ pub async fn prepare(
         .as_deref()
         .map(|s| (s, record.api_id.as_deref()));
     let observed = observe::observe_known(stack, cloud, hint).await?;
-    let plan = classic::plan(stack, &observed, &packages)?;
+    let mut plan = classic::plan(stack, &observed, &packages)?;
+    name_changed_files(&mut plan.changes, stack, &observed, &packages, &record);
     Ok(Prepared {
         observed,
         plan,
         packages,
     })
+}
+
+/// Says, on each function whose code changes, which of its files changed since the deploy
+/// this machine recorded (several functions often share one `codeUri`).
+fn name_changed_files(
+    changes: &mut [Change],
+    stack: &Stack,
+    observed: &Observed,
+    packages: &[Package],
+    record: &super::journal::Record,
+) {
+    for (f, package) in stack.functions.iter().zip(packages) {
+        let label = format!("function {}", f.name);
+        let Some(change) = changes
+            .iter_mut()
+            .find(|c| c.resource == label && c.fields.iter().any(|x| x == "code"))
+        else {
+            continue;
+        };
+        let deployed = observed
+            .functions
+            .iter()
+            .find(|o| o.name == f.name)
+            .and_then(|o| o.code_sha256.as_deref());
+        change.files = record.changed_files(&f.name, deployed, package);
+    }
 }
 
 /// Applies a prepared plan and reads back what the cloud now holds (the ids are known, so no

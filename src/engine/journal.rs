@@ -65,9 +65,52 @@ pub struct Record {
     /// Functions that exist, by name, with their code hash.
     #[serde(default)]
     pub functions: BTreeMap<String, String>,
+    /// The files of each function's last deployed package and their SHA-256, so that `plan`
+    /// can say which file of a shared `codeUri` changed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub code_files: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Record {
+    /// Records that function `name` now runs `package`.
+    pub fn code_deployed(&mut self, name: &str, package: &crate::package::Package) {
+        self.functions
+            .insert(name.to_owned(), package.sha256.clone());
+        self.code_files
+            .insert(name.to_owned(), package.file_hashes.clone());
+    }
+
+    /// The files of `package` that differ from what was last deployed as function `name`
+    /// with code `deployed_sha256` (added, changed or removed), or nothing when this record
+    /// does not know that version.
+    pub fn changed_files(
+        &self,
+        name: &str,
+        deployed_sha256: Option<&str>,
+        package: &crate::package::Package,
+    ) -> Vec<String> {
+        let (Some(known), Some(deployed)) = (self.code_files.get(name), deployed_sha256) else {
+            return Vec::new();
+        };
+        if self.functions.get(name).map(String::as_str) != Some(deployed) {
+            return Vec::new();
+        }
+        let mut changed: Vec<String> = package
+            .file_hashes
+            .iter()
+            .filter(|(path, sha)| known.get(*path) != Some(*sha))
+            .map(|(path, _)| path.clone())
+            .collect();
+        changed.extend(
+            known
+                .keys()
+                .filter(|p| !package.file_hashes.contains_key(*p))
+                .map(|p| format!("{p} (removed)")),
+        );
+        changed.sort();
+        changed
+    }
+
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
         *self == Record::default()
@@ -204,6 +247,43 @@ impl Drop for Lock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn package(sha: &str, files: &[(&str, &str)]) -> crate::package::Package {
+        crate::package::Package {
+            zip: Vec::new(),
+            sha256: sha.to_owned(),
+            file_count: files.len(),
+            files: files.iter().map(|(p, _)| (*p).to_owned()).collect(),
+            file_hashes: files
+                .iter()
+                .map(|(p, h)| ((*p).to_owned(), (*h).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn changed_files_are_named_only_for_the_version_recorded() {
+        let mut r = Record::default();
+        r.code_deployed(
+            "t",
+            &package("v1", &[("a.py", "1"), ("b.py", "1"), ("c.py", "1")]),
+        );
+        let next = package("v2", &[("a.py", "1"), ("b.py", "2"), ("d.py", "1")]);
+        let cases: &[(Option<&str>, &[&str])] = &[
+            (Some("v1"), &["b.py", "c.py (removed)", "d.py"]),
+            // Deployed from elsewhere since: what changed is unknown here.
+            (Some("v0"), &[]),
+            (None, &[]),
+        ];
+        for (deployed, want) in cases {
+            assert_eq!(
+                r.changed_files("t", *deployed, &next),
+                *want,
+                "{deployed:?}"
+            );
+        }
+        assert!(r.changed_files("other", Some("v1"), &next).is_empty());
+    }
 
     #[test]
     fn journal_round_trips_and_empties() {

@@ -82,6 +82,10 @@ pub struct Change {
     pub action: Action,
     /// Fields that differ (for updates).
     pub fields: Vec<String>,
+    /// For a code change: the files of the package that changed since the last deploy from
+    /// this machine (empty when it is not known, as on a fresh CI runner).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// Diffs desired against observed. Resources are matched by kind and name; the result lists
@@ -99,6 +103,7 @@ pub fn diff(desired: &[ResourceState], observed: &[ResourceState]) -> Vec<Change
                 resource: want.label(),
                 action: Action::Create,
                 fields: Vec::new(),
+                files: Vec::new(),
             },
             Some(have) => {
                 let fields: Vec<String> = want
@@ -115,6 +120,7 @@ pub fn diff(desired: &[ResourceState], observed: &[ResourceState]) -> Vec<Change
                         Action::Update
                     },
                     fields,
+                    files: Vec::new(),
                 }
             }
         })
@@ -127,6 +133,7 @@ pub fn diff(desired: &[ResourceState], observed: &[ResourceState]) -> Vec<Change
                 resource: o.label(),
                 action: Action::Delete,
                 fields: Vec::new(),
+                files: Vec::new(),
             }),
     );
     changes

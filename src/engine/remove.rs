@@ -37,6 +37,7 @@ pub fn changes(observed: &Observed, keep_bucket: bool) -> Vec<Change> {
         resource,
         action: Action::Delete,
         fields: Vec::new(),
+        files: Vec::new(),
     };
     let mut out = Vec::new();
     if let Some(gw) = observed.gateway.as_ref().filter(|g| g.tagged) {

@@ -103,7 +103,18 @@ pub fn print_plan(changes: &[crate::engine::plan::Change], to_stdout: bool) {
         let fields = if c.fields.is_empty() {
             String::new()
         } else {
-            format!(" ({})", c.fields.join(", "))
+            let named: Vec<String> = c
+                .fields
+                .iter()
+                .map(|f| {
+                    if f == "code" && !c.files.is_empty() {
+                        format!("code: {}", c.files.join(", "))
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect();
+            format!(" ({})", named.join(", "))
         };
         let _ = writeln!(out, "  {mark} {:<width$}  {}{fields}", c.resource, c.action);
     }

@@ -367,6 +367,18 @@ impl Error {
         }
     }
 
+    /// Whether a transport error happened on the way to a loopback address (a local cloud).
+    fn reached_for_loopback(&self) -> bool {
+        let Kind::Transport(e) = &self.0.kind else {
+            return false;
+        };
+        e.url().and_then(|u| u.host()).is_some_and(|h| match h {
+            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        })
+    }
+
     /// The request never got an answer (network, DNS, TLS, timeout).
     pub fn is_transport(&self) -> bool {
         matches!(self.0.kind, Kind::Transport(_))
@@ -531,6 +543,12 @@ impl miette::Diagnostic for Error {
             "not_found" => "the resource does not exist (it may have been deleted outside \
                  chatstack); run the command again to recreate it"
                 .into(),
+            "transport" if self.reached_for_loopback() => {
+                "could not reach the local cloud at `--endpoint`: is `chatstack local` (or \
+                 `chatstack dev`) running there? `chatstack local` prints its URL on its first \
+                 line"
+                    .into()
+            }
             "transport" => {
                 "could not reach Tencent Cloud: check the network, proxy and `--endpoint`".into()
             }
@@ -650,7 +668,10 @@ impl miette::Diagnostic for CredentialsError {
                      TENCENTCLOUD_SESSION_TOKEN for temporary keys, TENCENTCLOUD_REGION optional)\n  \
                      2. run `tccli configure` to write {profile}\n  \
                      3. set SecretId/SecretKey in the stack file's global `Conf` (not \
-                     recommended: the file may be committed)"
+                     recommended: the file may be committed)\n\
+                     No account? `chatstack dev` runs the stack on a local cloud, and \
+                     `--endpoint http://127.0.0.1:9000` points any command at one started \
+                     with `chatstack local` (which needs no credentials)"
                 )
             }
             CredentialsErrorKind::PartialEnv { missing, .. } => {
