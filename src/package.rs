@@ -92,33 +92,9 @@ pub enum Error {
     HandlerNotFound(Box<HandlerNotFound>),
 
     /// The handler's module does not define the handler's function.
-    #[error(
-        "{location}: function `{function}`: handler `{handler}`: {file} defines no `{name}`{}",
-        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
-    )]
-    #[diagnostic(
-        code(chatstack::package::handler_function_not_found),
-        help(
-            "`handler` is `module.function`; {file} defines {}",
-            found_list(defined)
-        )
-    )]
-    HandlerFunctionNotFound {
-        /// SCF function name.
-        function: String,
-        /// `handler` as written.
-        handler: String,
-        /// `file:line:column` of `handler` in the stack file.
-        location: String,
-        /// The module's file, relative to codeUri.
-        file: String,
-        /// The function's name.
-        name: String,
-        /// The closest name the module defines.
-        suggestion: Option<String>,
-        /// The names the module defines at top level (the first 20).
-        defined: Vec<String>,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    HandlerFunctionNotFound(Box<HandlerFunctionNotFound>),
 
     /// The zip is too large to send inline.
     #[error(
@@ -151,6 +127,36 @@ pub enum Error {
         #[source]
         source: zip::result::ZipError,
     },
+}
+
+/// The details of [`Error::HandlerFunctionNotFound`].
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error(
+    "{location}: function `{function}`: handler `{handler}`: {file} defines no `{name}`{}",
+    suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+)]
+#[diagnostic(
+    code(chatstack::package::handler_function_not_found),
+    help(
+        "`handler` is `module.function`; {file} defines {}",
+        found_list(defined)
+    )
+)]
+pub struct HandlerFunctionNotFound {
+    /// SCF function name.
+    pub function: String,
+    /// `handler` as written.
+    pub handler: String,
+    /// `file:line:column` of `handler` in the stack file.
+    pub location: String,
+    /// The module's file, relative to codeUri.
+    pub file: String,
+    /// The function's name.
+    pub name: String,
+    /// The closest name the module defines.
+    pub suggestion: Option<String>,
+    /// The names the module defines at top level (the first 20).
+    pub defined: Vec<String>,
 }
 
 /// The details of [`Error::HandlerNotFound`].
@@ -386,15 +392,17 @@ fn check_python_function(function: &Function, file: &str) -> Result<(), Error> {
     }
     let suggestion =
         crate::config::suggest(name, defined.iter().map(String::as_str)).map(str::to_owned);
-    Err(Error::HandlerFunctionNotFound {
-        function: function.name.clone(),
-        handler: function.handler.clone(),
-        location: function.handler_location.clone(),
-        file: file.to_owned(),
-        name: name.to_owned(),
-        suggestion,
-        defined: defined.into_iter().take(20).collect(),
-    })
+    Err(Error::HandlerFunctionNotFound(Box::new(
+        HandlerFunctionNotFound {
+            function: function.name.clone(),
+            handler: function.handler.clone(),
+            location: function.handler_location.clone(),
+            file: file.to_owned(),
+            name: name.to_owned(),
+            suggestion,
+            defined: defined.into_iter().take(20).collect(),
+        },
+    )))
 }
 
 /// The names a Python module binds at top level: `def`/`async def`/`class`, assignments, and
@@ -656,7 +664,7 @@ mod tests {
         .unwrap();
         let e = package(&function(a.path(), "trans.main_handle", "Python3.9")).unwrap_err();
         let msg = e.to_string();
-        assert!(matches!(e, Error::HandlerFunctionNotFound { .. }), "{msg}");
+        assert!(matches!(e, Error::HandlerFunctionNotFound(_)), "{msg}");
         assert!(msg.contains("trans.py defines no `main_handle`"), "{msg}");
         assert!(msg.contains("did you mean `main_handler`?"), "{msg}");
         assert!(package(&function(a.path(), "trans.main_handler", "Python3.9")).is_ok());
