@@ -77,6 +77,33 @@ fn print_warnings(global: &GlobalArgs, stack: &Stack) {
     for w in &stack.warnings {
         ui::warn(global, &format!("{}: {}", w.location, w.message));
     }
+    // A local cloud runs Python functions only: say so now, not on the first connection.
+    if global.endpoint.as_ref().is_some_and(is_loopback) {
+        for f in stack
+            .functions
+            .iter()
+            .filter(|f| !f.runtime.starts_with("Python"))
+        {
+            ui::warn(
+                global,
+                &format!(
+                    "{}: function `{}` uses {}; a local cloud runs Python functions only, so \
+                     invoking it there will fail",
+                    f.handler_location, f.name, f.runtime
+                ),
+            );
+        }
+    }
+}
+
+/// Whether `url` points at this machine (where a local cloud runs).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// Resolves credentials (environment, tccli profile, stack file) and builds the cloud client.
