@@ -386,3 +386,45 @@ fn init_refuses_to_overwrite_and_dev_refuses_a_runtime_it_cannot_run() {
         "nothing started"
     );
 }
+
+#[test]
+fn dev_without_python_says_what_to_install_and_starts_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let project = init_project(parent.path(), "nopython");
+    let out = chatstack()
+        .current_dir(&project)
+        .env("CHATSTACK_PYTHON", "/nonexistent/python3")
+        .args(["dev"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/python3"), "{err}");
+    assert!(err.contains("python3-venv"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "no URL is printed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_example_chat_runs_from_anywhere_with_nothing_but_the_binary() {
+    let cwd = tempfile::tempdir().unwrap();
+    let dev = DevProcess::start(cwd.path(), &["--example", "chat"]);
+    let url = dev.websocket_url();
+    assert!(
+        cwd.path()
+            .join(".chatstack/examples/chat/chatstack.yml")
+            .is_file()
+    );
+    let (mut ann, _) = join(&url, "Ann").await;
+    send(
+        &mut ann,
+        json!({"type": "message", "name": "Ann", "text": "hello"}),
+    )
+    .await;
+    assert_eq!(next_of(&mut ann, "message").await["text"], "hello");
+    let (_, status) = dev.interrupt();
+    assert!(status.success());
+}
