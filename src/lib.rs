@@ -16,6 +16,8 @@ pub mod localcloud;
 pub mod package;
 pub mod providers;
 pub mod secret;
+#[cfg(test)]
+mod test_support;
 pub mod ui;
 
 use std::process::ExitCode;
