@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench deploy` (optionally `-- RUNS`, default 5). For each run, on a fresh
 //! in-process local cloud each time:
-//! - (a) a cold deploy of the seed stack with the real `chatstack` binary, compared with the
+//! - (a) a cold deploy of the chat stack with the real `chatstack` binary, compared with the
 //!   critical path the profile implies (see [`critical_path`] and BENCHMARKS.md);
 //! - (b) the same stack deployed the way Tencent's own tooling does it: one step after another,
 //!   polling every 500 ms, written here with our provider client;
@@ -124,7 +124,7 @@ fn article_dir() -> Option<PathBuf> {
 /// code change can touch one function): the article's (as BENCHMARKS.md measured it) where
 /// its files are at hand, else ours in the same shape (`tests/fixtures/chat-demo/`, the
 /// project's chat functions).
-fn seed_project() -> (tempfile::TempDir, PathBuf) {
+fn project() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (text, code, code_uri, files) = match article_dir() {
         Some(seed) => (
@@ -203,7 +203,7 @@ fn chatstack(cloud: &Cloud, stack: &Path, args: &[&str]) -> Run {
     Run { wall, calls }
 }
 
-/// The longest chain of round trips and waits a cold deploy of the seed stack needs under
+/// The longest chain of round trips and waits a cold deploy of the chat stack needs under
 /// `p` (the local cloud sleeps the round trip, then acts, so a state change that starts with
 /// a call lasts its round trip plus the state's duration, and the poll that sees it can be in
 /// flight meanwhile):
@@ -262,7 +262,7 @@ async fn wait_500ms(tc: &TencentCloud, name: &str) {
     }
 }
 
-/// The seed stack deployed the way Tencent's own tooling does it: bucket → each function
+/// The chat stack deployed the way Tencent's own tooling does it: bucket → each function
 /// create + wait → service → API → DescribeApi → each function configuration + wait → release.
 async fn sequential_baseline(tc: &TencentCloud, project: &Path) -> Duration {
     let zip = |dir: &str, file: &str| {
@@ -386,7 +386,7 @@ fn main() {
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..runs {
         let cloud = Cloud::start(profile.clone());
-        let (dir, stack) = seed_project();
+        let (dir, stack) = project();
         let c = chatstack(&cloud, &stack, &["deploy", "--yes"]);
         let n = chatstack(&cloud, &stack, &["deploy", "--yes"]);
         let trans = dir.path().join("trans-code/trans.py");
