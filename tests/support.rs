@@ -172,7 +172,7 @@ pub fn article_dir(test: &str) -> Option<PathBuf> {
             "CHATSTACK_SEED_DIR={} holds no serverless.yml and code/",
             dir.display()
         );
-        return Some(dir);
+        return Some(std::path::absolute(&dir).unwrap_or(dir));
     }
     let dir = shared_dir().join("seed");
     if holds_article(&dir) {
