@@ -2,12 +2,15 @@
 //!
 //! `cargo bench --bench deploy` (optionally `-- RUNS`, default 5). For each run, on a fresh
 //! in-process local cloud each time:
-//! - (a) a cold deploy of the seed stack with the real `chatstack` binary, compared with the
+//! - (a) a cold deploy of the chat stack with the real `chatstack` binary, compared with the
 //!   critical path the profile implies (see [`critical_path`] and BENCHMARKS.md);
 //! - (b) the same stack deployed the way Tencent's own tooling does it: one step after another,
 //!   polling every 500 ms, written here with our provider client;
 //! - (c) a no-op redeploy: wall time and API/COS calls made;
 //! - (d) a code change in one function.
+//!
+//! The stack is the article's (`../shared/seed`, or `CHATSTACK_SEED_DIR`) where its files are at
+//! hand, else ours in the same shape (`tests/fixtures/chat-demo/`); stderr says which.
 //!
 //! Prints a markdown table of medians on stdout and writes nothing else.
 
@@ -104,28 +107,53 @@ impl Drop for Cloud {
     }
 }
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("CHATSTACK_SHARED")
+/// The article's files (`serverless.yml` and `code/`), as the tests look for them:
+/// `CHATSTACK_SEED_DIR`, else `CHATSTACK_SHARED/seed`, else `../shared/seed` beside the crate.
+fn article_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CHATSTACK_SEED_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let shared = std::env::var_os("CHATSTACK_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let dir = shared.join("seed");
+    (dir.join("serverless.yml").is_file() && dir.join("code").is_dir()).then_some(dir)
 }
 
-/// The seed project with keys filled in, and ChatTrans's code in a directory of its own (so a
-/// code change can touch one function).
-fn seed_project() -> (tempfile::TempDir, PathBuf) {
+/// The project to deploy, keys filled in and ChatTrans's code in a directory of its own (so a
+/// code change can touch one function): the article's (as BENCHMARKS.md measured it) where
+/// its files are at hand, else ours in the same shape (`tests/fixtures/chat-demo/`, the
+/// project's chat functions).
+fn project() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let seed = shared_dir().join("seed");
-    for (sub, files) in [
-        ("code", &["reg.py", "clean.py"][..]),
-        ("trans-code", &["trans.py"][..]),
-    ] {
+    let (text, code, code_uri, files) = match article_dir() {
+        Some(seed) => (
+            std::fs::read_to_string(seed.join("serverless.yml")).expect("seed stack file"),
+            seed.join("code"),
+            "./code",
+            [&["reg.py", "clean.py"][..], &["trans.py"][..]],
+        ),
+        None => {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            (
+                std::fs::read_to_string(root.join("tests/fixtures/chat-demo/serverless.yml"))
+                    .expect("chat-demo stack file"),
+                root.join("functions/chat/code"),
+                "../../../functions/chat/code",
+                [
+                    &["reg.py", "clean.py", "registry.py", "pushback.py"][..],
+                    &["trans.py", "registry.py", "pushback.py"][..],
+                ],
+            )
+        }
+    };
+    for (sub, files) in ["code", "trans-code"].into_iter().zip(files) {
         std::fs::create_dir(dir.path().join(sub)).expect("mkdir");
         for f in files {
-            std::fs::copy(seed.join("code").join(f), dir.path().join(sub).join(f)).expect("copy");
+            std::fs::copy(code.join(f), dir.path().join(sub).join(f)).expect("copy");
         }
     }
-    let text = std::fs::read_to_string(seed.join("serverless.yml"))
-        .expect("seed stack file")
+    let text = text
         .replace(
             "secret_id: \n",
             &format!("secret_id: {DEFAULT_SECRET_ID}\n"),
@@ -135,11 +163,12 @@ fn seed_project() -> (tempfile::TempDir, PathBuf) {
             &format!("secret_key: {DEFAULT_SECRET_KEY}\n"),
         )
         .replacen(
-            "codeUri: ./code\n    handler: trans",
+            &format!("codeUri: {code_uri}\n    handler: trans"),
             "codeUri: ./trans-code\n    handler: trans",
             1,
-        );
-    assert!(text.contains("./trans-code"), "the seed changed shape");
+        )
+        .replace(&format!("codeUri: {code_uri}\n"), "codeUri: ./code\n");
+    assert!(text.contains("./trans-code"), "the stack changed shape");
     let path = dir.path().join("serverless.yml");
     std::fs::write(&path, text).expect("write stack file");
     (dir, path)
@@ -174,7 +203,7 @@ fn chatstack(cloud: &Cloud, stack: &Path, args: &[&str]) -> Run {
     Run { wall, calls }
 }
 
-/// The longest chain of round trips and waits a cold deploy of the seed stack needs under
+/// The longest chain of round trips and waits a cold deploy of the chat stack needs under
 /// `p` (the local cloud sleeps the round trip, then acts, so a state change that starts with
 /// a call lasts its round trip plus the state's duration, and the poll that sees it can be in
 /// flight meanwhile):
@@ -233,7 +262,7 @@ async fn wait_500ms(tc: &TencentCloud, name: &str) {
     }
 }
 
-/// The seed stack deployed the way Tencent's own tooling does it: bucket → each function
+/// The chat stack deployed the way Tencent's own tooling does it: bucket → each function
 /// create + wait → service → API → DescribeApi → each function configuration + wait → release.
 async fn sequential_baseline(tc: &TencentCloud, project: &Path) -> Duration {
     let zip = |dir: &str, file: &str| {
@@ -346,11 +375,18 @@ fn main() {
         .build()
         .expect("runtime");
 
+    match article_dir() {
+        Some(seed) => eprintln!("stack: the article's ({})", seed.display()),
+        None => eprintln!(
+            "stack: ours, tests/fixtures/chat-demo/ (no ../shared/seed or CHATSTACK_SEED_DIR; \
+             not the stack BENCHMARKS.md measured)"
+        ),
+    }
     let (mut cold, mut baseline, mut noop, mut noop_calls, mut change, mut change_calls) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..runs {
         let cloud = Cloud::start(profile.clone());
-        let (dir, stack) = seed_project();
+        let (dir, stack) = project();
         let c = chatstack(&cloud, &stack, &["deploy", "--yes"]);
         let n = chatstack(&cloud, &stack, &["deploy", "--yes"]);
         let trans = dir.path().join("trans-code/trans.py");

@@ -19,6 +19,8 @@ pub mod package;
 pub mod providers;
 pub mod secret;
 pub mod template;
+#[cfg(test)]
+mod test_support;
 pub mod ui;
 
 use std::process::ExitCode;

@@ -750,14 +750,31 @@ mod tests {
         );
     }
 
+    /// The article's three functions, packaged from its stack file.
     #[test]
     fn seed_code_packages() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/serverless.yml");
-        let stack = crate::config::load(&path, &LoadOptions::default()).unwrap();
+        let Some(seed) = crate::test_support::article_dir("package::tests::seed_code_packages")
+        else {
+            return;
+        };
+        same_package_for_the_three_functions(&seed.join("serverless.yml"), &[]);
+    }
+
+    /// Our chat stack (`tests/fixtures/chat-demo/`), packaging `functions/chat/code`.
+    #[test]
+    fn chat_demo_code_packages() {
+        let path = crate::test_support::fixture("chat-demo/serverless.yml");
+        same_package_for_the_three_functions(&path, &["registry.py", "pushback.py"]);
+    }
+
+    /// Each function of the stack at `path` packages `reg.py`, `trans.py`, `clean.py` and
+    /// `more`; the three share one code directory, so one hash.
+    fn same_package_for_the_three_functions(path: &Path, more: &[&str]) {
+        let stack = crate::config::load(path, &LoadOptions::default()).unwrap();
         let mut hashes = Vec::new();
         for f in &stack.functions {
             let p = package(f).unwrap();
-            for name in ["reg.py", "trans.py", "clean.py"] {
+            for name in ["reg.py", "trans.py", "clean.py"].iter().chain(more) {
                 assert!(p.files.iter().any(|n| n == name), "{name} in {:?}", p.files);
             }
             hashes.push(p.sha256);

@@ -1,11 +1,15 @@
-//! `deploy`, `plan`, `info` and `remove` end to end against an in-process local cloud, with the
-//! article's own stack file and functions, checked through the official Python SDKs.
+//! `deploy`, `plan`, `info` and `remove` end to end against an in-process local cloud, with our
+//! stack file in the article's shape (`tests/fixtures/chat-demo/`, the project's chat
+//! functions) and, where its files are at hand, the article's own stack file and functions,
+//! checked through the official Python SDKs.
 
 use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::support::{self, Cloud, SEED_APPID, chatstack, cloud, seed_project, shared_dir};
+use crate::support::{
+    self, CHAT_APPID, Cloud, article_project, chat_code_dir, chat_project, chatstack, cloud,
+};
 use chatstack::localcloud::account::DEFAULT_SECRET_KEY;
 
 struct Run {
@@ -93,10 +97,26 @@ fn env_of(cloud: &Cloud, name: &str) -> serde_json::Map<String, Value> {
 
 #[test]
 fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
-    let cloud = cloud();
-    let (_dir, stack) = seed_project(None);
+    let Some((_dir, stack)) = article_project(
+        "deploy::the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes",
+    ) else {
+        return;
+    };
+    deploys_in_one_command_and_redeploys_with_zero_writes(&stack);
+}
 
-    let first = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
+#[test]
+fn our_stack_in_the_articles_shape_deploys_in_one_command_and_redeploys_with_zero_writes() {
+    let (_dir, stack) = chat_project(None);
+    deploys_in_one_command_and_redeploys_with_zero_writes(&stack);
+}
+
+/// `stack` (the article's names, keys in `Conf`, a stale push-back literal in `url`) deploys in
+/// one command, redeploys with zero writes, and is removed without a trace.
+fn deploys_in_one_command_and_redeploys_with_zero_writes(stack: &Path) {
+    let cloud = cloud();
+
+    let first = run(&cloud, stack, &["--json", "deploy", "--yes"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(
         first
@@ -159,12 +179,12 @@ fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
     );
 
     // info agrees.
-    let info = run(&cloud, &stack, &["--json", "info"]);
+    let info = run(&cloud, stack, &["--json", "info"]);
     assert_eq!(info.code, 0, "{}", info.stderr);
     assert_eq!(info.json()["websocketUrl"], ws);
 
     // A second deploy changes nothing and makes zero write calls.
-    let second = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
+    let second = run(&cloud, stack, &["--json", "deploy", "--yes"]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.writes(), Vec::<String>::new(), "{}", second.stderr);
     assert!(
@@ -174,11 +194,11 @@ fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
             .iter()
             .all(|c| c["action"] == "no-change")
     );
-    let plan = run(&cloud, &stack, &["plan", "--detailed-exitcode"]);
+    let plan = run(&cloud, stack, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
 
     // remove leaves nothing, as the official SDKs see it.
-    let removed = run(&cloud, &stack, &["--json", "remove", "--yes"]);
+    let removed = run(&cloud, stack, &["--json", "remove", "--yes"]);
     assert_eq!(removed.code, 0, "{}", removed.stderr);
     for name in ["ChatReg", "ChatTrans", "ChatClean"] {
         let f = sdk(
@@ -204,7 +224,7 @@ fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
         json!({}),
     );
     assert_eq!(services["Result"]["TotalCount"], 0, "{services}");
-    let after = run(&cloud, &stack, &["--json", "info"]);
+    let after = run(&cloud, stack, &["--json", "info"]);
     assert_eq!(after.json()["deployed"], false, "{}", after.stdout);
 }
 
@@ -212,14 +232,22 @@ fn the_articles_stack_deploys_in_one_command_and_redeploys_with_zero_writes() {
 fn code_and_environment_changes_touch_only_what_changed() {
     let cloud = cloud();
     let code = tempfile::tempdir().unwrap();
-    for f in ["reg.py", "trans.py", "clean.py"] {
-        std::fs::copy(shared_dir().join("seed/code").join(f), code.path().join(f)).unwrap();
+    for f in [
+        "reg.py",
+        "trans.py",
+        "clean.py",
+        "registry.py",
+        "pushback.py",
+    ] {
+        std::fs::copy(chat_code_dir().join(f), code.path().join(f)).unwrap();
     }
     // Give the transport function its own code directory so a change there is its alone.
-    let (dir, stack) = seed_project(Some(code.path()));
+    let (dir, stack) = chat_project(Some(code.path()));
     let trans_code = dir.path().join("trans-code");
     std::fs::create_dir(&trans_code).unwrap();
-    std::fs::copy(code.path().join("trans.py"), trans_code.join("trans.py")).unwrap();
+    for f in ["trans.py", "registry.py", "pushback.py"] {
+        std::fs::copy(code.path().join(f), trans_code.join(f)).unwrap();
+    }
     let text = std::fs::read_to_string(&stack).unwrap();
     let text = text.replacen(
         &format!("codeUri: {}\n    handler: trans", code.path().display()),
@@ -295,10 +323,10 @@ fn code_and_environment_changes_touch_only_what_changed() {
 fn a_retired_api_gateway_exits_4_with_the_reason_and_alternatives() {
     let dir = tempfile::tempdir().unwrap().keep();
     let mut opts = support::default_options(&dir);
-    opts.appid = SEED_APPID;
+    opts.appid = CHAT_APPID;
     opts.apigw = chatstack::localcloud::ApigwMode::Retired;
     let cloud = Cloud::start_with(opts);
-    let (_d, stack) = seed_project(None);
+    let (_d, stack) = chat_project(None);
     let out = run(&cloud, &stack, &["deploy", "--yes"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
@@ -312,7 +340,7 @@ fn a_retired_api_gateway_exits_4_with_the_reason_and_alternatives() {
 #[test]
 fn a_second_concurrent_deploy_is_refused_clearly() {
     let cloud = cloud();
-    let (dir, stack) = seed_project(None);
+    let (dir, stack) = chat_project(None);
     let _held = chatstack::engine::journal::Lock::acquire(
         &dir.path().join(".chatstack"),
         "ChatDemo",
@@ -332,7 +360,7 @@ fn a_second_concurrent_deploy_is_refused_clearly() {
 #[test]
 fn remove_keep_bucket_keeps_the_bucket_and_its_objects_and_nothing_else() {
     let cloud = cloud();
-    let (_dir, stack) = seed_project(None);
+    let (_dir, stack) = chat_project(None);
     let deployed = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
     assert_eq!(deployed.code, 0, "{}", deployed.stderr);
     let removed = run(

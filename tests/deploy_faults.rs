@@ -15,10 +15,8 @@ use chatstack::localcloud::faults::FaultConfig;
 use chatstack::localcloud::latency::Profile;
 use chatstack::providers::tencent::TencentCloud;
 
-use crate::support::{self, Cloud, seed_project};
+use crate::support::{self, CHAT_APPID, Cloud, chat_project};
 
-/// The APPID the seed's bucket name carries (`chat-cos-1256773370`).
-const SEED_APPID: u64 = 1_256_773_370;
 const FUNCTIONS: [&str; 3] = ["ChatReg", "ChatTrans", "ChatClean"];
 
 /// A local cloud with small but non-zero latencies, so a deploy lasts long enough to be
@@ -26,7 +24,7 @@ const FUNCTIONS: [&str; 3] = ["ChatReg", "ChatTrans", "ChatClean"];
 fn cloud(faults: Option<FaultConfig>) -> Cloud {
     let dir = tempfile::tempdir().unwrap().keep();
     let mut opts = support::default_options(&dir);
-    opts.appid = SEED_APPID;
+    opts.appid = CHAT_APPID;
     opts.latency = Profile {
         default_ms: 20,
         actions: [
@@ -289,7 +287,7 @@ fn a_deploy_killed_at_any_point_converges_on_rerun_with_one_of_each() {
     ];
     for point in points.into_iter().chain(sweep) {
         let cloud = cloud(None);
-        let (_dir, stack) = seed_project(None);
+        let (_dir, stack) = chat_project(None);
         let (status, log) = interrupted_deploy(&cloud, &stack, point, "KILL");
         // SIGKILL leaves no exit code. Every action point is reached before the deploy ends;
         // a deploy may beat a time point on a fast machine.
@@ -323,7 +321,7 @@ fn a_deploy_under_faults_converges_in_one_run_and_remove_leaves_nothing() {
     let mut failed_calls = 0;
     for seed in 1..=seeds {
         let cloud = cloud(Some(FaultConfig { rate, seed }));
-        let (_dir, stack) = seed_project(None);
+        let (_dir, stack) = chat_project(None);
         let (code, log) = run(&cloud, &stack, &["deploy", "--yes"]);
         let context = format!("seed {seed}:\n{log}");
         assert_eq!(code, 0, "{context}");
@@ -344,7 +342,7 @@ fn ctrl_c_exits_130_after_recording_state_and_a_rerun_resumes() {
         Point::After("CreateApi", 1),
     ] {
         let cloud = cloud(None);
-        let (dir, stack) = seed_project(None);
+        let (dir, stack) = chat_project(None);
         let (status, log) = interrupted_deploy(&cloud, &stack, point, "INT");
         assert_eq!(status, Some(130), "{point:?}:\n{log}");
         assert!(
@@ -361,7 +359,7 @@ fn ctrl_c_exits_130_after_recording_state_and_a_rerun_resumes() {
 #[test]
 fn ids_recorded_in_the_journal_are_hints_checked_against_the_cloud() {
     let cloud = cloud(None);
-    let (_dir, stack) = seed_project(None);
+    let (_dir, stack) = chat_project(None);
     let (code, log) = run(&cloud, &stack, &["deploy", "--yes"]);
     assert_eq!(code, 0, "{log}");
     // Someone deletes the gateway service behind our back: the journal still names it.

@@ -1,5 +1,6 @@
-//! `chatstack info` end to end: the article's stack file, against a server that verifies every
-//! request with the official SDKs' signing code, and against the local cloud.
+//! `chatstack info` end to end: a stack file in the article's shape (ours,
+//! `tests/fixtures/chat-demo/`, keys left empty), against a server that verifies every request
+//! with the official SDKs' signing code, and against the local cloud.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -7,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::support::{self, chatstack, shared_dir};
+use crate::support::{self, chatstack};
 
 const ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
 const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
@@ -58,15 +59,15 @@ impl Drop for Referee {
     }
 }
 
-fn seed_stack() -> std::path::PathBuf {
-    shared_dir().join("seed/serverless.yml")
+fn stack() -> std::path::PathBuf {
+    support::chat_stack_file()
 }
 
 #[test]
 fn info_signs_every_request_as_the_official_sdks_do_and_reports_not_deployed() {
     let referee = Referee::start();
     let out = chatstack()
-        .args(["-c", seed_stack().to_str().unwrap(), "--json", "info"])
+        .args(["-c", stack().to_str().unwrap(), "--json", "info"])
         .args(["--endpoint", &format!("http://127.0.0.1:{}", referee.port)])
         .env("TENCENTCLOUD_SECRET_ID", ID)
         .env("TENCENTCLOUD_SECRET_KEY", KEY)
@@ -120,7 +121,7 @@ fn info_signs_every_request_as_the_official_sdks_do_and_reports_not_deployed() {
 fn info_reports_a_signature_the_cloud_rejects_as_a_credentials_error() {
     let referee = Referee::start();
     chatstack()
-        .args(["-c", seed_stack().to_str().unwrap(), "info"])
+        .args(["-c", stack().to_str().unwrap(), "info"])
         .args(["--endpoint", &format!("http://127.0.0.1:{}", referee.port)])
         .env("TENCENTCLOUD_SECRET_ID", ID)
         .env("TENCENTCLOUD_SECRET_KEY", "not-the-key")
@@ -134,7 +135,7 @@ fn info_reports_a_signature_the_cloud_rejects_as_a_credentials_error() {
 fn info_without_credentials_exits_3_and_says_where_it_looked() {
     let home = tempfile::tempdir().unwrap();
     chatstack()
-        .args(["-c", seed_stack().to_str().unwrap(), "info"])
+        .args(["-c", stack().to_str().unwrap(), "info"])
         .env("HOME", home.path())
         .assert()
         .code(3)
@@ -145,14 +146,14 @@ fn info_without_credentials_exits_3_and_says_where_it_looked() {
 fn info_table_against_the_local_cloud_says_not_deployed() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = support::default_options(dir.path());
-    opts.appid = 1_256_773_370; // the APPID the seed's bucket name carries
+    opts.appid = support::CHAT_APPID; // the APPID the bucket name carries
     let cloud = support::Cloud::start_with(opts);
     // No credentials anywhere: `--endpoint` uses the local cloud's documented default pair.
     let home = tempfile::tempdir().unwrap();
     let out = chatstack()
         .args([
             "-c",
-            seed_stack().to_str().unwrap(),
+            stack().to_str().unwrap(),
             "info",
             "--endpoint",
             &cloud.url(),
@@ -174,11 +175,11 @@ fn info_table_against_the_local_cloud_says_not_deployed() {
 
 #[test]
 fn a_bucket_named_for_another_account_is_a_clear_stack_file_error() {
-    let cloud = support::Cloud::start(); // APPID 1250000000, not the seed's 1256773370
+    let cloud = support::Cloud::start(); // APPID 1250000000, not the bucket's 1256773370
     chatstack()
         .args([
             "-c",
-            seed_stack().to_str().unwrap(),
+            stack().to_str().unwrap(),
             "info",
             "--endpoint",
             &cloud.url(),

@@ -145,11 +145,54 @@ impl Drop for Cloud {
     }
 }
 
-/// `../shared` beside the crate (or `CHATSTACK_SHARED`).
+/// The crate's root.
+pub fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tests/fixtures/REL`.
+pub fn fixture(rel: &str) -> PathBuf {
+    manifest_dir().join("tests/fixtures").join(rel)
+}
+
+/// `CHATSTACK_SHARED`, or `../shared` beside the crate (either may not exist).
 pub fn shared_dir() -> PathBuf {
     std::env::var_os("CHATSTACK_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+        .map_or_else(|| manifest_dir().join("../shared"), PathBuf::from)
+}
+
+/// The article's files (`serverless.yml` and `code/`), never copied into the repository, or
+/// `None` after printing why `test` is skipped. Looked for in `CHATSTACK_SEED_DIR` (which must
+/// hold them when set), else `CHATSTACK_SHARED/seed`, else `../shared/seed` beside the crate.
+/// The unit tests' twin is `src/test_support.rs`; keep the two in step.
+pub fn article_dir(test: &str) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CHATSTACK_SEED_DIR").map(PathBuf::from) {
+        assert!(
+            holds_article(&dir),
+            "CHATSTACK_SEED_DIR={} holds no serverless.yml and code/",
+            dir.display()
+        );
+        return Some(std::path::absolute(&dir).unwrap_or(dir));
+    }
+    let dir = shared_dir().join("seed");
+    if holds_article(&dir) {
+        return Some(dir);
+    }
+    note(&format!(
+        "skipped: {test} needs the article's files (../shared/seed or CHATSTACK_SEED_DIR)"
+    ));
+    None
+}
+
+fn holds_article(dir: &Path) -> bool {
+    dir.join("serverless.yml").is_file() && dir.join("code").is_dir()
+}
+
+/// One line on the real stderr, past the test harness's capture, so it shows in a plain
+/// `cargo test` run.
+pub fn note(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// `tests/python/NAME`.
@@ -317,26 +360,61 @@ impl Drop for LocalProcess {
     }
 }
 
-// The article's stack, as its reader fills it in.
+// The chat stacks: ours (`tests/fixtures/chat-demo/`) and the article's, filled in as the
+// article tells its reader to.
 
-/// The APPID the seed's bucket name carries (`chat-cos-1256773370`).
-pub const SEED_APPID: u64 = 1_256_773_370;
+/// The APPID both stacks' bucket name carries (`chat-cos-1256773370`).
+pub const CHAT_APPID: u64 = 1_256_773_370;
 
-/// A local cloud whose account has the seed's APPID.
+/// A local cloud whose account has [`CHAT_APPID`].
 pub fn cloud() -> Cloud {
     let dir = tempfile::tempdir().unwrap().keep();
     let mut opts = default_options(&dir);
-    opts.appid = SEED_APPID;
+    opts.appid = CHAT_APPID;
     Cloud::start_with(opts)
 }
 
-/// The seed's stack file as the article tells its reader to fill it in (keys in `Conf`), with
-/// `codeUri` pointing at the seed's code (or at `code_dir`).
-pub fn seed_project(code_dir: Option<&Path>) -> (tempfile::TempDir, PathBuf) {
+/// The project's own chat functions (`functions/chat/code/`).
+pub fn chat_code_dir() -> PathBuf {
+    manifest_dir().join("functions/chat/code")
+}
+
+/// Our stack file in the article's shape, as it stands (keys empty, `codeUri` relative to
+/// `tests/fixtures/chat-demo/`): for commands that only read it.
+pub fn chat_stack_file() -> PathBuf {
+    fixture("chat-demo/serverless.yml")
+}
+
+/// Our stack file (`tests/fixtures/chat-demo/serverless.yml`, the article's shape, names and
+/// stale push-back literal, the project's chat functions), copied into a temporary directory
+/// (deploy keeps its state beside it) with the keys filled in and `codeUri` pointing at
+/// `functions/chat/code` (or at `code_dir`). Always available.
+pub fn chat_project(code_dir: Option<&Path>) -> (tempfile::TempDir, PathBuf) {
+    let text = std::fs::read_to_string(chat_stack_file()).unwrap();
+    let code = code_dir.map_or_else(chat_code_dir, Path::to_path_buf);
+    fill_in(&text, "../../../functions/chat/code", &code)
+}
+
+/// The article's stack file, filled in as the article tells its reader (keys in `Conf`), with
+/// `codeUri` pointing at the article's code; `None` (and one line saying so) when the
+/// article's files are not at hand (see [`article_dir`]).
+pub fn article_project(test: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    let seed = article_dir(test)?;
+    let text = std::fs::read_to_string(seed.join("serverless.yml")).unwrap();
+    Some(fill_in(&text, "./code", &seed.join("code")))
+}
+
+/// `text` with the `Conf` keys filled in and every `codeUri: CODE_URI` made `code`, written to
+/// `serverless.yml` in a new temporary directory.
+fn fill_in(text: &str, code_uri: &str, code: &Path) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let seed = std::fs::read_to_string(shared_dir().join("seed/serverless.yml")).unwrap();
-    let code = code_dir.map_or_else(|| shared_dir().join("seed/code"), Path::to_path_buf);
-    let text = seed
+    let from = format!("codeUri: {code_uri}\n");
+    assert_eq!(
+        text.matches(&from).count(),
+        3,
+        "the stack's codeUri changed"
+    );
+    let text = text
         .replace(
             "secret_id: \n",
             &format!("secret_id: {DEFAULT_SECRET_ID}\n"),
@@ -345,10 +423,10 @@ pub fn seed_project(code_dir: Option<&Path>) -> (tempfile::TempDir, PathBuf) {
             "secret_key: \n",
             &format!("secret_key: {DEFAULT_SECRET_KEY}\n"),
         )
-        .replace("codeUri: ./code", &format!("codeUri: {}", code.display()));
+        .replace(&from, &format!("codeUri: {}\n", code.display()));
     assert!(
-        text.contains(DEFAULT_SECRET_ID),
-        "the seed's Conf block changed shape"
+        text.contains(DEFAULT_SECRET_ID) && text.contains(DEFAULT_SECRET_KEY),
+        "the stack's Conf block changed shape"
     );
     let path = dir.path().join("serverless.yml");
     std::fs::write(&path, text).unwrap();

@@ -1,14 +1,16 @@
-//! Stack-file tests: the seed parses into the expected stack; each invalid file fails with
-//! the right kind at the right place (tables in the manner of just's `analysis_error!`).
+//! Stack-file tests: our chat stack (`tests/fixtures/chat-demo/`) and, where its files are at
+//! hand, the article's, parse into the expected stack; each invalid file fails with the right
+//! kind at the right place (tables in the manner of just's `analysis_error!`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::*;
 
-/// The seed's directory, beside the repository (`/work/wt/shared` links to `/work/shared`).
-fn seed_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed")
+/// Where [`BASE`] is parsed: `functions/chat/`, whose `code/` holds the project's own chat
+/// functions (and whose `chatstack.yml` is a file that is not a directory).
+fn base_dir() -> PathBuf {
+    crate::test_support::manifest_dir().join("functions/chat")
 }
 
 fn opts() -> LoadOptions {
@@ -18,7 +20,8 @@ fn opts() -> LoadOptions {
     }
 }
 
-/// A valid stack in the seed's shape, resolved as if it sat beside the seed's `code/`.
+/// A valid stack in the article's shape, resolved as if it sat in [`base_dir`], beside
+/// `code/`.
 const BASE: &str = r#"Conf:
   component: serverless-global
   inputs:
@@ -78,21 +81,48 @@ ChatClean:
     runtime: Python3.6
 "#;
 
-fn parse_in_seed(yaml: &str, opts: &LoadOptions) -> Result<Stack, Error> {
-    parse(yaml, &seed_dir().join("stack.yml"), opts)
+fn parse_in_base(yaml: &str, opts: &LoadOptions) -> Result<Stack, Error> {
+    parse(yaml, &base_dir().join("stack.yml"), opts)
 }
 
 #[test]
 fn base_is_valid() {
-    let stack = parse_in_seed(BASE, &opts()).unwrap();
+    let stack = parse_in_base(BASE, &opts()).unwrap();
     assert_eq!(stack.functions.len(), 3);
     assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
 }
 
+/// The article's stack file, as the article wrote it.
 #[test]
 fn seed_stack_file() {
-    let path = seed_dir().join("serverless.yml");
+    let Some(seed) = crate::test_support::article_dir("config::tests::seed_stack_file") else {
+        return;
+    };
+    let path = seed.join("serverless.yml");
+    check_chat_stack(&path, "Python3.6", "./code", "serverless.yml:49:14");
+}
+
+/// Our own stack file in the article's shape (`tests/fixtures/chat-demo/`), deploying the
+/// project's chat functions: the same stack as the article's, to the line of each warning.
+#[test]
+fn chat_demo_stack_file() {
+    let path = crate::test_support::fixture("chat-demo/serverless.yml");
+    let code_uri = "../../../functions/chat/code";
+    check_chat_stack(&path, "Python3.9", code_uri, "serverless.yml:54:14");
+    let code = crate::test_support::manifest_dir().join("functions/chat/code");
     let stack = load(&path, &opts()).unwrap();
+    assert_eq!(
+        stack.functions[0].code_dir.canonicalize().unwrap(),
+        code.canonicalize().unwrap()
+    );
+}
+
+/// `path` (a stack in the article's shape, its keys left empty) parses into the article's
+/// stack: `ChatDemo`, bucket `chat-cos-1256773370`, the three functions with `runtime` and
+/// their code in `code_uri` (as written, relative to the file), and one warning per function
+/// for its hard-coded push-back `url`, the first at `first_warning` (`FILE:LINE:COLUMN`).
+fn check_chat_stack(path: &Path, runtime: &str, code_uri: &str, first_warning: &str) {
+    let stack = load(path, &opts()).unwrap();
     assert_eq!(stack.name, "ChatDemo");
     assert_eq!(stack.stage, "dev");
     assert_eq!(stack.region, "ap-guangzhou");
@@ -130,7 +160,7 @@ fn seed_stack_file() {
         ("ChatClean", FunctionRole::Cleanup, "clean.main_handler"),
     ];
     assert_eq!(stack.functions.len(), 3);
-    let code_dir = std::path::absolute(seed_dir().join("code")).unwrap();
+    let code_dir = std::path::absolute(path.parent().unwrap().join(code_uri)).unwrap();
     let code_dir: PathBuf = code_dir
         .components()
         .filter(|c| !matches!(c, std::path::Component::CurDir))
@@ -140,7 +170,7 @@ fn seed_stack_file() {
         assert_eq!(f.name, name);
         assert_eq!(f.role, Some(role));
         assert_eq!(f.handler, handler);
-        assert_eq!(f.runtime, "Python3.6");
+        assert_eq!(f.runtime, runtime);
         assert_eq!(f.region, "ap-guangzhou");
         assert_eq!(f.namespace, "default");
         assert_eq!(f.timeout, 3);
@@ -170,11 +200,7 @@ fn seed_stack_file() {
     // One warning per hard-coded push-back URL, pointing at it, naming the gateway instance.
     assert_eq!(stack.warnings.len(), 3, "{:#?}", stack.warnings);
     let w = &stack.warnings[0];
-    assert!(
-        w.location.ends_with("serverless.yml:49:14"),
-        "{}",
-        w.location
-    );
+    assert!(w.location.ends_with(first_warning), "{}", w.location);
     assert!(
         w.message.contains("${restApi.internalDomain}"),
         "{}",
@@ -200,7 +226,7 @@ fn outputs_and_chained_references() {
              A: ${restApi.apis.0.internalDomain}\n        C: 'ws ${restApi.url} ${restApi.serviceId}'\n        \
              S: ${Conf.list.1.b}-${env:CHAT_SUFFIX}\n        PUSHBACK_URL: custom\n",
         );
-    let stack = parse_in_seed(&yaml, &opts()).unwrap();
+    let stack = parse_in_base(&yaml, &opts()).unwrap();
     let f = &stack.functions[0];
     let get = |k: &str| &f.environment.iter().find(|v| v.key == k).unwrap().value;
     assert_eq!(get("bucket"), &Value::literal("chat-cos-1256773370"));
@@ -244,7 +270,7 @@ fn reference_fan_out_is_bounded() {
     }
     let yaml = BASE.replace("    secret_key:\n", &format!("    secret_key:\n{conf}"));
     let start = std::time::Instant::now();
-    let e = parse_in_seed(&yaml, &opts()).unwrap_err();
+    let e = parse_in_base(&yaml, &opts()).unwrap_err();
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(e.kind(), ErrorKind::InvalidValue);
     assert_eq!((e.line(), e.column()), (Some(25), Some(10)), "{e}");
@@ -263,7 +289,7 @@ fn credentials_in_file_and_secrets_in_functions() {
         );
     let mut o = opts();
     o.env.insert("SK".to_owned(), "s3cr3t".to_owned());
-    let stack = parse_in_seed(&yaml, &o).unwrap();
+    let stack = parse_in_base(&yaml, &o).unwrap();
     let creds = stack.file_credentials.as_ref().unwrap();
     assert_eq!(creds.secret_id, "AKIDexample");
     assert_eq!(creds.secret_key.expose(), "s3cr3t");
@@ -290,7 +316,7 @@ fn defaults_and_options() {
             "    runtime: Python3.9\n    timeout: 900\n    memorySize: 64\n    namespace: chat\n    \
              role: SCF_ChatRole\n    description: chat register\n    exclude: ['*.md', tests/]\n    region",
         );
-    let stack = parse_in_seed(&yaml, &opts()).unwrap();
+    let stack = parse_in_base(&yaml, &opts()).unwrap();
     let f = &stack.functions[0];
     assert_eq!((f.timeout, f.memory_size), (900, 64));
     assert_eq!(f.namespace, "chat");
@@ -307,7 +333,7 @@ fn unbound_function_is_deployed_with_a_warning() {
         "{BASE}\nHelper:\n  component: scf\n  inputs:\n    name: ChatHelper\n    \
          codeUri: ./code\n    handler: reg.main_handler\n    runtime: Python3.6\n"
     );
-    let stack = parse_in_seed(&yaml, &opts()).unwrap();
+    let stack = parse_in_base(&yaml, &opts()).unwrap();
     let f = &stack.functions[3];
     assert_eq!((f.name.as_str(), f.role), ("ChatHelper", None));
     assert!(
@@ -322,7 +348,7 @@ fn unbound_function_is_deployed_with_a_warning() {
 #[test]
 fn bucket_without_appid() {
     let yaml = BASE.replace("bucket: chat-cos-1256773370", "bucket: chat-cos");
-    let stack = parse_in_seed(&yaml, &opts()).unwrap();
+    let stack = parse_in_base(&yaml, &opts()).unwrap();
     assert_eq!(stack.bucket.appid, None);
     assert_eq!(stack.bucket.full_name(1_250_000_000), "chat-cos-1250000000");
 }
@@ -338,7 +364,7 @@ fn chinese_text_before_an_error_keeps_columns_in_characters() {
             "    name: ChatReg\n",
             "    description: 聊天 ${Conf.nope}\n    name: ChatReg\n",
         );
-    let e = parse_in_seed(&yaml, &opts()).unwrap_err();
+    let e = parse_in_base(&yaml, &opts()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::UnknownReference);
     assert_eq!((e.line(), e.column()), (Some(35), Some(21)));
 }
@@ -369,7 +395,7 @@ fn not_a_stack() {
 fn invalid_stage() {
     let mut o = opts();
     o.stage = "Prod".to_owned();
-    let e = parse_in_seed(BASE, &o).unwrap_err();
+    let e = parse_in_base(BASE, &o).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidStage);
     assert_eq!(e.line(), None);
 }
@@ -420,7 +446,7 @@ fn suggestions() {
     ];
     for ((from, to), help) in cases {
         assert!(BASE.contains(from), "{from}");
-        let e = parse_in_seed(&BASE.replacen(from, to, 1), &opts()).unwrap_err();
+        let e = parse_in_base(&BASE.replacen(from, to, 1), &opts()).unwrap_err();
         assert_eq!(e.help_text(), Some(help), "{e}");
     }
 }
@@ -436,7 +462,7 @@ macro_rules! stack_error {
                     assert!(yaml.contains($from), "edit {:?} does not apply", $from);
                     yaml = yaml.replacen($from, $to, 1);
                 )+
-                let e = parse_in_seed(&yaml, &opts()).unwrap_err();
+                let e = parse_in_base(&yaml, &opts()).unwrap_err();
                 assert_eq!(e.kind(), ErrorKind::$kind, "{e}");
                 assert_eq!((e.line(), e.column()), (Some($line), Some($col)), "{e}");
                 let path: Option<&str> = $path;
@@ -482,7 +508,7 @@ stack_error! {
         => DuplicateKey at (51, 1) Some("ChatTrans");
     missing_code_dir: [("codeUri: ./code\n    handler: clean", "codeUri: ./nope\n    handler: clean")]
         => CodeUriNotFound at (55, 14) Some("ChatClean.inputs.codeUri");
-    code_uri_is_a_file: [("codeUri: ./code\n    handler: clean", "codeUri: ./serverless.yml\n    handler: clean")]
+    code_uri_is_a_file: [("codeUri: ./code\n    handler: clean", "codeUri: ./chatstack.yml\n    handler: clean")]
         => CodeUriNotFound at (55, 14) Some("ChatClean.inputs.codeUri");
     unknown_runtime: [("trans.main_handler\n    runtime: Python3.6", "trans.main_handler\n    runtime: Python3.8")]
         => UnknownRuntime at (49, 14) Some("ChatTrans.inputs.runtime");
@@ -623,30 +649,30 @@ fn rendered_diagnostics() {
 #[test]
 fn rendered_diagnostic_with_paths_redacted() {
     let yaml = BASE.replacen("codeUri: ./code", "codeUri: ./cdoe", 1);
-    let e = parse_in_seed(&yaml, &opts()).unwrap_err();
+    let e = parse_in_base(&yaml, &opts()).unwrap_err();
     let mut out = String::new();
     miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
         .with_width(1000)
         .render_report(&mut out, &e)
         .unwrap();
-    let seed = seed_dir().display().to_string();
-    let absolute = std::path::absolute(seed_dir())
+    let base = base_dir().display().to_string();
+    let absolute = std::path::absolute(base_dir())
         .unwrap()
         .display()
         .to_string();
     // Wide enough that the machine-dependent path never wraps.
     let one_line = e
         .to_string()
-        .replace(&absolute, "[SEED]")
-        .replace(&seed, "[SEED]");
+        .replace(&absolute, "[BASE]")
+        .replace(&base, "[BASE]");
     assert_eq!(
         one_line,
-        "[SEED]/stack.yml:35:14: ChatReg.inputs.codeUri: codeUri `./cdoe` does not exist \
-         ([SEED]/cdoe)"
+        "[BASE]/stack.yml:35:14: ChatReg.inputs.codeUri: codeUri `./cdoe` does not exist \
+         ([BASE]/cdoe)"
     );
     insta::with_settings!({filters => vec![
-        (regex_escape(&absolute).as_str(), "[SEED]"),
-        (regex_escape(&seed).as_str(), "[SEED]"),
+        (regex_escape(&absolute).as_str(), "[BASE]"),
+        (regex_escape(&base).as_str(), "[BASE]"),
     ]}, {
         insta::assert_snapshot!("code_uri_not_found", out);
     });
@@ -676,7 +702,7 @@ proptest::proptest! {
         );
         let mut o = opts();
         o.env.insert("CHAT_VALUE".to_owned(), value.clone());
-        let stack = parse_in_seed(&yaml, &o).unwrap();
+        let stack = parse_in_base(&yaml, &o).unwrap();
         let v = &stack.functions[0].environment[0];
         proptest::prop_assert_eq!(&v.value, &Value::literal(format!("{prefix}{value}")));
     }

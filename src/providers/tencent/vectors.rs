@@ -1,5 +1,8 @@
-//! Test-only loader for `../shared/tencent/vectors.json`, the signature vectors the official
-//! SDKs produced. The file is read at test time, never copied into the repository.
+//! Test-only loader for the signature vectors the official SDKs produced:
+//! `tests/fixtures/signing/vectors.json`, a byte-identical copy of
+//! `shared/tencent/vectors.json` (generated there by `gen_vectors.py`; see
+//! `tests/fixtures/README.md`). `tests::fixture_matches_shared_copy` catches drift when the
+//! shared directory is at hand.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -101,15 +104,13 @@ pub(crate) struct CosIntermediate {
     pub(crate) signature: String,
 }
 
-/// `CHATSTACK_SHARED` or `../shared` beside the crate.
-pub(crate) fn shared_dir() -> PathBuf {
-    std::env::var_os("CHATSTACK_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+/// The repository's copy of the vectors.
+fn fixture_path() -> PathBuf {
+    crate::test_support::fixture("signing/vectors.json")
 }
 
 fn load() -> File {
-    let path = shared_dir().join("tencent/vectors.json");
+    let path = fixture_path();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -125,4 +126,32 @@ pub(crate) fn cos() -> Vec<CosCase> {
 
 pub(crate) fn tc3_doc_check() -> Tc3DocCheck {
     load().tc3_official_doc_partial_check
+}
+
+mod tests {
+    use super::*;
+
+    /// The fixture is the shared file, byte for byte, wherever the shared directory is at hand
+    /// (`../shared` beside the crate, or `CHATSTACK_SHARED`); without it there is nothing to
+    /// compare against.
+    #[test]
+    fn fixture_matches_shared_copy() {
+        let shared = crate::test_support::shared_dir().join("tencent/vectors.json");
+        if !shared.is_file() {
+            crate::test_support::note(&format!(
+                "note: fixture_matches_shared_copy compared nothing: no {} (../shared or \
+                 CHATSTACK_SHARED)",
+                shared.display()
+            ));
+            return;
+        }
+        let fixture = std::fs::read(fixture_path()).unwrap();
+        let original = std::fs::read(&shared).unwrap();
+        assert!(
+            fixture == original,
+            "{} differs from {}: copy it again (tests/fixtures/README.md)",
+            fixture_path().display(),
+            shared.display()
+        );
+    }
 }
