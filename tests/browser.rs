@@ -140,8 +140,9 @@ async fn two_tabs_chat_and_keep_their_connection_through_a_code_reload() {
             std::env::var_os("CI").is_none(),
             "Chromium and ChromeDriver are missing under CI: install chromium and chromium-driver"
         );
-        eprintln!(
-            "skipped: browser::two_tabs_chat… needs chromium and chromedriver (Debian: apt install chromium chromium-driver)"
+        crate::support::note(
+            "skipped: browser::two_tabs_chat_and_keep_their_connection_through_a_code_reload \
+             needs chromium and chromedriver (Debian: apt install chromium chromium-driver)",
         );
         return;
     };
