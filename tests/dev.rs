@@ -235,6 +235,19 @@ async fn init_then_dev_chats_reloads_code_without_dropping_sockets_and_removes()
         );
     }
 
+    let endpoint = dev.ready["endpoint"].as_str().unwrap().to_owned();
+    let deployed_code = || {
+        let out = chatstack()
+            .current_dir(&project)
+            .args(["--endpoint", &endpoint, "--json", "info"])
+            .output()
+            .unwrap();
+        let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+        info["functions"][1]["codeSha256"].clone()
+    };
+    let code_before = deployed_code();
+    assert!(code_before.is_string(), "{code_before}");
+
     // A code edit is redeployed while Ann and Bob stay connected; their next messages run it.
     let transport = project.join("code/transport.py");
     let code = std::fs::read_to_string(&transport).unwrap();
@@ -265,6 +278,8 @@ async fn init_then_dev_chats_reloads_code_without_dropping_sockets_and_removes()
         json!(["transport.py"]),
         "{deployed}"
     );
+    // `info` shows the code now deployed, not the creation's.
+    assert_ne!(deployed_code(), code_before);
     send(
         &mut bob,
         json!({"type": "message", "name": "Bob", "text": "louder"}),
@@ -293,7 +308,6 @@ async fn init_then_dev_chats_reloads_code_without_dropping_sockets_and_removes()
     dev.wait_for("deployed", Duration::from_secs(60));
 
     // `remove` against dev's local cloud leaves nothing.
-    let endpoint = dev.ready["endpoint"].as_str().unwrap().to_owned();
     let out = chatstack()
         .current_dir(&project)
         .args(["--endpoint", &endpoint, "remove", "--yes"])

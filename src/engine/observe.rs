@@ -99,9 +99,18 @@ async fn observe_functions(
                 name: f.name.clone(),
                 role: f.role,
                 status: info.as_ref().map(|i| i.status.clone()),
+                // The variable follows every code update; the tag is only the creation's
+                // (SCF cannot change tags later), so it is the fallback.
                 code_sha256: info
                     .as_ref()
-                    .and_then(|i| i.tag(tags::CODE_SHA256))
+                    .and_then(|i| {
+                        i.environment
+                            .variables
+                            .iter()
+                            .find(|v| v.key == super::classic::CODE_VAR)
+                            .map(|v| v.value.as_str())
+                            .or_else(|| i.tag(tags::CODE_SHA256))
+                    })
                     .map(str::to_owned),
                 detail: info,
             })
