@@ -225,6 +225,14 @@ async fn init_then_dev_chats_reloads_code_without_dropping_sockets_and_removes()
         (json!("Bob"), json!("plain words"))
     );
 
+    // Every function's output is streamed, under its name.
+    let log = dev.wait_for("log", Duration::from_secs(20));
+    assert_eq!(log["function"], "mychat-register", "{log}");
+    assert!(
+        log["text"].as_str().unwrap().starts_with("connected "),
+        "{log}"
+    );
+
     // One leaves: the others are told, with the new count.
     cy.close(None).await.unwrap();
     for c in [&mut ann, &mut bob] {

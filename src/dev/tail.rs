@@ -37,7 +37,7 @@ pub struct Line {
 }
 
 /// The lines worth showing of an invocation: the function's own output, without SCF's
-/// START/END/Report framing, and one line for a failed invocation.
+/// START/Event/END/Report framing, and one line for a failed invocation.
 pub fn lines(e: &Entry) -> Vec<Line> {
     let line = |text: String, error| Line {
         function: e.function_name.clone(),
@@ -50,6 +50,7 @@ pub fn lines(e: &Entry) -> Vec<Line> {
         .lines()
         .filter(|l| {
             !(l.starts_with("START RequestId:")
+                || l.starts_with("Event RequestId:")
                 || l.starts_with("END RequestId:")
                 || l.starts_with("Report RequestId:"))
         })
@@ -118,7 +119,7 @@ mod tests {
         let e = Entry {
             function_name: "chat-transport".into(),
             request_id: "r1".into(),
-            log: "START RequestId: r1\nhello\n\nworld\nEND RequestId: r1\nReport RequestId: r1 Duration:1ms\n"
+            log: "START RequestId: r1\nEvent RequestId: r1\nhello\n\nworld\nEND RequestId: r1\nReport RequestId: r1 Duration:1ms\n"
                 .into(),
             ret_code: 430,
             ret_msg: "boom".into(),

@@ -19,6 +19,7 @@ def main_handler(event, context):
         name = None
     name = chat.clean_name(name, me)
     registry.remove(me)
+    print("disconnected %s (%s)" % (me, name))
     others = [c for c in registry.connections() if c.id != me]
     if others:
         chat.broadcast(others, chat.frame("leave", **{"from": me}, name=name, online=len(others)))

@@ -33,6 +33,7 @@ def main_handler(event, context):
     except Exception:
         traceback.print_exc()
         return refuse(103, "connection registry unavailable")
+    print("connected %s from %s" % (cid, (event.get("requestContext") or {}).get("sourceIp", "?")))
     return {
         "errNo": 0,
         "errMsg": "ok",
