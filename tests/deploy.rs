@@ -276,7 +276,11 @@ fn code_and_environment_changes_touch_only_what_changed() {
         .collect();
     assert_eq!(
         changed,
-        [json!({"resource": "function ChatTrans", "action": "update", "fields": ["code"]})]
+        // The plan names the file that changed (the last deploy recorded each file's hash).
+        [
+            json!({"resource": "function ChatTrans", "action": "update", "fields": ["code"],
+                "files": ["trans.py"]})
+        ]
     );
     let code_change = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
     assert_eq!(code_change.code, 0, "{}", code_change.stderr);

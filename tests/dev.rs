@@ -270,7 +270,7 @@ async fn init_then_dev_chats_reloads_code_without_dropping_sockets_and_removes()
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["action"] != "no change")
+        .filter(|c| c["action"] != "no-change")
         .map(|c| c["resource"].as_str().unwrap())
         .collect();
     assert!(changed.contains(&"function mychat-transport"), "{deployed}");
