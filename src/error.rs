@@ -36,6 +36,19 @@ pub enum Error {
     #[error("cancelled: nothing was changed")]
     Declined,
 
+    /// A destructive command could not ask for confirmation (no terminal) and had no `--yes`.
+    #[error(
+        "`{command}` would delete or replace resources and there is no terminal to confirm on: nothing was changed"
+    )]
+    #[diagnostic(
+        code(chatstack::confirmation_required),
+        help("pass `--yes` to {command} without asking (as in CI)")
+    )]
+    ConfirmationRequired {
+        /// The command that refused.
+        command: &'static str,
+    },
+
     /// No `-c` and no default stack file in the directory.
     #[error("no stack file found: looked for chatstack.yml and serverless.yml in {}", dir.display())]
     #[diagnostic(
@@ -67,7 +80,10 @@ impl Error {
     /// credentials, 4 the platform cannot host the stack, 130 interrupted.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Package(_) | Error::StackFileNotFound { .. } => 2,
+            Error::Config(_)
+            | Error::Package(_)
+            | Error::StackFileNotFound { .. }
+            | Error::ConfirmationRequired { .. } => 2,
             Error::Credentials(_) => 3,
             Error::Tencent(e) if e.is_auth_failure() => 3,
             Error::Tencent(e) if e.is_platform_unavailable() => 4,

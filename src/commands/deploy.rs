@@ -68,8 +68,17 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     if !global.json && !global.quiet {
         ui::print_plan(&plan.changes, false);
     }
+    // Replacing or deleting something is destructive: without a terminal it needs `--yes`.
+    let destructive = plan.changes.iter().any(|c| {
+        matches!(
+            c.action,
+            engine::plan::Action::Replace | engine::plan::Action::Delete
+        )
+    });
     super::confirm(
         args.yes,
+        destructive,
+        "deploy",
         &format!(
             "Deploy these changes to stack {} (stage {})?",
             stack.name, stack.stage
