@@ -567,6 +567,20 @@ mod tests {
         assert_eq!(v["Response"]["Error"]["Code"], "InvalidAction");
     }
 
+    #[tokio::test]
+    async fn a_huge_parameter_is_not_echoed_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cloud(dir.path());
+        let key = KeyPair::default_pair().secret_key;
+        let name = "a-".repeat(4_000_000);
+        let body: &'static str = Box::leak(format!("{{\"FunctionName\":\"{name}\"}}").into());
+        let (_, _, v) =
+            answer(handle(&c, signed("scf", "GetFunction", body, key.expose())).await).await;
+        let message = v["Response"]["Error"]["Message"].as_str().unwrap();
+        assert!(message.len() < 2048, "{} bytes echoed", message.len());
+        assert!(message.contains("8000000 bytes"), "{message}");
+    }
+
     #[test]
     fn times_use_the_clouds_formats() {
         assert_eq!(scf_time(1_700_000_000), "2023-11-15 06:13:20");
