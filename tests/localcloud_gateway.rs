@@ -822,3 +822,95 @@ async fn gateway_idle_connections_memory() {
     drop(clients);
     drop(warm);
 }
+
+/// Sends `request` on a fresh TCP connection and returns the status line's code.
+async fn raw_status(addr: std::net::SocketAddr, request: String) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    head.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_refuses_a_sec_websocket_key_that_is_not_16_bytes_in_base64() {
+    let mut s = stack();
+    let addr = s.cloud.addr;
+    let path = s.ws_url.splitn(4, '/').nth(3).unwrap().to_owned();
+    let handshake = |key: &str| {
+        format!(
+            "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+        )
+    };
+    for garbage in ["garbage", "dGhlIHNhbXBsZQ==", "!!!!!!!!!!!!!!!!!!!!!!!!"] {
+        assert_eq!(raw_status(addr, handshake(garbage)).await, 400, "{garbage}");
+    }
+    // Register never ran for them.
+    s.expect_quiet(Duration::from_millis(200)).await;
+    assert_eq!(
+        raw_status(addr, handshake("dGhlIHNhbXBsZSBub25jZQ==")).await,
+        101
+    );
+    s.expect("gw-register").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_closes_invalid_utf8_with_1007_and_reserved_opcodes_with_1002() {
+    use tungstenite::protocol::frame::Frame;
+    use tungstenite::protocol::frame::coding::{Data, OpCode};
+    let mut s = stack();
+    for (opcode, payload, code) in [
+        (
+            OpCode::Data(Data::Text),
+            vec![0xff, 0xfe, b'a'],
+            CloseCode::Invalid,
+        ),
+        (
+            OpCode::Data(Data::Reserved(3)),
+            b"hi".to_vec(),
+            CloseCode::Protocol,
+        ),
+    ] {
+        let (mut client, id) = s.connect().await;
+        client
+            .send(Message::Frame(Frame::message(payload, opcode, true)))
+            .await
+            .unwrap();
+        assert_eq!(closed_with(&mut client).await, Some(code), "{opcode:?}");
+        assert_eq!(s.expect("gw-cleanup").await.conn(), id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_refuses_a_push_larger_than_a_client_message_may_be() {
+    let limits = GatewayLimits {
+        max_frame_bytes: 1024,
+        ..GatewayLimits::default()
+    };
+    let mut s = stack_with(limits, 15, accepting);
+    let (mut client, id) = s.connect().await;
+    for (data_type, data) in [
+        ("text", "x".repeat(1025)),
+        ("binary", BASE64.encode(vec![7u8; 1025])),
+    ] {
+        let (status, reply) = s
+            .push(
+                json!({"websocket": {"action": "data send", "secConnectionID": id,
+                                       "dataType": data_type, "data": data}}),
+            )
+            .await;
+        assert_eq!((status, &reply["errNo"]), (413, &json!(3)), "{reply}");
+    }
+    // The limit itself is delivered; nothing larger was.
+    assert_eq!(s.push_text(&id, &"y".repeat(1024)).await, ok());
+    assert_eq!(
+        next_data(&mut client).await,
+        Message::Text("y".repeat(1024).into())
+    );
+}

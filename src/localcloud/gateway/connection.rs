@@ -30,7 +30,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 
 use super::table::{
-    ApiConnections, CLOSE_IDLE, CLOSE_TOO_BIG, CloseNow, ConnHandle, Control, Outbound,
+    ApiConnections, CLOSE_IDLE, CLOSE_INVALID_DATA, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CloseNow,
+    ConnHandle, Control, Outbound,
 };
 use super::{
     ERR_BACKEND, ERR_BAD_REQUEST, ERR_INTERNAL, ERR_LIMIT, ERR_NO_API, FunctionTarget,
@@ -234,6 +235,20 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         resp.headers_mut()
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return resp;
+    }
+    // RFC 6455 §4.2.1: the key is a base64-encoded 16-byte nonce; anything else is refused
+    // (axum only checks that the header is there).
+    let key_ok = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|k| BASE64.decode(k.as_bytes()).ok())
+        .is_some_and(|k| k.len() == 16);
+    if !key_ok {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            ERR_BAD_REQUEST,
+            "Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 §4.2.1)",
+        );
     }
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, cloud).await {
         Ok(ws) => ws,
@@ -445,11 +460,23 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
     }))
 }
 
-/// Whether a read error is tungstenite's "message too long" capacity error. axum does not
-/// re-export tungstenite's error type, so this reads its (stable) wording.
-fn is_too_big(err: &axum::Error) -> bool {
+/// The close a read error calls for, by tungstenite's (stable) wording, as axum does not
+/// re-export its error type: an oversize message → 1009, a text message that is not UTF-8 →
+/// 1007, a protocol violation → 1002 (RFC 6455 §7.4.1); `None` when the socket is simply gone.
+fn close_for(err: &axum::Error) -> Option<CloseNow> {
     let text = err.to_string();
-    text.contains("Space limit exceeded") || text.contains("too long")
+    if text.contains("Space limit exceeded") || text.contains("too long") {
+        Some(CloseNow::Frame(CLOSE_TOO_BIG, "message too big"))
+    } else if text.contains("UTF-8") {
+        Some(CloseNow::Frame(
+            CLOSE_INVALID_DATA,
+            "text message is not UTF-8",
+        ))
+    } else if text.contains("protocol error") && !text.contains("without closing handshake") {
+        Some(CloseNow::Frame(CLOSE_PROTOCOL, "protocol error"))
+    } else {
+        None
+    }
 }
 
 async fn socket_loop(
@@ -499,10 +526,10 @@ async fn socket_loop(
             },
             frame = socket.recv(), if permit.is_some() => match frame {
                 None => break End::Gone,
-                Some(Err(e)) if is_too_big(&e) => {
-                    break End::Now(CloseNow::Frame(CLOSE_TOO_BIG, "message too big"));
-                }
-                Some(Err(_)) => break End::Gone,
+                Some(Err(e)) => match close_for(&e) {
+                    Some(how) => break End::Now(how),
+                    None => break End::Gone,
+                },
                 Some(Ok(msg)) => {
                     idle_timer.as_mut().reset(Instant::now() + idle);
                     match msg {

@@ -21,11 +21,11 @@
 //! | push to an unknown or closed connection (API-FACTS §4.4 \[INF\]) | 200 | [`ERR_CONNECTION_NOT_FOUND`] (1) |
 //! | push to a connection whose outbound queue is full (it gets closed, 1008) | 200 | [`ERR_QUEUE_FULL`] (2) |
 //! | push body malformed (not JSON, missing fields, bad base64, unknown action/dataType) | 400 | [`ERR_BAD_REQUEST`] (3) |
-//! | push body over [`GatewayLimits::max_push_body`] | 413 | 3 |
+//! | push body over [`GatewayLimits::max_push_body`], or its data over [`GatewayLimits::max_frame_bytes`] (the client message limit) | 413 | 3 |
 //! | push endpoint hit with another method | 405 | 3 |
 //! | no such API (`/api-…`) or no released WebSocket API at the URL (`/service-…`) | 404 | [`ERR_NO_API`] (4) |
 //! | handshake URL right but not a WebSocket upgrade | 426 (`Upgrade: websocket`) | 3 |
-//! | upgrade request malformed (e.g. no `Sec-WebSocket-Key`), or not GET | 400 / 405 | 3 |
+//! | upgrade request malformed (no `Sec-WebSocket-Key`, or one that is not 16 bytes in base64), or not GET | 400 / 405 | 3 |
 //! | register function failed (crash, handler error, not found / not active), or its reply is not a JSON object with an integer `errNo` | 502 | [`ERR_BACKEND`] (5) |
 //! | register function timed out (its own timeout or the API's `ServiceTimeout`) | 504 | 5 |
 //! | register function refused (`errNo != 0`) | 403 | the function's `errNo`, `errMsg` |
@@ -36,7 +36,9 @@
 //! Closing, by cause (cleanup runs once in every case, after the id left the table):
 //! client close frame → close handshake completed; TCP drop/EOF → nothing to send; `closing`
 //! push → close frame 1000 after the frames queued before it; idle → 1001; outbound queue
-//! overflow → 1008 at once; oversize client frame → 1009; transport failure or timeout → the
+//! overflow → 1008 at once; oversize client frame → 1009; a text message that is not UTF-8 →
+//! 1007; a protocol violation (reserved opcode or bits, a stray continuation) → 1002;
+//! transport failure or timeout → the
 //! socket is dropped without a close frame, as the cloud "sends FIN" (API-FACTS §4.2); the
 //! local cloud stopping → 1001 "server shutting down" (and [`Gateway::shutdown`] waits for the
 //! cleanups, while the local cloud still serves the COS and push-back calls they make). A
@@ -75,7 +77,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 pub use invoke::{FailureKind, FunctionTarget, InvokeFailure, InvokeResult, Invoker, from_fn};
-pub use table::{CLOSE_IDLE, CLOSE_NORMAL, CLOSE_OVERFLOW, CLOSE_TOO_BIG};
+pub use table::{
+    CLOSE_IDLE, CLOSE_INVALID_DATA, CLOSE_NORMAL, CLOSE_OVERFLOW, CLOSE_PROTOCOL, CLOSE_TOO_BIG,
+};
 
 use table::ApiConnections;
 
