@@ -56,6 +56,7 @@ impl Cloud {
             latency,
             faults: Default::default(),
             apigw: ApigwMode::Available,
+            allow_hosts: Vec::new(),
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -49,6 +49,17 @@ pub enum Error {
         command: &'static str,
     },
 
+    /// A command-line choice that is refused (e.g. `local --listen` off loopback without
+    /// `--allow-remote`); nothing was started or changed.
+    #[error("{message}")]
+    #[diagnostic(code(chatstack::usage), help("{help}"))]
+    Usage {
+        /// What is refused and why.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
     /// No `-c` and no default stack file in the directory.
     #[error("no stack file found: looked for chatstack.yml and serverless.yml in {}", dir.display())]
     #[diagnostic(
@@ -83,7 +94,8 @@ impl Error {
             Error::Config(_)
             | Error::Package(_)
             | Error::StackFileNotFound { .. }
-            | Error::ConfirmationRequired { .. } => 2,
+            | Error::ConfirmationRequired { .. }
+            | Error::Usage { .. } => 2,
             Error::Credentials(_) => 3,
             Error::Tencent(e) if e.is_auth_failure() => 3,
             Error::Tencent(e) if e.is_platform_unavailable() => 4,

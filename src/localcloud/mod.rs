@@ -16,6 +16,7 @@ pub mod api3;
 pub mod cos;
 pub mod faults;
 pub mod gateway;
+pub mod hosts;
 pub mod latency;
 pub mod runtime;
 pub mod store;
@@ -45,6 +46,26 @@ pub struct Options {
     pub faults: faults::FaultConfig,
     /// Whether API Gateway can still create services and APIs.
     pub apigw: ApigwMode,
+    /// Host names served besides the defaults (loopback names, the cloud's API and bucket
+    /// hosts, the address passed to [`LocalCloud::open`]); `*.example.com` allows subdomains.
+    /// Any other `Host` is refused with 403 (see [`hosts`]). `--allow-host NAME`.
+    pub allow_hosts: Vec<String>,
+}
+
+impl Options {
+    /// The defaults of `chatstack local` (APPID 1250000000, the documented default key pair,
+    /// no latency, no faults, API Gateway available, no extra host names) on `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Options {
+            data_dir: data_dir.into(),
+            appid: account::DEFAULT_APPID,
+            credentials: account::KeyPair::default_pair(),
+            latency: latency::Profile::none(),
+            faults: faults::FaultConfig::default(),
+            apigw: ApigwMode::Available,
+            allow_hosts: Vec::new(),
+        }
+    }
 }
 
 /// API Gateway availability for the account.
@@ -73,6 +94,7 @@ struct Shared {
     faults: faults::Injector,
     gateway: gateway::Gateway,
     runtime: runtime::Runtime,
+    hosts: hosts::HostPolicy,
 }
 
 impl LocalCloud {
@@ -121,8 +143,10 @@ impl LocalCloud {
         }
         let account = account::Account::new(opts.appid, opts.credentials.clone(), store.clone());
         let faults = faults::Injector::new(&opts.faults);
+        let hosts = hosts::HostPolicy::new(addr, &opts.allow_hosts);
         Ok(LocalCloud {
             inner: Arc::new(Shared {
+                hosts,
                 opts,
                 addr,
                 store,
@@ -172,6 +196,11 @@ impl LocalCloud {
     /// The WebSocket gateway: invoker, limits, live connections.
     pub fn gateway(&self) -> &gateway::Gateway {
         &self.inner.gateway
+    }
+
+    /// The `Host` names (and browser origins) it answers for.
+    pub fn hosts(&self) -> &hosts::HostPolicy {
+        &self.inner.hosts
     }
 }
 
@@ -235,14 +264,42 @@ pub fn app(cloud: LocalCloud) -> Router {
     Router::new().fallback(dispatch).with_state(cloud)
 }
 
-/// Routes a request to the surface the real cloud would serve it from.
+/// Routes a request to the surface the real cloud would serve it from, once its `Host` (and,
+/// except for WebSocket handshakes, its browser `Origin`) passed [`hosts`]' check.
 async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Response {
+    use axum::http::header;
     let host = req
         .headers()
-        .get(axum::http::header::HOST)
+        .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    if !cloud.hosts().allows_host(&host) {
+        return refuse(&format!(
+            "the chatstack local cloud does not answer for Host `{}`: it serves only loopback \
+             names (localhost, 127.0.0.1, [::1]), its listen address, the cloud's API and COS \
+             bucket host names, and names added with `--allow-host NAME`. This refusal \
+             protects it from DNS rebinding: whoever reaches its control plane can run code \
+             as the user running it.",
+            shown(&host)
+        ));
+    }
+    let path = req.uri().path();
+    // A chat page served from anywhere may open the gateway's WebSockets, as in the cloud;
+    // only pages from allowed hosts may call the control plane, COS or the push-back endpoint.
+    if !gateway::is_service_path(path)
+        && let Some(origin) = req.headers().get(header::ORIGIN)
+        && !origin
+            .to_str()
+            .is_ok_and(|o| cloud.hosts().allows_origin(o))
+    {
+        return refuse(&format!(
+            "the chatstack local cloud refuses browser requests from origin `{}`: only pages \
+             served from its allowed hosts may call its control plane, COS or push-back \
+             endpoint (WebSocket connections to the gateway are open to every page)",
+            shown(&String::from_utf8_lossy(origin.as_bytes()))
+        ));
+    }
     if let Some(bucket) = cos::bucket_host(&host) {
         return cos::handle(&cloud, bucket, req).await;
     }
@@ -255,6 +312,28 @@ async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Respon
         return gateway::connection::handle(&cloud, req).await;
     }
     api3::handle(&cloud, req).await
+}
+
+/// 403 with `why`, as plain text.
+fn refuse(why: &str) -> Response {
+    tracing::warn!("refused: {why}");
+    Response::builder()
+        .status(axum::http::StatusCode::FORBIDDEN)
+        .header(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )
+        .body(Body::from(format!("{why}\n")))
+        .expect("static headers are valid")
+}
+
+/// A client-sent value cut to 100 characters, for messages.
+fn shown(value: &str) -> String {
+    if value.chars().count() <= 100 {
+        return value.to_owned();
+    }
+    let cut: String = value.chars().take(100).collect();
+    format!("{cut}…")
 }
 
 /// Serves `app` on `listener` (with each client's address, which the gateway reports as

@@ -481,6 +481,7 @@ mod tests {
             latency: Default::default(),
             faults: Default::default(),
             apigw: ApigwMode::Available,
+            allow_hosts: Vec::new(),
         };
         LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
     }

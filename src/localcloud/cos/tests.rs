@@ -17,6 +17,7 @@ fn open(dir: &std::path::Path) -> LocalCloud {
         latency: Default::default(),
         faults: Default::default(),
         apigw: ApigwMode::Available,
+        allow_hosts: Vec::new(),
     };
     LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
 }

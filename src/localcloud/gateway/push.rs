@@ -193,6 +193,7 @@ mod tests {
             latency: Default::default(),
             faults: Default::default(),
             apigw: ApigwMode::Available,
+            allow_hosts: Vec::new(),
         };
         let config = GatewayConfig {
             limits: GatewayLimits {
