@@ -32,6 +32,7 @@ pub fn default_options(data_dir: &Path) -> Options {
         faults: Default::default(),
         apigw: ApigwMode::Available,
         allow_hosts: Vec::new(),
+        serve: Default::default(),
     }
 }
 

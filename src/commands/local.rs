@@ -153,6 +153,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         },
         apigw: args.apigw,
         allow_hosts: args.allow_hosts.clone(),
+        serve: Default::default(),
     };
     let address_error = |source| Error::Io {
         path: PathBuf::from(args.listen.to_string()),
@@ -188,7 +189,14 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         );
     }
     if !global.quiet {
-        print_summary(&args, &cloud.endpoint_url(), &reachable, &secret_id);
+        let capacity = cloud.options().serve.capacity();
+        print_summary(
+            &args,
+            &cloud.endpoint_url(),
+            &reachable,
+            &secret_id,
+            capacity,
+        );
     }
     serve_until_interrupted(listener, cloud)
         .await
@@ -224,7 +232,13 @@ fn reachable(bound: SocketAddr) -> Vec<SocketAddr> {
 }
 
 /// What is running, on stderr: never the SecretKey.
-fn print_summary(args: &Args, url: &str, reachable: &[SocketAddr], secret_id: &str) {
+fn print_summary(
+    args: &Args,
+    url: &str,
+    reachable: &[SocketAddr],
+    secret_id: &str,
+    capacity: usize,
+) {
     let source = if secret_id == account::DEFAULT_SECRET_ID {
         "the documented default pair"
     } else {
@@ -247,12 +261,15 @@ fn print_summary(args: &Args, url: &str, reachable: &[SocketAddr], secret_id: &s
     };
     eprintln!(
         "chatstack local cloud on {url}{also}\n  data dir  {}\n  SecretId  {secret_id} ({source})\n  \
-         APPID     {}\n  latency {}, faults {} (seed {}), API Gateway {apigw}\nCtrl-C stops it.",
+         APPID     {}\n  latency {}, faults {} (seed {}), API Gateway {apigw}\n  \
+         capacity  {capacity} connections at once (open-file limit {}); more get 503\n\
+         Ctrl-C stops it.",
         args.data_dir.display(),
         args.appid,
         args.latency,
         args.fault_rate,
         args.fault_seed,
+        localcloud::serve::raise_open_file_limit(),
     );
 }
 

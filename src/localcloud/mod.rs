@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod hosts;
 pub mod latency;
 pub mod runtime;
+pub mod serve;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ pub struct Options {
     /// hosts, the address passed to [`LocalCloud::open`]); `*.example.com` allows subdomains.
     /// Any other `Host` is refused with 403 (see [`hosts`]). `--allow-host NAME`.
     pub allow_hosts: Vec<String>,
+    /// Timeouts and the connection capacity of the HTTP server.
+    pub serve: serve::ServeLimits,
 }
 
 impl Options {
@@ -64,6 +67,7 @@ impl Options {
             faults: faults::FaultConfig::default(),
             apigw: ApigwMode::Available,
             allow_hosts: Vec::new(),
+            serve: serve::ServeLimits::default(),
         }
     }
 }
@@ -300,6 +304,14 @@ async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Respon
             shown(&String::from_utf8_lossy(origin.as_bytes()))
         ));
     }
+    // A body that stops arriving fails its read after `body_read_timeout` (each surface then
+    // answers its own error) instead of holding the request open forever.
+    let req = req.map(|b| {
+        Body::new(tower_http::timeout::TimeoutBody::new(
+            cloud.options().serve.body_read_timeout,
+            b,
+        ))
+    });
     if let Some(bucket) = cos::bucket_host(&host) {
         return cos::handle(&cloud, bucket, req).await;
     }
@@ -337,31 +349,26 @@ fn shown(value: &str) -> String {
 }
 
 /// Serves `app` on `listener` (with each client's address, which the gateway reports as
-/// `sourceIp`) until `shutdown` completes; then closes the open WebSocket connections and
-/// waits briefly for their cleanup functions, *still serving* (a cleanup function typically
-/// deletes a COS object or pushes to the push-back endpoint, both on this server), and only
-/// then stops accepting and drains the requests in flight.
+/// `sourceIp`), bounded as [`serve`] describes, until `shutdown` completes; then closes the
+/// open WebSocket connections and waits for their cleanup functions, *still serving* (a
+/// cleanup function typically deletes a COS object or pushes to the push-back endpoint, both
+/// on this server), and only then stops accepting and drains the requests in flight.
 pub async fn run(
     listener: tokio::net::TcpListener,
     cloud: LocalCloud,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(cloud.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let stop = async move {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let limits = cloud.options().serve.clone();
+    let server = serve::serve(listener, app(cloud.clone()), &limits, stop.clone());
+    let stopping = async move {
         shutdown.await;
         let gateway = cloud.gateway();
         gateway
             .shutdown(gateway.limits().close_grace + std::time::Duration::from_secs(3))
             .await;
+        stop.cancel();
     };
-    // Small replies and frames go out at once (no Nagle): a pipelined push-back client or a
-    // WebSocket client that delays its ACKs would otherwise wait ~40 ms per reply.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
+    let (served, ()) = tokio::join!(server, stopping);
+    served
 }

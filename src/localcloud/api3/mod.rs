@@ -78,7 +78,10 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         Err(_) => {
             let err = ApiError::new(
                 "RequestSizeLimitExceeded",
-                format!("the request body exceeds {MAX_BODY} bytes"),
+                format!(
+                    "the request body could not be read: over {MAX_BODY} bytes, or it stopped \
+                     arriving"
+                ),
             );
             return error::failure(&err, &request_id);
         }
@@ -482,6 +485,7 @@ mod tests {
             faults: Default::default(),
             apigw: ApigwMode::Available,
             allow_hosts: Vec::new(),
+            serve: Default::default(),
         };
         LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
     }

@@ -18,6 +18,7 @@ fn open(dir: &std::path::Path) -> LocalCloud {
         faults: Default::default(),
         apigw: ApigwMode::Available,
         allow_hosts: Vec::new(),
+        serve: Default::default(),
     };
     LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
 }
@@ -53,7 +54,6 @@ fn request(
             .0,
         String::new(),
         String::new(),
-        Bytes::new(),
     ) else {
         return req;
     };

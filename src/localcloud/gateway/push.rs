@@ -194,6 +194,7 @@ mod tests {
             faults: Default::default(),
             apigw: ApigwMode::Available,
             allow_hosts: Vec::new(),
+            serve: Default::default(),
         };
         let config = GatewayConfig {
             limits: GatewayLimits {
