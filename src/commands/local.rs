@@ -14,7 +14,9 @@ use crate::localcloud::account::{self, KeyPair};
 use crate::localcloud::{self, ApigwMode, LocalCloud, Options, faults, latency};
 use crate::ui;
 
-/// How long in-flight requests get to finish after Ctrl-C before the process exits anyway.
+/// How long in-flight requests get to finish after Ctrl-C, once the WebSocket connections'
+/// cleanups ran (those get the gateway's `shutdown_budget`, 60 s), before the process exits
+/// anyway.
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// `local` flags (DESIGN §5).
@@ -279,24 +281,37 @@ async fn serve_until_interrupted(
     cloud: LocalCloud,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut server = tokio::spawn(localcloud::run(listener, cloud, async {
+    let budget = cloud.gateway().limits().shutdown_budget + DRAIN;
+    let mut server = tokio::spawn(localcloud::run(listener, cloud.clone(), async {
         let _ = stop_rx.await;
     }));
     let served = tokio::select! {
         served = &mut server => served,
         () = interrupted() => {
-            tracing::info!("stopping: finishing requests in flight");
+            tracing::info!("stopping: running cleanups, finishing requests in flight");
             let _ = stop_tx.send(());
-            match tokio::time::timeout(DRAIN, &mut server).await {
+            match tokio::time::timeout(budget, &mut server).await {
                 Ok(served) => served,
                 Err(_) => {
-                    tracing::warn!("connections still open after {DRAIN:?}; stopping anyway");
+                    tracing::warn!("connections still open after {budget:?}; stopping anyway");
                     server.abort();
                     Ok(Ok(()))
                 }
             }
         }
     };
+    if let Some(r) = cloud.gateway().shutdown_report().filter(|r| r.closed > 0) {
+        eprintln!(
+            "closed {} WebSocket connection(s); ran {} cleanup function(s){}",
+            r.closed,
+            r.cleanups_run,
+            if r.left > 0 {
+                format!("; {} left for the next start", r.left)
+            } else {
+                String::new()
+            }
+        );
+    }
     served.unwrap_or_else(|join| Err(std::io::Error::other(join)))
 }
 

@@ -148,6 +148,8 @@ impl LocalCloud {
         let account = account::Account::new(opts.appid, opts.credentials.clone(), store.clone());
         let faults = faults::Injector::new(&opts.faults);
         let hosts = hosts::HostPolicy::new(addr, &opts.allow_hosts);
+        let gateway = gateway::Gateway::new(gateway);
+        gateway.set_lost(gateway::open::all(&store)?);
         Ok(LocalCloud {
             inner: Arc::new(Shared {
                 hosts,
@@ -156,7 +158,7 @@ impl LocalCloud {
                 store,
                 account,
                 faults,
-                gateway: gateway::Gateway::new(gateway),
+                gateway,
                 runtime,
             }),
         })
@@ -361,12 +363,24 @@ pub async fn run(
     let stop = tokio_util::sync::CancellationToken::new();
     let limits = cloud.options().serve.clone();
     let server = serve::serve(listener, app(cloud.clone()), &limits, stop.clone());
+    // Connections the last run left open get their cleanups once this one serves.
+    let recovering = tokio::spawn({
+        let cloud = cloud.clone();
+        async move { gateway::recover(&cloud).await }
+    });
     let stopping = async move {
         shutdown.await;
         let gateway = cloud.gateway();
-        gateway
-            .shutdown(gateway.limits().close_grace + std::time::Duration::from_secs(3))
-            .await;
+        let report = gateway.shutdown(gateway.limits().shutdown_budget).await;
+        if report.closed > 0 {
+            tracing::info!(
+                "closed {} connection(s), ran {} cleanup function(s); {} left for the next start",
+                report.closed,
+                report.cleanups_run,
+                report.left
+            );
+        }
+        recovering.abort();
         stop.cancel();
     };
     let (served, ()) = tokio::join!(server, stopping);

@@ -286,6 +286,7 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         backend_timeout,
         admitted: true,
         registered: false,
+        persisted: false,
     };
 
     let mut chosen = None;
@@ -307,6 +308,17 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         }
     }
 
+    // Cleanup is owed from here on: record it durably, so that a crash (or a stop that runs
+    // out of time) still gets it run at the next start.
+    if let Some(cleanup) = &life.cleanup {
+        let record = super::open::OpenRecord::new(&api.api_id, cleanup, backend_timeout.as_secs());
+        let (store, key) = (cloud.store().clone(), id.clone());
+        match tokio::task::spawn_blocking(move || super::open::admit(&store, &key, &record)).await {
+            Ok(Ok(())) => life.persisted = true,
+            Ok(Err(e)) => tracing::warn!("local cloud store: {e}"),
+            Err(e) => tracing::warn!("local cloud store: {e}"),
+        }
+    }
     let (tx, rx) = mpsc::channel(limits.outbound_queue.max(1));
     let control = Arc::new(Control::default());
     table.insert(
@@ -349,6 +361,13 @@ struct Lifecycle {
     admitted: bool,
     /// Register accepted: cleanup is owed.
     registered: bool,
+    /// The connection is recorded in the store as open (see [`super::open`]).
+    persisted: bool,
+}
+
+/// The cleanup function's event (API-FACTS §4.3).
+pub(super) fn closing_event(id: &str) -> Value {
+    json!({ "websocket": { "action": "closing", "secConnectionID": id } })
 }
 
 impl Lifecycle {
@@ -357,20 +376,34 @@ impl Lifecycle {
         self.table.remove(&self.id);
     }
 
-    fn cleanup_call(&self) -> Option<impl Future<Output = ()> + Send + 'static> {
+    /// The cleanup invocation (bounded by the gateway's cleanup concurrency and the API's
+    /// `ServiceTimeout`), then forgetting the persisted record.
+    fn cleanup_call(&mut self) -> Option<impl Future<Output = ()> + Send + 'static> {
         let target = self.cleanup.clone()?;
-        let event = json!({ "websocket": { "action": "closing", "secConnectionID": self.id } });
-        let call = self
-            .cloud
-            .gateway()
-            .invoker()
-            .invoke(&self.cloud, target, event);
-        let (limit, id) = (self.backend_timeout, self.id.clone());
+        let call =
+            self.cloud
+                .gateway()
+                .invoker()
+                .invoke(&self.cloud, target, closing_event(&self.id));
+        let (limit, id, cloud) = (self.backend_timeout, self.id.clone(), self.cloud.clone());
+        let persisted = std::mem::take(&mut self.persisted);
         Some(async move {
-            match timeout(limit, call).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(f)) => tracing::warn!(conn = id, "cleanup function failed: {f}"),
-                Err(_) => tracing::warn!(conn = id, "cleanup function timed out"),
+            let gateway = cloud.gateway();
+            gateway
+                .bounded_cleanup(async {
+                    match timeout(limit, call).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(f)) => tracing::warn!(conn = id, "cleanup function failed: {f}"),
+                        Err(_) => tracing::warn!(conn = id, "cleanup function timed out"),
+                    }
+                })
+                .await;
+            if persisted {
+                let store = cloud.store().clone();
+                let done = tokio::task::spawn_blocking(move || super::open::done(&store, &id));
+                if let Ok(Err(e)) = done.await {
+                    tracing::warn!("local cloud store: {e}");
+                }
             }
         })
     }
