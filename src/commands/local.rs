@@ -199,6 +199,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
             &secret_id,
             capacity,
         );
+        if let Some((old, n)) = cloud.rebased() {
+            eprintln!(
+                "  moved     from {old}: rewrote {n} function variable(s) that carried the old \
+                 address (push-back URLs keep working, no redeploy needed)"
+            );
+        }
     }
     serve_until_interrupted(listener, cloud)
         .await

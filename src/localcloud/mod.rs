@@ -99,6 +99,37 @@ struct Shared {
     gateway: gateway::Gateway,
     runtime: runtime::Runtime,
     hosts: hosts::HostPolicy,
+    /// The address the last run served on and how many function variables were rewritten
+    /// from it, when it was another.
+    rebased: Option<(String, usize)>,
+}
+
+/// Where the store records the address URLs were last handed out for.
+const META: &str = "localcloud_meta";
+
+/// Records `addr` as the address handed out in URLs; when the last run handed out another
+/// (a restart on a new port), rewrites the function variables that carry it (the push-back URL
+/// deploy wired in) to `addr`, so chat keeps working without a redeploy. `InternalDomain` and
+/// `OuterSubDomain` are derived from the address on every read, so they follow by themselves.
+fn rebase(
+    store: &store::Store,
+    addr: SocketAddr,
+) -> Result<Option<(String, usize)>, store::StoreError> {
+    let new = addr.to_string();
+    let old: Option<String> = store.get(META, "address")?;
+    if old.as_deref() == Some(new.as_str()) {
+        return Ok(None);
+    }
+    let rebased = match old {
+        Some(old) => {
+            let n = api3::scf::rebase_environment(store, &old, &new)?;
+            tracing::info!("moved from {old} to {new}: rewrote {n} function variable(s)");
+            Some((old, n))
+        }
+        None => None,
+    };
+    store.write(|t| t.put(META, "address", &new))?;
+    Ok(rebased)
 }
 
 impl LocalCloud {
@@ -148,11 +179,13 @@ impl LocalCloud {
         let account = account::Account::new(opts.appid, opts.credentials.clone(), store.clone());
         let faults = faults::Injector::new(&opts.faults);
         let hosts = hosts::HostPolicy::new(addr, &opts.allow_hosts);
+        let rebased = rebase(&store, addr)?;
         let gateway = gateway::Gateway::new(gateway);
         gateway.set_lost(gateway::open::all(&store)?);
         Ok(LocalCloud {
             inner: Arc::new(Shared {
                 hosts,
+                rebased,
                 opts,
                 addr,
                 store,
@@ -202,6 +235,12 @@ impl LocalCloud {
     /// The WebSocket gateway: invoker, limits, live connections.
     pub fn gateway(&self) -> &gateway::Gateway {
         &self.inner.gateway
+    }
+
+    /// When the data dir was last served on another address: that address and how many
+    /// function variables were rewritten from it to this one.
+    pub fn rebased(&self) -> Option<(&str, usize)> {
+        self.inner.rebased.as_ref().map(|(a, n)| (a.as_str(), *n))
     }
 
     /// The `Host` names (and browser origins) it answers for.
