@@ -59,6 +59,8 @@ impl Cloud {
             latency,
             faults: Default::default(),
             apigw: ApigwMode::Available,
+            allow_hosts: Vec::new(),
+            serve: Default::default(),
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();

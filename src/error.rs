@@ -36,6 +36,30 @@ pub enum Error {
     #[error("cancelled: nothing was changed")]
     Declined,
 
+    /// A destructive command could not ask for confirmation (no terminal) and had no `--yes`.
+    #[error(
+        "`{command}` would delete or replace resources and there is no terminal to confirm on: nothing was changed"
+    )]
+    #[diagnostic(
+        code(chatstack::confirmation_required),
+        help("pass `--yes` to {command} without asking (as in CI)")
+    )]
+    ConfirmationRequired {
+        /// The command that refused.
+        command: &'static str,
+    },
+
+    /// A command-line choice that is refused (e.g. `local --listen` off loopback without
+    /// `--allow-remote`); nothing was started or changed.
+    #[error("{message}")]
+    #[diagnostic(code(chatstack::usage), help("{help}"))]
+    Usage {
+        /// What is refused and why.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
     /// No `-c` and no default stack file in the directory.
     #[error("no stack file found: looked for chatstack.yml and serverless.yml in {}", dir.display())]
     #[diagnostic(
@@ -136,7 +160,9 @@ impl Error {
             | Error::Init(_)
             | Error::UnknownExample { .. }
             | Error::UnknownFunction { .. }
-            | Error::LocalRuntime { .. } => 2,
+            | Error::LocalRuntime { .. }
+            | Error::ConfirmationRequired { .. }
+            | Error::Usage { .. } => 2,
             Error::PythonUnavailable(_) | Error::Watch(_) => 1,
             Error::Credentials(_) => 3,
             Error::Tencent(e) if e.is_auth_failure() => 3,

@@ -133,3 +133,69 @@ async fn three_client_chat(stack: &std::path::Path, reachable: fn(&str) -> bool)
         "from b(===Online people:2===)"
     );
 }
+
+/// `chatstack dev` restarts the local cloud on a new free port with the same data dir: the
+/// push-back URL deploy put in the functions' variables carries the old port, and chat must
+/// keep working with no redeploy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_keeps_working_after_the_local_cloud_restarts_on_another_port() {
+    let first = cloud();
+    let data_dir = first.data_dir.clone();
+    let (_dir, stack) = seed_project(None);
+    let out = chatstack()
+        .arg("-c")
+        .arg(&stack)
+        .args(["--endpoint", &first.url(), "--json", "deploy", "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let old_port = first.port();
+    tokio::task::spawn_blocking(move || drop(first))
+        .await
+        .unwrap();
+
+    let mut opts = crate::support::default_options(&data_dir);
+    opts.appid = crate::support::SEED_APPID;
+    let second = crate::support::Cloud::start_with(opts);
+    assert_ne!(second.port(), old_port);
+    let (old, rewritten) = second.handle.rebased().expect("moved");
+    assert_eq!(old, format!("127.0.0.1:{old_port}"));
+    assert!(rewritten >= 3, "{rewritten}");
+    let out = chatstack()
+        .arg("-c")
+        .arg(&stack)
+        .args(["--endpoint", &second.url(), "--json", "info"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = doc["websocketUrl"].as_str().unwrap().to_owned();
+    assert!(url.contains(&format!(":{}/", second.port())), "{url}");
+
+    // Two clients whose ids ChatReg stored whole (see the test above).
+    let mut clients = Vec::new();
+    while clients.len() < 2 {
+        let before = registry(&second).await;
+        let (mut client, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let after = registry(&second).await;
+        let new: Vec<&String> = after.iter().filter(|k| !before.contains(k)).collect();
+        if new.len() == 1 && new[0].len() == 24 {
+            clients.push(client);
+        } else {
+            client.close(None).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    let online = registry(&second).await.len();
+    clients[0]
+        .send(Message::text("after restart"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_text(&mut clients[1]).await,
+        format!("after restart(===Online people:{online}===)")
+    );
+}

@@ -397,3 +397,26 @@ fn remove_keep_bucket_keeps_the_bucket_and_its_objects_and_nothing_else() {
     let again = run(&cloud, &stack, &["remove", "--yes", "--keep-bucket"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
 }
+
+#[test]
+fn remove_without_yes_and_without_a_terminal_refuses_with_exit_2_and_changes_nothing() {
+    let cloud = cloud();
+    let (_dir, stack) = seed_project(None);
+    let deployed = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    // stdin is not a terminal here, and stderr is a pipe (`chatstack remove 2>&1 | cat`).
+    let refused = run(&cloud, &stack, &["remove"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    assert!(refused.writes().is_empty(), "{:?}", refused.writes());
+    let info = run(&cloud, &stack, &["--json", "info"]).json();
+    assert!(
+        info["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["status"] == "Active"),
+        "{info}"
+    );
+    assert_eq!(info["bucket"]["exists"], true, "{info}");
+}

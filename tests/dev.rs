@@ -376,7 +376,7 @@ async fn ctrl_c_runs_every_open_connections_cleanup_and_the_next_run_keeps_the_u
 }
 
 #[test]
-fn init_refuses_to_overwrite_and_dev_refuses_a_runtime_it_cannot_run() {
+fn init_refuses_to_overwrite_and_dev_refuses_what_it_cannot_run_safely() {
     let parent = tempfile::tempdir().unwrap();
     let project = init_project(parent.path(), "twice");
     let out = chatstack()

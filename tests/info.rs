@@ -197,3 +197,54 @@ fn a_bucket_named_for_another_account_is_a_clear_stack_file_error() {
         .stderr(predicates::str::contains("belongs to another account"))
         .stderr(predicates::str::contains("-1256773370"));
 }
+
+/// Temporary credentials with a wrong session token are rejected credentials (exit 3), even
+/// when the call that finds out is a COS HEAD, whose 400 `InvalidToken` carries no body to say
+/// so (`info` observes COS and SCF at once, so which call reports first varies; the provider
+/// call is checked on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_session_token_is_a_credentials_failure_exit_3() {
+    use chatstack::providers::tencent::{Credentials, TencentCloud};
+    let cloud = support::cloud();
+    let temp = cloud.mint_temporary(3600);
+    let bad = TencentCloud::new(
+        Credentials::new(
+            temp.secret_id.clone(),
+            temp.secret_key.clone(),
+            Some(chatstack::secret::Secret::new(
+                "not-the-token-it-was-minted-with",
+            )),
+        ),
+        "ap-guangzhou",
+        Some(cloud.url().parse().unwrap()),
+    )
+    .unwrap();
+    let err = bad
+        .cos()
+        .head_bucket("chat-cos-1256773370", "ap-guangzhou")
+        .await
+        .unwrap_err();
+    assert!(err.is_auth_failure(), "{err}");
+    let code = chatstack::error::Error::from(err).exit_code();
+    assert_eq!(code, 3);
+
+    let (_dir, stack) = support::seed_project(None);
+    let out = tokio::task::spawn_blocking(move || {
+        chatstack()
+            .arg("-c")
+            .arg(&stack)
+            .args(["--endpoint", &cloud.url(), "info"])
+            .env("TENCENTCLOUD_SECRET_ID", &temp.secret_id)
+            .env("TENCENTCLOUD_SECRET_KEY", temp.secret_key.expose())
+            .env(
+                "TENCENTCLOUD_SESSION_TOKEN",
+                "not-the-token-it-was-minted-with",
+            )
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+}

@@ -16,4 +16,5 @@ mod localcloud_cos;
 mod localcloud_gateway;
 mod localcloud_runtime;
 mod provider_localcloud;
+mod security;
 mod support;

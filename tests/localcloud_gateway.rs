@@ -611,7 +611,18 @@ async fn gateway_limits_connections_per_api() {
     s.expect_quiet(Duration::from_millis(200)).await;
     a.close(None).await.unwrap();
     s.expect("gw-cleanup").await;
-    let (_c, _) = s.connect().await;
+    // The slot comes back once the cleanup finished and the connection is forgotten (a store
+    // write after the call): a moment after the call started.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let c = loop {
+        match tokio_tungstenite::connect_async(s.ws_url.as_str()).await {
+            Ok((c, _)) => break c,
+            Err(e) => assert!(Instant::now() < deadline, "slot never came back: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    s.expect("gw-register").await;
+    drop(c);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -821,4 +832,244 @@ async fn gateway_idle_connections_memory() {
     );
     drop(clients);
     drop(warm);
+}
+
+/// Sends `request` on a fresh TCP connection and returns the status line's code.
+async fn raw_status(addr: std::net::SocketAddr, request: String) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    head.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_refuses_a_sec_websocket_key_that_is_not_16_bytes_in_base64() {
+    let mut s = stack();
+    let addr = s.cloud.addr;
+    let path = s.ws_url.splitn(4, '/').nth(3).unwrap().to_owned();
+    let handshake = |key: &str| {
+        format!(
+            "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+        )
+    };
+    for garbage in ["garbage", "dGhlIHNhbXBsZQ==", "!!!!!!!!!!!!!!!!!!!!!!!!"] {
+        assert_eq!(raw_status(addr, handshake(garbage)).await, 400, "{garbage}");
+    }
+    // Register never ran for them.
+    s.expect_quiet(Duration::from_millis(200)).await;
+    assert_eq!(
+        raw_status(addr, handshake("dGhlIHNhbXBsZSBub25jZQ==")).await,
+        101
+    );
+    s.expect("gw-register").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_closes_invalid_utf8_with_1007_and_reserved_opcodes_with_1002() {
+    use tungstenite::protocol::frame::Frame;
+    use tungstenite::protocol::frame::coding::{Data, OpCode};
+    let mut s = stack();
+    for (opcode, payload, code) in [
+        (
+            OpCode::Data(Data::Text),
+            vec![0xff, 0xfe, b'a'],
+            CloseCode::Invalid,
+        ),
+        (
+            OpCode::Data(Data::Reserved(3)),
+            b"hi".to_vec(),
+            CloseCode::Protocol,
+        ),
+    ] {
+        let (mut client, id) = s.connect().await;
+        client
+            .send(Message::Frame(Frame::message(payload, opcode, true)))
+            .await
+            .unwrap();
+        assert_eq!(closed_with(&mut client).await, Some(code), "{opcode:?}");
+        assert_eq!(s.expect("gw-cleanup").await.conn(), id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_refuses_a_push_larger_than_a_client_message_may_be() {
+    let limits = GatewayLimits {
+        max_frame_bytes: 1024,
+        ..GatewayLimits::default()
+    };
+    let mut s = stack_with(limits, 15, accepting);
+    let (mut client, id) = s.connect().await;
+    for (data_type, data) in [
+        ("text", "x".repeat(1025)),
+        ("binary", BASE64.encode(vec![7u8; 1025])),
+    ] {
+        let (status, reply) = s
+            .push(
+                json!({"websocket": {"action": "data send", "secConnectionID": id,
+                                       "dataType": data_type, "data": data}}),
+            )
+            .await;
+        assert_eq!((status, &reply["errNo"]), (413, &json!(3)), "{reply}");
+    }
+    // The limit itself is delivered; nothing larger was.
+    assert_eq!(s.push_text(&id, &"y".repeat(1024)).await, ok());
+    assert_eq!(
+        next_data(&mut client).await,
+        Message::Text("y".repeat(1024).into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_persists_open_connections_until_their_cleanup_ran() {
+    let mut s = stack();
+    let store = s.cloud.handle.store().clone();
+    let open = move || -> Vec<String> {
+        chatstack::localcloud::gateway::open::all(&store)
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    };
+    let (mut client, id) = s.connect().await;
+    assert_eq!(open(), vec![id.clone()]);
+    client.close(None).await.unwrap();
+    s.expect("gw-cleanup").await;
+    // Forgotten once cleanup ran (the write follows the call).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !open().is_empty() {
+        assert!(Instant::now() < deadline, "still recorded: {:?}", open());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What `kill -9` leaves: connections recorded as open, whose cleanup never ran. The next start
+/// runs each one's cleanup with the cloud's event, then forgets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_runs_the_cleanups_a_crashed_run_left_behind_at_the_next_start() {
+    use chatstack::localcloud::gateway::FunctionTarget;
+    use chatstack::localcloud::gateway::open::{self, OpenRecord};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = chatstack::localcloud::store::Store::open(dir.path()).unwrap();
+        let target = FunctionTarget {
+            region: "ap-guangzhou".into(),
+            namespace: "default".into(),
+            name: "gw-cleanup".into(),
+            qualifier: "$LATEST".into(),
+        };
+        for id in ["lost-1==", "lost-2=="] {
+            open::admit(&store, id, &OpenRecord::new("api-x", &target, 15)).unwrap();
+        }
+    }
+    let (tx, mut calls) = mpsc::unbounded_channel();
+    let invoker = from_fn(move |target, event| {
+        let _ = tx.send(Call {
+            function: target.name,
+            event,
+        });
+        async move { Ok(json!("ok")) }
+    });
+    let opts = crate::support::default_options(dir.path());
+    let cloud = Cloud::start_with_options_and_gateway(
+        opts,
+        GatewayConfig {
+            invoker,
+            limits: GatewayLimits::default(),
+        },
+    );
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let call = tokio::time::timeout(Duration::from_secs(10), calls.recv())
+            .await
+            .expect("a cleanup within 10 s")
+            .unwrap();
+        assert_eq!(call.function, "gw-cleanup");
+        assert_eq!(
+            call.event,
+            json!({"websocket": {"action": "closing", "secConnectionID": call.conn()}})
+        );
+        seen.push(call.conn().to_owned());
+    }
+    seen.sort();
+    assert_eq!(seen, ["lost-1==", "lost-2=="]);
+    let store = cloud.handle.store().clone();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !open::all(&store).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "records left behind");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(cloud.handle.gateway().cleanups_run(), 2);
+}
+
+/// Stopping with many connections whose cleanups are slow (a backend that runs four at a time,
+/// 100 ms each: 7.5 s for 300) runs every one of them, not what fits in a few seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_stop_runs_every_cleanup_with_bounded_concurrency() {
+    const N: usize = 300;
+    let backend = Arc::new(tokio::sync::Semaphore::new(4));
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let cleaned = Arc::new(AtomicUsize::new(0));
+    let (b, r, m, c) = (
+        backend.clone(),
+        running.clone(),
+        most.clone(),
+        cleaned.clone(),
+    );
+    let invoker = from_fn(move |target, _event| {
+        let (b, r, m, c) = (b.clone(), r.clone(), m.clone(), c.clone());
+        async move {
+            if target.name == "gw-register" {
+                return Ok(json!({"errNo": 0, "errMsg": "ok"}));
+            }
+            let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            {
+                let _turn = b.acquire().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            r.fetch_sub(1, Ordering::SeqCst);
+            c.fetch_add(1, Ordering::SeqCst);
+            Ok(json!("ok"))
+        }
+    });
+    let cloud = Cloud::start_with_gateway(GatewayConfig {
+        invoker,
+        limits: GatewayLimits::default(),
+    });
+    let out = run_python(&cloud, "gateway_setup.py", &["15"]);
+    let ids: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = format!("ws://{}/release/ws", ids["outer"].as_str().unwrap());
+    let mut clients = Vec::new();
+    for _ in 0..N {
+        let (client, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
+        clients.push(client);
+    }
+    let handle = cloud.handle.clone();
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || drop(cloud))
+        .await
+        .unwrap();
+    eprintln!("stopped with {N} cleanups in {:?}", started.elapsed());
+    let report = handle.gateway().shutdown_report().expect("shut down");
+    assert_eq!(report.closed, N, "{report:?}");
+    assert_eq!(report.cleanups_run, N, "{report:?}");
+    assert_eq!(report.left, 0, "{report:?}");
+    assert_eq!(cleaned.load(Ordering::SeqCst), N);
+    let limit = GatewayLimits::default().cleanup_concurrency;
+    assert!(
+        most.load(Ordering::SeqCst) <= limit,
+        "{} at once",
+        most.load(Ordering::SeqCst)
+    );
+    drop(clients);
 }

@@ -31,6 +31,8 @@ pub fn default_options(data_dir: &Path) -> Options {
         latency: Default::default(),
         faults: Default::default(),
         apigw: ApigwMode::Available,
+        allow_hosts: Vec::new(),
+        serve: Default::default(),
     }
 }
 

@@ -42,6 +42,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         }
         super::confirm(
             args.yes,
+            destructive(&prepared.plan.changes),
+            "deploy",
             &format!(
                 "Deploy these changes to stack {} (stage {})?",
                 stack.name, stack.stage
@@ -83,4 +85,42 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     }
     ui::print_result(&report.to_table());
     Ok(())
+}
+
+/// Whether a plan replaces or deletes something: then, without a terminal, it needs `--yes`.
+fn destructive(changes: &[engine::plan::Change]) -> bool {
+    changes.iter().any(|c| {
+        matches!(
+            c.action,
+            engine::plan::Action::Replace | engine::plan::Action::Delete
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::plan::{Action, Change};
+
+    #[test]
+    fn only_replacing_or_deleting_needs_confirmation() {
+        let change = |action| Change {
+            resource: "function ChatReg".to_owned(),
+            action,
+            fields: Vec::new(),
+            files: Vec::new(),
+        };
+        for (action, destructive) in [
+            (Action::Create, false),
+            (Action::Update, false),
+            (Action::NoChange, false),
+            (Action::Replace, true),
+            (Action::Delete, true),
+        ] {
+            assert_eq!(
+                super::destructive(&[change(Action::Create), change(action)]),
+                destructive,
+                "{action:?}"
+            );
+        }
+    }
 }

@@ -66,6 +66,18 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let state = StateDir(StateDir::of(&stack).0.join("dev"));
     let ports = Ports::load(&state.0);
 
+    if let Some(addr) = args.listen.filter(|a| !a.ip().is_loopback()) {
+        return Err(Error::Usage {
+            message: format!(
+                "`dev --listen {addr}` would let other machines run code on this one: dev's \
+                 local cloud accepts the documented default key pair"
+            ),
+            help: "dev listens on loopback only (e.g. `--listen 127.0.0.1:9000`); to share a \
+                   local cloud on a network, run `chatstack local --listen ADDR --allow-remote` \
+                   with keys of your own in TENCENTCLOUD_SECRET_ID/KEY"
+                .to_owned(),
+        });
+    }
     let listener = match args.listen {
         Some(addr) => tokio::net::TcpListener::bind(addr).await,
         None => dev::bind_loopback(ports.cloud).await,
@@ -263,12 +275,8 @@ fn check_runtimes(stack: &Stack) -> Result<(), Error> {
 fn open_cloud(stack: &Stack, state: &StateDir, addr: SocketAddr) -> Result<LocalCloud, Error> {
     let data_dir = state.0.join("local");
     let opts = localcloud::Options {
-        data_dir: data_dir.clone(),
         appid: stack.bucket.appid.unwrap_or(account::DEFAULT_APPID),
-        credentials: account::KeyPair::default_pair(),
-        latency: localcloud::latency::Profile::default(),
-        faults: localcloud::faults::FaultConfig::default(),
-        apigw: localcloud::ApigwMode::Available,
+        ..localcloud::Options::new(&data_dir)
     };
     LocalCloud::open(opts, addr).map_err(|e| Error::Io {
         path: data_dir,

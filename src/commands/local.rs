@@ -14,7 +14,9 @@ use crate::localcloud::account::{self, KeyPair};
 use crate::localcloud::{self, ApigwMode, LocalCloud, Options, faults, latency};
 use crate::ui;
 
-/// How long in-flight requests get to finish after Ctrl-C before the process exits anyway.
+/// How long in-flight requests get to finish after Ctrl-C, once the WebSocket connections'
+/// cleanups ran (those get the gateway's `shutdown_budget`, 60 s), before the process exits
+/// anyway.
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// `local` flags (DESIGN §5).
@@ -58,6 +60,16 @@ pub struct Args {
     /// Whether API Gateway can still create services (`retired` tests the clear-error path)
     #[arg(long, value_enum, default_value_t = ApigwMode::Available)]
     pub apigw: ApigwMode,
+
+    /// Also answer for this Host name (repeatable; `*.example.com` for subdomains). Others get
+    /// 403: loopback names, the listen address and the cloud's own host names are always served
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
+
+    /// Allow listening off loopback (the network can then run code as this user through the
+    /// control plane); also needs your own TENCENTCLOUD_SECRET_ID/KEY, never the default pair
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 /// `IP:PORT`, or `HOST:PORT` resolved (first IPv4 address preferred).
@@ -89,10 +101,46 @@ fn fault_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Off loopback the control plane is code execution for the network: refused unless asked for
+/// with `--allow-remote` and keys of the user's own (the default pair is published).
+fn check_exposure(listen: SocketAddr, allow_remote: bool, default_pair: bool) -> Result<(), Error> {
+    if listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if !allow_remote {
+        return Err(Error::Usage {
+            message: format!(
+                "refusing to listen on {listen}: off loopback, anyone who can reach the port can \
+                 run code as this user through the control plane"
+            ),
+            help: "listen on 127.0.0.1 (the default), or pass --allow-remote with your own \
+                   TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY"
+                .to_owned(),
+        });
+    }
+    if default_pair {
+        return Err(Error::Usage {
+            message: format!(
+                "refusing to listen on {listen} with the documented default key pair: it is \
+                 public, so anyone on the network could sign requests"
+            ),
+            help: "set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY to a pair of your own \
+                   (and give it to the clients), then start again with --allow-remote"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Serves the local cloud until interrupted.
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let credentials = KeyPair::from_env(|k| std::env::var(k).ok());
     let secret_id = credentials.secret_id.clone();
+    check_exposure(
+        args.listen,
+        args.allow_remote,
+        secret_id == account::DEFAULT_SECRET_ID,
+    )?;
     let opts = Options {
         data_dir: args.data_dir.clone(),
         appid: args.appid,
@@ -106,6 +154,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
             seed: args.fault_seed,
         },
         apigw: args.apigw,
+        allow_hosts: args.allow_hosts.clone(),
+        serve: Default::default(),
     };
     let address_error = |source| Error::Io {
         path: PathBuf::from(args.listen.to_string()),
@@ -115,6 +165,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         .await
         .map_err(address_error)?;
     let bound = listener.local_addr().map_err(address_error)?;
+    let reachable = reachable(bound);
+    let mut opts = opts;
+    // Listening on every interface, each interface's address is this server's address.
+    opts.allow_hosts
+        .extend(reachable.iter().map(|a| a.ip().to_string()));
     let cloud = LocalCloud::open(opts, advertised(bound)).map_err(|e| Error::Io {
         path: args.data_dir.clone(),
         source: std::io::Error::other(e),
@@ -146,8 +201,33 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     // The endpoint URL is the whole of stdout's first line, flushed before anything else.
     ui::print_result(&format!("{}\n", cloud.endpoint_url()));
     let _ = std::io::stdout().flush();
+    if !bound.ip().is_loopback() {
+        // Loud, and never silenced by -q: this is the one thing the user must know.
+        let urls: Vec<String> = reachable.iter().map(|a| format!("http://{a}")).collect();
+        eprintln!(
+            "WARNING: the chatstack local cloud is reachable from the network at {}.\n\
+             WARNING: its control plane runs code as this user ({}) for anyone holding the key \
+             pair {secret_id}; its COS buckets and push-back endpoint are open to the same \
+             network. Stop it with Ctrl-C when you are done.",
+            urls.join(", "),
+            std::env::var("USER").unwrap_or_else(|_| "the current user".to_owned()),
+        );
+    }
     if !global.quiet {
-        print_summary(&args, &cloud.endpoint_url(), &secret_id);
+        let capacity = cloud.options().serve.capacity();
+        print_summary(
+            &args,
+            &cloud.endpoint_url(),
+            &reachable,
+            &secret_id,
+            capacity,
+        );
+        if let Some((old, n)) = cloud.rebased() {
+            eprintln!(
+                "  moved     from {old}: rewrote {n} function variable(s) that carried the old \
+                 address (push-back URLs keep working, no redeploy needed)"
+            );
+        }
     }
     serve_until_interrupted(listener, cloud)
         .await
@@ -163,8 +243,33 @@ fn advertised(bound: SocketAddr) -> SocketAddr {
     }
 }
 
+/// The addresses clients can reach a server bound to `bound` at: every interface's for an
+/// unspecified address (IPv4 ones for 0.0.0.0, all for `[::]`), else the address itself.
+fn reachable(bound: SocketAddr) -> Vec<SocketAddr> {
+    if !bound.ip().is_unspecified() {
+        return vec![bound];
+    }
+    let mut addrs: Vec<SocketAddr> = localcloud::hosts::interface_addrs()
+        .into_iter()
+        .filter(|ip| bound.is_ipv6() || ip.is_ipv4())
+        .map(|ip| SocketAddr::new(ip, bound.port()))
+        .collect();
+    // Loopback first: it is the advertised address.
+    addrs.sort_by_key(|a| (!a.ip().is_loopback(), a.is_ipv6()));
+    if addrs.is_empty() {
+        addrs.push(advertised(bound));
+    }
+    addrs
+}
+
 /// What is running, on stderr: never the SecretKey.
-fn print_summary(args: &Args, url: &str, secret_id: &str) {
+fn print_summary(
+    args: &Args,
+    url: &str,
+    reachable: &[SocketAddr],
+    secret_id: &str,
+    capacity: usize,
+) {
     let source = if secret_id == account::DEFAULT_SECRET_ID {
         "the documented default pair"
     } else {
@@ -175,14 +280,27 @@ fn print_summary(args: &Args, url: &str, secret_id: &str) {
         ApigwMode::Retired => "retired",
     };
     // A status block for a foreground server; `ui` has no status printer yet.
+    let also: Vec<String> = reachable
+        .iter()
+        .map(|a| format!("http://{a}"))
+        .filter(|u| u != url)
+        .collect();
+    let also = if also.is_empty() {
+        String::new()
+    } else {
+        format!("\n  also at   {}", also.join(", "))
+    };
     eprintln!(
-        "chatstack local cloud on {url}\n  data dir  {}\n  SecretId  {secret_id} ({source})\n  \
-         APPID     {}\n  latency {}, faults {} (seed {}), API Gateway {apigw}\nCtrl-C stops it.",
+        "chatstack local cloud on {url}{also}\n  data dir  {}\n  SecretId  {secret_id} ({source})\n  \
+         APPID     {}\n  latency {}, faults {} (seed {}), API Gateway {apigw}\n  \
+         capacity  {capacity} connections at once (open-file limit {}); more get 503\n\
+         Ctrl-C stops it.",
         args.data_dir.display(),
         args.appid,
         args.latency,
         args.fault_rate,
         args.fault_seed,
+        localcloud::serve::raise_open_file_limit(),
     );
 }
 
@@ -192,24 +310,37 @@ async fn serve_until_interrupted(
     cloud: LocalCloud,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut server = tokio::spawn(localcloud::run(listener, cloud, async {
+    let budget = cloud.gateway().limits().shutdown_budget + DRAIN;
+    let mut server = tokio::spawn(localcloud::run(listener, cloud.clone(), async {
         let _ = stop_rx.await;
     }));
     let served = tokio::select! {
         served = &mut server => served,
         () = super::interrupted() => {
-            tracing::info!("stopping: finishing requests in flight");
+            tracing::info!("stopping: running cleanups, finishing requests in flight");
             let _ = stop_tx.send(());
-            match tokio::time::timeout(DRAIN, &mut server).await {
+            match tokio::time::timeout(budget, &mut server).await {
                 Ok(served) => served,
                 Err(_) => {
-                    tracing::warn!("connections still open after {DRAIN:?}; stopping anyway");
+                    tracing::warn!("connections still open after {budget:?}; stopping anyway");
                     server.abort();
                     Ok(Ok(()))
                 }
             }
         }
     };
+    if let Some(r) = cloud.gateway().shutdown_report().filter(|r| r.closed > 0) {
+        eprintln!(
+            "closed {} WebSocket connection(s); ran {} cleanup function(s){}",
+            r.closed,
+            r.cleanups_run,
+            if r.left > 0 {
+                format!("; {} left for the next start", r.left)
+            } else {
+                String::new()
+            }
+        );
+    }
     served.unwrap_or_else(|join| Err(std::io::Error::other(join)))
 }
 

@@ -175,10 +175,24 @@ impl StateDir {
     }
 }
 
-/// Asks `question` on a terminal unless `yes`; without a terminal there is no prompt.
-fn confirm(yes: bool, question: &str) -> Result<(), Error> {
-    if yes || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+/// Asks `question` on a terminal unless `yes`. Without a terminal there is no one to ask: a
+/// `destructive` command (one that would delete or replace something) then refuses, exit 2,
+/// saying to pass `--yes` (DESIGN §5); anything else proceeds.
+fn confirm(
+    yes: bool,
+    destructive: bool,
+    command: &'static str,
+    question: &str,
+) -> Result<(), Error> {
+    if yes {
         return Ok(());
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return if destructive {
+            Err(Error::ConfirmationRequired { command })
+        } else {
+            Ok(())
+        };
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();

@@ -70,6 +70,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     }
     super::confirm(
         args.yes,
+        true,
+        "remove",
         &format!(
             "Delete these resources of stack {} (stage {})?",
             stack.name, stack.stage

@@ -219,17 +219,20 @@ impl Error {
         message: impl Into<String>,
     ) -> Self {
         let span = clamp(span, src.text);
+        let (text, secrets) = redact_secrets(src.text);
+        let mut message = message.into();
+        for s in &secrets {
+            message = message.replace(s.as_str(), MASK);
+        }
         Error(Box::new(Inner {
             kind,
-            message: message.into(),
+            message,
             file: src.name.to_owned(),
             yaml_path,
             help: None,
             line_col: Some(line_col(src.text, span.start)),
             span: Some(span),
-            source_code: Some(
-                NamedSource::new(src.name, src.text.to_owned()).with_language("yaml"),
-            ),
+            source_code: Some(NamedSource::new(src.name, text).with_language("yaml")),
             io: None,
         }))
     }
@@ -250,9 +253,110 @@ impl Error {
 
     /// Adds what to do.
     pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
-        self.0.help = Some(help.into());
+        let mut help = help.into();
+        if let Some(src) = &self.0.source_code {
+            for s in redact_secrets(src.inner()).1 {
+                help = help.replace(s.as_str(), MASK);
+            }
+        }
+        self.0.help = Some(help);
         self
     }
+}
+
+/// What a secret value is replaced with in messages.
+const MASK: &str = "** redacted **";
+
+/// The stack file's text with the value of every secret-looking key (`secret_key: …`,
+/// `DB_PASSWORD: …`, see [`looks_secret`](super::resolve::looks_secret)) masked byte for byte
+/// with `*` (so spans and columns still line up), `${…}` references kept (they name a
+/// variable, not its value); and the masked values themselves, to scrub from messages.
+/// Block scalars (`secret_key: |`) are masked to the end of their indented lines.
+pub(crate) fn redact_secrets(text: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(text.len());
+    let mut secrets = Vec::new();
+    // Indentation of a secret block scalar being masked.
+    let mut block: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let indent = body.len() - body.trim_start().len();
+        if let Some(key_indent) = block {
+            if body.trim().is_empty() || indent > key_indent {
+                secrets.push(body.trim().to_owned());
+                out.push_str(&mask(line, indent, body.len()));
+                continue;
+            }
+            block = None;
+        }
+        let Some((value_start, value_end)) = secret_value(body) else {
+            out.push_str(line);
+            continue;
+        };
+        let value = &body[value_start..value_end];
+        if matches!(value.chars().next(), Some('|' | '>')) {
+            block = Some(indent);
+            out.push_str(line);
+            continue;
+        }
+        // The literal parts of the value: a `${…}` reference is not itself secret.
+        let mut literal = value.trim_matches(['"', '\'']);
+        while let Some(open) = literal.find("${") {
+            secrets.push(literal[..open].to_owned());
+            let close = literal[open..]
+                .find('}')
+                .map_or(literal.len(), |c| open + c + 1);
+            literal = &literal[close..];
+        }
+        secrets.push(literal.to_owned());
+        out.push_str(&mask(line, value_start, value_end));
+    }
+    // Longest first, so a value containing another is scrubbed whole.
+    secrets.retain(|s| s.len() >= 4);
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    (out, secrets)
+}
+
+/// The byte range of the value on a `key: value` line whose key looks secret (comment excluded).
+fn secret_value(line: &str) -> Option<(usize, usize)> {
+    let start = line.len() - line.trim_start_matches([' ', '-', '\t']).len();
+    let rest = &line[start..];
+    let colon = rest
+        .find(": ")
+        .or_else(|| rest.ends_with(':').then(|| rest.len() - 1))?;
+    let key = rest[..colon].trim().trim_matches(['"', '\'']);
+    if key.is_empty() || key.contains(['{', '[', ' ']) || !super::resolve::looks_secret(key) {
+        return None;
+    }
+    let value_start = start + colon + 1;
+    let value = &line[value_start..];
+    let value_end = value_start + value.find(" #").unwrap_or(value.len());
+    let lead = line[value_start..value_end].len() - line[value_start..value_end].trim_start().len();
+    let value_start = value_start + lead;
+    let value_end = value_start + line[value_start..value_end].trim_end().len();
+    (value_end > value_start).then_some((value_start, value_end))
+}
+
+/// `line` with bytes `from..to` replaced by `*`, except `${…}` references.
+fn mask(line: &str, from: usize, to: usize) -> String {
+    let mut out = String::with_capacity(line.len());
+    out.push_str(&line[..from]);
+    let value = &line[from..to];
+    let mut rest = value;
+    while !rest.is_empty() {
+        if let Some(reference) = rest
+            .strip_prefix("${")
+            .and_then(|r| r.find('}').map(|e| e + 3))
+        {
+            out.push_str(&rest[..reference]);
+            rest = &rest[reference..];
+        } else {
+            let c = rest.chars().next().expect("not empty");
+            out.extend(std::iter::repeat_n('*', c.len_utf8()));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out.push_str(&line[to..]);
+    out
 }
 
 /// The error for YAML the parser refused.

@@ -707,3 +707,53 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&v.value, &Value::literal(format!("{prefix}{value}")));
     }
 }
+
+/// A secret in the stack file never reaches an error, whether the mistake is on the line next
+/// to it, on its own line, or in the parser's own message.
+#[test]
+fn secret_values_are_redacted_in_rendered_errors() {
+    const SK: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";
+    let with_secret = BASE.replacen("    secret_key:\n", &format!("    secret_key: {SK}\n"), 1);
+    let cases = [
+        // The line after `secret_key` is broken YAML.
+        with_secret.replacen("\nmyBucket:", "\n  \tbad: [\nmyBucket:", 1),
+        // The line before it is.
+        with_secret.replacen("    secret_id:\n", "    secret_id: [\n", 1),
+        // The error is on the secret's own line.
+        BASE.replacen(
+            "    secret_key:\n",
+            &format!("    secret_key: {SK}${{Conf.nope}}\n"),
+            1,
+        ),
+        BASE.replacen(
+            "    secret_key:\n",
+            &format!("    secret_key: \"{SK}\" # the key\n    region: x\n"),
+            1,
+        ),
+        BASE.replacen(
+            "    secret_key:\n",
+            &format!("    secret_key: |\n      {SK}\n    region: [\n"),
+            1,
+        ),
+        // In a function's environment.
+        BASE.replacen(
+            "        bucket: ${Conf.bucket}",
+            &format!("        DB_PASSWORD: {SK}\n        bucket: ${{Conf.bukcet}}"),
+            1,
+        ),
+    ];
+    let mut masked = 0;
+    for yaml in cases {
+        let e = parse(&yaml, Path::new("stack.yml"), &opts()).unwrap_err();
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(200)
+            .render_report(&mut out, &e)
+            .unwrap();
+        let all = format!("{out}\n{e}\n{e:?}");
+        assert!(!all.contains(&SK[..12]), "secret shown:\n{all}");
+        masked += usize::from(out.contains("********"));
+    }
+    // Most excerpts do show the secret's line, masked.
+    assert!(masked >= 4, "{masked}");
+}

@@ -16,8 +16,10 @@ pub mod api3;
 pub mod cos;
 pub mod faults;
 pub mod gateway;
+pub mod hosts;
 pub mod latency;
 pub mod runtime;
+pub mod serve;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -45,6 +47,29 @@ pub struct Options {
     pub faults: faults::FaultConfig,
     /// Whether API Gateway can still create services and APIs.
     pub apigw: ApigwMode,
+    /// Host names served besides the defaults (loopback names, the cloud's API and bucket
+    /// hosts, the address passed to [`LocalCloud::open`]); `*.example.com` allows subdomains.
+    /// Any other `Host` is refused with 403 (see [`hosts`]). `--allow-host NAME`.
+    pub allow_hosts: Vec<String>,
+    /// Timeouts and the connection capacity of the HTTP server.
+    pub serve: serve::ServeLimits,
+}
+
+impl Options {
+    /// The defaults of `chatstack local` (APPID 1250000000, the documented default key pair,
+    /// no latency, no faults, API Gateway available, no extra host names) on `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Options {
+            data_dir: data_dir.into(),
+            appid: account::DEFAULT_APPID,
+            credentials: account::KeyPair::default_pair(),
+            latency: latency::Profile::none(),
+            faults: faults::FaultConfig::default(),
+            apigw: ApigwMode::Available,
+            allow_hosts: Vec::new(),
+            serve: serve::ServeLimits::default(),
+        }
+    }
 }
 
 /// API Gateway availability for the account.
@@ -73,6 +98,38 @@ struct Shared {
     faults: faults::Injector,
     gateway: gateway::Gateway,
     runtime: runtime::Runtime,
+    hosts: hosts::HostPolicy,
+    /// The address the last run served on and how many function variables were rewritten
+    /// from it, when it was another.
+    rebased: Option<(String, usize)>,
+}
+
+/// Where the store records the address URLs were last handed out for.
+const META: &str = "localcloud_meta";
+
+/// Records `addr` as the address handed out in URLs; when the last run handed out another
+/// (a restart on a new port), rewrites the function variables that carry it (the push-back URL
+/// deploy wired in) to `addr`, so chat keeps working without a redeploy. `InternalDomain` and
+/// `OuterSubDomain` are derived from the address on every read, so they follow by themselves.
+fn rebase(
+    store: &store::Store,
+    addr: SocketAddr,
+) -> Result<Option<(String, usize)>, store::StoreError> {
+    let new = addr.to_string();
+    let old: Option<String> = store.get(META, "address")?;
+    if old.as_deref() == Some(new.as_str()) {
+        return Ok(None);
+    }
+    let rebased = match old {
+        Some(old) => {
+            let n = api3::scf::rebase_environment(store, &old, &new)?;
+            tracing::info!("moved from {old} to {new}: rewrote {n} function variable(s)");
+            Some((old, n))
+        }
+        None => None,
+    };
+    store.write(|t| t.put(META, "address", &new))?;
+    Ok(rebased)
 }
 
 impl LocalCloud {
@@ -121,14 +178,20 @@ impl LocalCloud {
         }
         let account = account::Account::new(opts.appid, opts.credentials.clone(), store.clone());
         let faults = faults::Injector::new(&opts.faults);
+        let hosts = hosts::HostPolicy::new(addr, &opts.allow_hosts);
+        let rebased = rebase(&store, addr)?;
+        let gateway = gateway::Gateway::new(gateway);
+        gateway.set_lost(gateway::open::all(&store)?);
         Ok(LocalCloud {
             inner: Arc::new(Shared {
+                hosts,
+                rebased,
                 opts,
                 addr,
                 store,
                 account,
                 faults,
-                gateway: gateway::Gateway::new(gateway),
+                gateway,
                 runtime,
             }),
         })
@@ -172,6 +235,17 @@ impl LocalCloud {
     /// The WebSocket gateway: invoker, limits, live connections.
     pub fn gateway(&self) -> &gateway::Gateway {
         &self.inner.gateway
+    }
+
+    /// When the data dir was last served on another address: that address and how many
+    /// function variables were rewritten from it to this one.
+    pub fn rebased(&self) -> Option<(&str, usize)> {
+        self.inner.rebased.as_ref().map(|(a, n)| (a.as_str(), *n))
+    }
+
+    /// The `Host` names (and browser origins) it answers for.
+    pub fn hosts(&self) -> &hosts::HostPolicy {
+        &self.inner.hosts
     }
 }
 
@@ -235,14 +309,50 @@ pub fn app(cloud: LocalCloud) -> Router {
     Router::new().fallback(dispatch).with_state(cloud)
 }
 
-/// Routes a request to the surface the real cloud would serve it from.
+/// Routes a request to the surface the real cloud would serve it from, once its `Host` (and,
+/// except for WebSocket handshakes, its browser `Origin`) passed [`hosts`]' check.
 async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Response {
+    use axum::http::header;
     let host = req
         .headers()
-        .get(axum::http::header::HOST)
+        .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    if !cloud.hosts().allows_host(&host) {
+        return refuse(&format!(
+            "the chatstack local cloud does not answer for Host `{}`: it serves only loopback \
+             names (localhost, 127.0.0.1, [::1]), its listen address, the cloud's API and COS \
+             bucket host names, and names added with `--allow-host NAME`. This refusal \
+             protects it from DNS rebinding: whoever reaches its control plane can run code \
+             as the user running it.",
+            shown(&host)
+        ));
+    }
+    let path = req.uri().path();
+    // A chat page served from anywhere may open the gateway's WebSockets, as in the cloud;
+    // only pages from allowed hosts may call the control plane, COS or the push-back endpoint.
+    if !gateway::is_service_path(path)
+        && let Some(origin) = req.headers().get(header::ORIGIN)
+        && !origin
+            .to_str()
+            .is_ok_and(|o| cloud.hosts().allows_origin(o))
+    {
+        return refuse(&format!(
+            "the chatstack local cloud refuses browser requests from origin `{}`: only pages \
+             served from its allowed hosts may call its control plane, COS or push-back \
+             endpoint (WebSocket connections to the gateway are open to every page)",
+            shown(&String::from_utf8_lossy(origin.as_bytes()))
+        ));
+    }
+    // A body that stops arriving fails its read after `body_read_timeout` (each surface then
+    // answers its own error) instead of holding the request open forever.
+    let req = req.map(|b| {
+        Body::new(tower_http::timeout::TimeoutBody::new(
+            cloud.options().serve.body_read_timeout,
+            b,
+        ))
+    });
     if let Some(bucket) = cos::bucket_host(&host) {
         return cos::handle(&cloud, bucket, req).await;
     }
@@ -257,32 +367,61 @@ async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Respon
     api3::handle(&cloud, req).await
 }
 
+/// 403 with `why`, as plain text.
+fn refuse(why: &str) -> Response {
+    tracing::warn!("refused: {why}");
+    Response::builder()
+        .status(axum::http::StatusCode::FORBIDDEN)
+        .header(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )
+        .body(Body::from(format!("{why}\n")))
+        .expect("static headers are valid")
+}
+
+/// A client-sent value cut to 100 characters, for messages.
+fn shown(value: &str) -> String {
+    if value.chars().count() <= 100 {
+        return value.to_owned();
+    }
+    let cut: String = value.chars().take(100).collect();
+    format!("{cut}…")
+}
+
 /// Serves `app` on `listener` (with each client's address, which the gateway reports as
-/// `sourceIp`) until `shutdown` completes; then closes the open WebSocket connections and
-/// waits briefly for their cleanup functions, *still serving* (a cleanup function typically
-/// deletes a COS object or pushes to the push-back endpoint, both on this server), and only
-/// then stops accepting and drains the requests in flight.
+/// `sourceIp`), bounded as [`serve`] describes, until `shutdown` completes; then closes the
+/// open WebSocket connections and waits for their cleanup functions, *still serving* (a
+/// cleanup function typically deletes a COS object or pushes to the push-back endpoint, both
+/// on this server), and only then stops accepting and drains the requests in flight.
 pub async fn run(
     listener: tokio::net::TcpListener,
     cloud: LocalCloud,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(cloud.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let stop = async move {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let limits = cloud.options().serve.clone();
+    let server = serve::serve(listener, app(cloud.clone()), &limits, stop.clone());
+    // Connections the last run left open get their cleanups once this one serves.
+    let recovering = tokio::spawn({
+        let cloud = cloud.clone();
+        async move { gateway::recover(&cloud).await }
+    });
+    let stopping = async move {
         shutdown.await;
         let gateway = cloud.gateway();
-        gateway
-            .shutdown(gateway.limits().close_grace + std::time::Duration::from_secs(3))
-            .await;
-    };
-    // Small replies and frames go out at once (no Nagle): a pipelined push-back client or a
-    // WebSocket client that delays its ACKs would otherwise wait ~40 ms per reply.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
+        let report = gateway.shutdown(gateway.limits().shutdown_budget).await;
+        if report.closed > 0 {
+            tracing::info!(
+                "closed {} connection(s), ran {} cleanup function(s); {} left for the next start",
+                report.closed,
+                report.cleanups_run,
+                report.left
+            );
         }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
+        recovering.abort();
+        stop.cancel();
+    };
+    let (served, ()) = tokio::join!(server, stopping);
+    served
 }

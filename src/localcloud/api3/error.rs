@@ -25,11 +25,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error with `code` and `message`.
+    /// An error with `code` and `message`. Values the message quotes in backticks (what the
+    /// client sent: a `FunctionName`, a path) are cut to [`MAX_ECHO`] characters, and the whole
+    /// message to [`MAX_MESSAGE`]: a 10 MB parameter is not sent back whole.
     pub fn new(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         ApiError {
             code: code.into(),
-            message: message.into(),
+            message: shorten(message.into()),
         }
     }
 
@@ -50,6 +52,39 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::new("InternalError", message)
     }
+}
+
+/// Longest value echoed inside an error message, in characters.
+pub const MAX_ECHO: usize = 64;
+/// Longest error message, in characters.
+pub const MAX_MESSAGE: usize = 1024;
+
+/// `message` with every backtick-quoted value over [`MAX_ECHO`] characters cut (with `…` and
+/// the full length), then the whole over [`MAX_MESSAGE`] cut.
+fn shorten(message: String) -> String {
+    if message.len() <= MAX_ECHO {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len().min(MAX_MESSAGE + 64));
+    let mut parts = message.split('`');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('`');
+        // Odd pieces (0, 2, … after the first) are inside backticks.
+        if i % 2 == 0 && part.chars().count() > MAX_ECHO {
+            let cut: String = part.chars().take(MAX_ECHO).collect();
+            out.push_str(&format!("{cut}… ({} bytes)", part.len()));
+        } else {
+            out.push_str(part);
+        }
+    }
+    if out.chars().count() > MAX_MESSAGE {
+        out = out.chars().take(MAX_MESSAGE).collect();
+        out.push('…');
+    }
+    out
 }
 
 impl std::fmt::Display for ApiError {

@@ -78,7 +78,10 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         Err(_) => {
             let err = ApiError::new(
                 "RequestSizeLimitExceeded",
-                format!("the request body exceeds {MAX_BODY} bytes"),
+                format!(
+                    "the request body could not be read: over {MAX_BODY} bytes, or it stopped \
+                     arriving"
+                ),
             );
             return error::failure(&err, &request_id);
         }
@@ -481,6 +484,8 @@ mod tests {
             latency: Default::default(),
             faults: Default::default(),
             apigw: ApigwMode::Available,
+            allow_hosts: Vec::new(),
+            serve: Default::default(),
         };
         LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
     }
@@ -565,6 +570,20 @@ mod tests {
         let (_, _, v) =
             answer(handle(&c, signed("scf", "Frobnicate", "{}", key.expose())).await).await;
         assert_eq!(v["Response"]["Error"]["Code"], "InvalidAction");
+    }
+
+    #[tokio::test]
+    async fn a_huge_parameter_is_not_echoed_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cloud(dir.path());
+        let key = KeyPair::default_pair().secret_key;
+        let name = "a-".repeat(4_000_000);
+        let body: &'static str = Box::leak(format!("{{\"FunctionName\":\"{name}\"}}").into());
+        let (_, _, v) =
+            answer(handle(&c, signed("scf", "GetFunction", body, key.expose())).await).await;
+        let message = v["Response"]["Error"]["Message"].as_str().unwrap();
+        assert!(message.len() < 2048, "{} bytes echoed", message.len());
+        assert!(message.contains("8000000 bytes"), "{message}");
     }
 
     #[test]

@@ -1332,6 +1332,54 @@ fn millis(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
+/// Rewrites every stored function environment value that starts with one of the local
+/// cloud's old base URLs (`http://OLD` or `ws://OLD`, followed by `/` or nothing) to start with
+/// the new address instead; returns how many values changed. For a local cloud restarted on
+/// another port with the same data dir: the push-back URL a deploy put in the functions'
+/// variables (`http://127.0.0.1:OLD/api-…`) keeps working with no redeploy.
+pub fn rebase_environment(store: &Store, old: &str, new: &str) -> Result<usize, StoreError> {
+    let prefixes = [
+        (format!("http://{old}"), format!("http://{new}")),
+        (format!("ws://{old}"), format!("ws://{new}")),
+    ];
+    // Read first, then one write transaction: this runs at open, before anything else could
+    // change a function.
+    let mut changed = 0;
+    let mut records = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page: Vec<(String, FunctionRecord)> = store.scan(TABLE, "", after.as_deref(), 500)?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = Some(last.clone());
+        for (key, mut record) in page {
+            let mut touched = false;
+            for var in &mut record.environment {
+                for (from, to) in &prefixes {
+                    let rest = var.value.strip_prefix(from.as_str());
+                    if let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) {
+                        var.value = format!("{to}{rest}");
+                        touched = true;
+                        changed += 1;
+                    }
+                }
+            }
+            if touched {
+                records.push((key, record));
+            }
+        }
+    }
+    if !records.is_empty() {
+        store.write(|t| {
+            records
+                .iter()
+                .try_for_each(|(key, record)| t.put(TABLE, key, record))
+        })?;
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1360,6 +1408,42 @@ mod tests {
             status,
             settles_at_ms,
         }
+    }
+
+    #[test]
+    fn rebasing_rewrites_only_values_that_start_with_the_old_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut f = record(Status::Active, 0);
+        let kv = |k: &str, v: &str| KeyValue {
+            key: k.into(),
+            value: v.into(),
+        };
+        f.environment = vec![
+            kv("url", "http://127.0.0.1:4000/api-abc"),
+            kv("ws", "ws://127.0.0.1:4000/service-x/release/"),
+            kv("base", "http://127.0.0.1:4000"),
+            kv("other_port", "http://127.0.0.1:40001/api-abc"),
+            kv("inside", "see http://127.0.0.1:4000/"),
+        ];
+        let k = key(&f.region, &f.namespace, &f.name);
+        store.write(|t| t.put(TABLE, &k, &f)).unwrap();
+        assert_eq!(
+            rebase_environment(&store, "127.0.0.1:4000", "127.0.0.1:5000").unwrap(),
+            3
+        );
+        let got: FunctionRecord = store.get(TABLE, &k).unwrap().unwrap();
+        let values: Vec<&str> = got.environment.iter().map(|v| v.value.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "http://127.0.0.1:5000/api-abc",
+                "ws://127.0.0.1:5000/service-x/release/",
+                "http://127.0.0.1:5000",
+                "http://127.0.0.1:40001/api-abc",
+                "see http://127.0.0.1:4000/",
+            ]
+        );
     }
 
     #[test]

@@ -162,6 +162,19 @@ struct Req {
 }
 
 impl Req {
+    /// The request without its body.
+    fn clone_head(&self) -> Req {
+        Req {
+            method: self.method.clone(),
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            key: self.key.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: Bytes::new(),
+        }
+    }
+
     fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
@@ -186,34 +199,40 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let result = if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        // Refused before reading it, as COS does.
-        Err(CosError::bad_request(
-            "EntityTooLarge",
-            "Your proposed upload exceeds the maximum allowed object size.",
-        ))
-    } else {
-        match axum::body::to_bytes(body, MAX_BODY).await {
-            Err(e) => Err(CosError::bad_request(
+    let result = async {
+        let mut req = decode(parts, bucket.0.to_owned(), bucket.1.to_owned())?;
+        // The signature covers no body bytes: check it, and the bucket's owner, before reading
+        // (let alone buffering) a body nobody authorised.
+        let (check, account) = (req.clone_head(), cloud.clone());
+        tokio::task::spawn_blocking(move || authorize(&account, &check))
+            .await
+            .map_err(|e| {
+                tracing::error!("cos handler failed: {e}");
+                CosError::internal("The request failed unexpectedly.")
+            })??;
+        if declared.is_some_and(|n| n > MAX_BODY as u64) {
+            // Refused before reading it, as COS does.
+            return Err(CosError::bad_request(
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed object size.",
+            ));
+        }
+        req.body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+            CosError::bad_request(
                 "IncompleteBody",
                 format!("The request body could not be read: {e}"),
-            )),
-            Ok(body) => {
-                let (bucket, region) = (bucket.0.to_owned(), bucket.1.to_owned());
-                let cloud = cloud.clone();
-                // Store calls block (redb commits and blob files are fsync'd).
-                tokio::task::spawn_blocking(move || {
-                    let req = decode(parts, bucket, region, body)?;
-                    serve(&cloud, req)
-                })
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!("cos handler failed: {e}");
-                    Err(CosError::internal("The request failed unexpectedly."))
-                })
-            }
-        }
-    };
+            )
+        })?;
+        let cloud = cloud.clone();
+        // Store calls block (redb commits and blob files are fsync'd).
+        tokio::task::spawn_blocking(move || serve(&cloud, req))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!("cos handler failed: {e}");
+                Err(CosError::internal("The request failed unexpectedly."))
+            })
+    }
+    .await;
     let mut response = match result {
         Ok(r) => r,
         Err(e) => {
@@ -268,7 +287,6 @@ fn decode(
     parts: axum::http::request::Parts,
     bucket: String,
     region: String,
-    body: Bytes,
 ) -> Result<Req, CosError> {
     let invalid_uri = || CosError::bad_request("InvalidURI", "Couldn't parse the specified URI.");
     let path = percent_decode_str(parts.uri.path())
@@ -300,7 +318,7 @@ fn decode(
         key,
         query,
         headers: parts.headers,
-        body,
+        body: Bytes::new(),
     })
 }
 
@@ -308,8 +326,9 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// Authenticates, checks the bucket name and ownership, and runs the operation.
-fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
+/// Authenticates the request (q-sign over method, path, query and headers: never the body) and
+/// checks the bucket name and its owner.
+fn authorize(cloud: &LocalCloud, req: &Req) -> Result<u64, CosError> {
     let path = format!("/{}", req.key);
     auth::verify(
         cloud.account(),
@@ -328,6 +347,12 @@ fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
             "Access Denied. The bucket belongs to another account.",
         ));
     }
+    Ok(appid)
+}
+
+/// Runs the operation of a request [`authorize`] accepted.
+fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
+    let appid = bucket_appid(&req.bucket)?;
     check_params(&req)?;
     let store = cloud.store();
     if req.key.is_empty() {

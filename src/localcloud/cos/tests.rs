@@ -17,6 +17,8 @@ fn open(dir: &std::path::Path) -> LocalCloud {
         latency: Default::default(),
         faults: Default::default(),
         apigw: ApigwMode::Available,
+        allow_hosts: Vec::new(),
+        serve: Default::default(),
     };
     LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
 }
@@ -52,7 +54,6 @@ fn request(
             .0,
         String::new(),
         String::new(),
-        Bytes::new(),
     ) else {
         return req;
     };

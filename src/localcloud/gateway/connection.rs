@@ -30,7 +30,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 
 use super::table::{
-    ApiConnections, CLOSE_IDLE, CLOSE_TOO_BIG, CloseNow, ConnHandle, Control, Outbound,
+    ApiConnections, CLOSE_IDLE, CLOSE_INVALID_DATA, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CloseNow,
+    ConnHandle, Control, Outbound,
 };
 use super::{
     ERR_BACKEND, ERR_BAD_REQUEST, ERR_INTERNAL, ERR_LIMIT, ERR_NO_API, FunctionTarget,
@@ -235,6 +236,20 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return resp;
     }
+    // RFC 6455 §4.2.1: the key is a base64-encoded 16-byte nonce; anything else is refused
+    // (axum only checks that the header is there).
+    let key_ok = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|k| BASE64.decode(k.as_bytes()).ok())
+        .is_some_and(|k| k.len() == 16);
+    if !key_ok {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            ERR_BAD_REQUEST,
+            "Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 §4.2.1)",
+        );
+    }
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, cloud).await {
         Ok(ws) => ws,
         Err(rejection) => return reply(rejection.status(), ERR_BAD_REQUEST, rejection.body_text()),
@@ -271,6 +286,7 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         backend_timeout,
         admitted: true,
         registered: false,
+        persisted: false,
     };
 
     let mut chosen = None;
@@ -292,6 +308,17 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         }
     }
 
+    // Cleanup is owed from here on: record it durably, so that a crash (or a stop that runs
+    // out of time) still gets it run at the next start.
+    if let Some(cleanup) = &life.cleanup {
+        let record = super::open::OpenRecord::new(&api.api_id, cleanup, backend_timeout.as_secs());
+        let (store, key) = (cloud.store().clone(), id.clone());
+        match tokio::task::spawn_blocking(move || super::open::admit(&store, &key, &record)).await {
+            Ok(Ok(())) => life.persisted = true,
+            Ok(Err(e)) => tracing::warn!("local cloud store: {e}"),
+            Err(e) => tracing::warn!("local cloud store: {e}"),
+        }
+    }
     let (tx, rx) = mpsc::channel(limits.outbound_queue.max(1));
     let control = Arc::new(Control::default());
     table.insert(
@@ -334,6 +361,13 @@ struct Lifecycle {
     admitted: bool,
     /// Register accepted: cleanup is owed.
     registered: bool,
+    /// The connection is recorded in the store as open (see [`super::open`]).
+    persisted: bool,
+}
+
+/// The cleanup function's event (API-FACTS §4.3).
+pub(super) fn closing_event(id: &str) -> Value {
+    json!({ "websocket": { "action": "closing", "secConnectionID": id } })
 }
 
 impl Lifecycle {
@@ -342,20 +376,34 @@ impl Lifecycle {
         self.table.remove(&self.id);
     }
 
-    fn cleanup_call(&self) -> Option<impl Future<Output = ()> + Send + 'static> {
+    /// The cleanup invocation (bounded by the gateway's cleanup concurrency and the API's
+    /// `ServiceTimeout`), then forgetting the persisted record.
+    fn cleanup_call(&mut self) -> Option<impl Future<Output = ()> + Send + 'static> {
         let target = self.cleanup.clone()?;
-        let event = json!({ "websocket": { "action": "closing", "secConnectionID": self.id } });
-        let call = self
-            .cloud
-            .gateway()
-            .invoker()
-            .invoke(&self.cloud, target, event);
-        let (limit, id) = (self.backend_timeout, self.id.clone());
+        let call =
+            self.cloud
+                .gateway()
+                .invoker()
+                .invoke(&self.cloud, target, closing_event(&self.id));
+        let (limit, id, cloud) = (self.backend_timeout, self.id.clone(), self.cloud.clone());
+        let persisted = std::mem::take(&mut self.persisted);
         Some(async move {
-            match timeout(limit, call).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(f)) => tracing::warn!(conn = id, "cleanup function failed: {f}"),
-                Err(_) => tracing::warn!(conn = id, "cleanup function timed out"),
+            let gateway = cloud.gateway();
+            gateway
+                .bounded_cleanup(async {
+                    match timeout(limit, call).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(f)) => tracing::warn!(conn = id, "cleanup function failed: {f}"),
+                        Err(_) => tracing::warn!(conn = id, "cleanup function timed out"),
+                    }
+                })
+                .await;
+            if persisted {
+                let store = cloud.store().clone();
+                let done = tokio::task::spawn_blocking(move || super::open::done(&store, &id));
+                if let Ok(Err(e)) = done.await {
+                    tracing::warn!("local cloud store: {e}");
+                }
             }
         })
     }
@@ -445,11 +493,23 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
     }))
 }
 
-/// Whether a read error is tungstenite's "message too long" capacity error. axum does not
-/// re-export tungstenite's error type, so this reads its (stable) wording.
-fn is_too_big(err: &axum::Error) -> bool {
+/// The close a read error calls for, by tungstenite's (stable) wording, as axum does not
+/// re-export its error type: an oversize message → 1009, a text message that is not UTF-8 →
+/// 1007, a protocol violation → 1002 (RFC 6455 §7.4.1); `None` when the socket is simply gone.
+fn close_for(err: &axum::Error) -> Option<CloseNow> {
     let text = err.to_string();
-    text.contains("Space limit exceeded") || text.contains("too long")
+    if text.contains("Space limit exceeded") || text.contains("too long") {
+        Some(CloseNow::Frame(CLOSE_TOO_BIG, "message too big"))
+    } else if text.contains("UTF-8") {
+        Some(CloseNow::Frame(
+            CLOSE_INVALID_DATA,
+            "text message is not UTF-8",
+        ))
+    } else if text.contains("protocol error") && !text.contains("without closing handshake") {
+        Some(CloseNow::Frame(CLOSE_PROTOCOL, "protocol error"))
+    } else {
+        None
+    }
 }
 
 async fn socket_loop(
@@ -499,10 +559,10 @@ async fn socket_loop(
             },
             frame = socket.recv(), if permit.is_some() => match frame {
                 None => break End::Gone,
-                Some(Err(e)) if is_too_big(&e) => {
-                    break End::Now(CloseNow::Frame(CLOSE_TOO_BIG, "message too big"));
-                }
-                Some(Err(_)) => break End::Gone,
+                Some(Err(e)) => match close_for(&e) {
+                    Some(how) => break End::Now(how),
+                    None => break End::Gone,
+                },
                 Some(Ok(msg)) => {
                     idle_timer.as_mut().reset(Instant::now() + idle);
                     match msg {

@@ -21,11 +21,11 @@
 //! | push to an unknown or closed connection (API-FACTS §4.4 \[INF\]) | 200 | [`ERR_CONNECTION_NOT_FOUND`] (1) |
 //! | push to a connection whose outbound queue is full (it gets closed, 1008) | 200 | [`ERR_QUEUE_FULL`] (2) |
 //! | push body malformed (not JSON, missing fields, bad base64, unknown action/dataType) | 400 | [`ERR_BAD_REQUEST`] (3) |
-//! | push body over [`GatewayLimits::max_push_body`] | 413 | 3 |
+//! | push body over [`GatewayLimits::max_push_body`], or its data over [`GatewayLimits::max_frame_bytes`] (the client message limit) | 413 | 3 |
 //! | push endpoint hit with another method | 405 | 3 |
 //! | no such API (`/api-…`) or no released WebSocket API at the URL (`/service-…`) | 404 | [`ERR_NO_API`] (4) |
 //! | handshake URL right but not a WebSocket upgrade | 426 (`Upgrade: websocket`) | 3 |
-//! | upgrade request malformed (e.g. no `Sec-WebSocket-Key`), or not GET | 400 / 405 | 3 |
+//! | upgrade request malformed (no `Sec-WebSocket-Key`, or one that is not 16 bytes in base64), or not GET | 400 / 405 | 3 |
 //! | register function failed (crash, handler error, not found / not active), or its reply is not a JSON object with an integer `errNo` | 502 | [`ERR_BACKEND`] (5) |
 //! | register function timed out (its own timeout or the API's `ServiceTimeout`) | 504 | 5 |
 //! | register function refused (`errNo != 0`) | 403 | the function's `errNo`, `errMsg` |
@@ -36,7 +36,9 @@
 //! Closing, by cause (cleanup runs once in every case, after the id left the table):
 //! client close frame → close handshake completed; TCP drop/EOF → nothing to send; `closing`
 //! push → close frame 1000 after the frames queued before it; idle → 1001; outbound queue
-//! overflow → 1008 at once; oversize client frame → 1009; transport failure or timeout → the
+//! overflow → 1008 at once; oversize client frame → 1009; a text message that is not UTF-8 →
+//! 1007; a protocol violation (reserved opcode or bits, a stray continuation) → 1002;
+//! transport failure or timeout → the
 //! socket is dropped without a close frame, as the cloud "sends FIN" (API-FACTS §4.2); the
 //! local cloud stopping → 1001 "server shutting down" (and [`Gateway::shutdown`] waits for the
 //! cleanups, while the local cloud still serves the COS and push-back calls they make). A
@@ -62,11 +64,12 @@
 
 pub mod connection;
 pub mod invoke;
+pub mod open;
 pub mod push;
 mod table;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,7 +78,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 pub use invoke::{FailureKind, FunctionTarget, InvokeFailure, InvokeResult, Invoker, from_fn};
-pub use table::{CLOSE_IDLE, CLOSE_NORMAL, CLOSE_OVERFLOW, CLOSE_TOO_BIG};
+pub use table::{
+    CLOSE_IDLE, CLOSE_INVALID_DATA, CLOSE_NORMAL, CLOSE_OVERFLOW, CLOSE_PROTOCOL, CLOSE_TOO_BIG,
+};
 
 use table::ApiConnections;
 
@@ -117,6 +122,11 @@ pub const ERR_INTERNAL: i64 = 7;
 ///   connection benchmark.
 /// - `close_grace: 2 s` — how long a server-initiated close waits for the client's close frame
 ///   before dropping the socket.
+/// - `shutdown_budget: 60 s` — how long a stopping local cloud waits for the cleanup functions
+///   of the connections it closes; those still owed after it run at the next start (the open
+///   connections are persisted, see [`open`]).
+/// - `cleanup_concurrency: 32` — cleanup functions running at once, on stop and at start (a
+///   thousand at once would only queue in the function's worker pool and time out).
 /// - `read_buffer_bytes: 4 KiB` per connection. tungstenite's default, 128 KiB, is allocated
 ///   and touched up front: measured with 5,000 idle connections (client and server in one
 ///   process, `gateway_idle_connections_memory`), RSS per connection was 20.7 KiB with 4 KiB,
@@ -138,6 +148,10 @@ pub struct GatewayLimits {
     pub close_grace: Duration,
     /// Socket read buffer per connection, bytes.
     pub read_buffer_bytes: usize,
+    /// How long [`Gateway::shutdown`] waits for cleanups, as [`crate::localcloud::run`] calls it.
+    pub shutdown_budget: Duration,
+    /// Cleanup functions running at once.
+    pub cleanup_concurrency: usize,
 }
 
 impl Default for GatewayLimits {
@@ -150,6 +164,8 @@ impl Default for GatewayLimits {
             max_connections_per_api: 50_000,
             close_grace: Duration::from_secs(2),
             read_buffer_bytes: 4 * 1024,
+            shutdown_budget: Duration::from_secs(60),
+            cleanup_concurrency: 32,
         }
     }
 }
@@ -198,6 +214,26 @@ pub struct Gateway {
     apis: Mutex<HashMap<String, Arc<ApiConnections>>>,
     /// Set by [`Gateway::shutdown`].
     shutting_down: AtomicBool,
+    /// Bounds the cleanup functions running at once.
+    cleanup_slots: Arc<tokio::sync::Semaphore>,
+    /// Cleanup functions run (finished, well or not) since start.
+    cleanups_run: AtomicUsize,
+    /// Connections the last run left open, loaded at start, cleaned up by [`recover`].
+    lost: Mutex<Vec<(String, open::OpenRecord)>>,
+    /// What the last [`Gateway::shutdown`] did.
+    report: Mutex<Option<ShutdownReport>>,
+}
+
+/// What [`Gateway::shutdown`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections open (or opening) when it began.
+    pub closed: usize,
+    /// Cleanup functions that ran while it waited.
+    pub cleanups_run: usize,
+    /// Connections whose cleanup had not finished when the budget ran out: their cleanups run
+    /// at the next start.
+    pub left: usize,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -213,10 +249,38 @@ impl Gateway {
     pub fn new(config: GatewayConfig) -> Self {
         Gateway {
             invoker: config.invoker,
+            cleanup_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.cleanup_concurrency.max(1),
+            )),
             limits: config.limits,
             apis: Mutex::new(HashMap::new()),
             shutting_down: AtomicBool::new(false),
+            cleanups_run: AtomicUsize::new(0),
+            lost: Mutex::new(Vec::new()),
+            report: Mutex::new(None),
         }
+    }
+
+    /// Cleanup functions run since start (finished, successfully or not).
+    pub fn cleanups_run(&self) -> usize {
+        self.cleanups_run.load(Ordering::Acquire)
+    }
+
+    /// What the last [`Gateway::shutdown`] did, once it returned.
+    pub fn shutdown_report(&self) -> Option<ShutdownReport> {
+        *self.report.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands over the connections the last run left open (read from the store at open).
+    pub(crate) fn set_lost(&self, lost: Vec<(String, open::OpenRecord)>) {
+        *self.lost.lock().unwrap_or_else(|e| e.into_inner()) = lost;
+    }
+
+    /// Runs `call` (a cleanup invocation) under the concurrency bound, then counts it.
+    pub(super) async fn bounded_cleanup(&self, call: impl Future<Output = ()>) {
+        let _slot = self.cleanup_slots.clone().acquire_owned().await;
+        call.await;
+        self.cleanups_run.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The invoker functions run through.
@@ -250,9 +314,11 @@ impl Gateway {
     /// without this their cleanups would never run. Call it while the local cloud still
     /// serves (as [`crate::localcloud::run`] does): cleanup functions usually call COS and the
     /// push-back endpoint on it.
-    pub async fn shutdown(&self, deadline: Duration) {
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         self.shutting_down.store(true, Ordering::Release);
         let until = tokio::time::Instant::now() + deadline;
+        let ran_before = self.cleanups_run();
+        let closed = self.apis().values().map(|t| t.admitted()).sum();
         loop {
             // Again on every round: a handshake whose register was running when the flag was
             // set is published after the first round.
@@ -260,8 +326,15 @@ impl Gateway {
             for t in &tables {
                 t.close_all(table::CloseNow::Frame(CLOSE_IDLE, "server shutting down"));
             }
-            if !tables.iter().any(|t| t.admitted() > 0) || tokio::time::Instant::now() >= until {
-                return;
+            let left: usize = tables.iter().map(|t| t.admitted()).sum();
+            if left == 0 || tokio::time::Instant::now() >= until {
+                let report = ShutdownReport {
+                    closed,
+                    cleanups_run: self.cleanups_run() - ran_before,
+                    left,
+                };
+                *self.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+                return report;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -283,6 +356,47 @@ impl Gateway {
     fn table(&self, api_id: &str) -> Arc<ApiConnections> {
         self.apis().entry(api_id.to_owned()).or_default().clone()
     }
+}
+
+/// Runs the cleanup function of every connection the last run left open (see [`open`]), with
+/// the cloud's `closing` event, at most [`GatewayLimits::cleanup_concurrency`] at once, and
+/// forgets each once it ran; returns how many ran. [`crate::localcloud::run`] starts it once
+/// it serves (cleanups call COS and the push-back endpoint).
+pub async fn recover(cloud: &crate::localcloud::LocalCloud) -> usize {
+    let gateway = cloud.gateway();
+    let lost = std::mem::take(&mut *gateway.lost.lock().unwrap_or_else(|e| e.into_inner()));
+    if lost.is_empty() {
+        return 0;
+    }
+    let count = lost.len();
+    tracing::warn!("running the cleanup function of {count} connection(s) the last run left open");
+    let mut calls = tokio::task::JoinSet::new();
+    for (id, record) in lost {
+        let cloud = cloud.clone();
+        calls.spawn(async move {
+            let gateway = cloud.gateway();
+            let event = connection::closing_event(&id);
+            let call = gateway.invoker().invoke(&cloud, record.target(), event);
+            let limit = Duration::from_secs(record.timeout_secs.max(1));
+            gateway
+                .bounded_cleanup(async {
+                    match tokio::time::timeout(limit, call).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(f)) => tracing::warn!(conn = id, "cleanup function failed: {f}"),
+                        Err(_) => tracing::warn!(conn = id, "cleanup function timed out"),
+                    }
+                })
+                .await;
+            let store = cloud.store().clone();
+            let forget = tokio::task::spawn_blocking(move || open::done(&store, &id)).await;
+            if let Ok(Err(e)) = forget {
+                tracing::warn!("local cloud store: {e}");
+            }
+        });
+    }
+    while calls.join_next().await.is_some() {}
+    tracing::warn!("ran the cleanup function of {count} connection(s) left open by the last run");
+    count
 }
 
 /// `Some("api-xxxxxxxx")` when `path` is a push-back URL path (`/api-xxxxxxxx`).

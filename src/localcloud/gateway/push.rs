@@ -109,6 +109,21 @@ pub async fn handle(cloud: &LocalCloud, api_id: &str, req: Request<Body>) -> Res
         Ok(p) => p,
         Err(msg) => return reply(StatusCode::BAD_REQUEST, ERR_BAD_REQUEST, msg),
     };
+    // A client could not send a message this big (it is closed with 1009), so none is
+    // delivered to one either.
+    let max = gateway.limits().max_frame_bytes;
+    let size = match &push {
+        Push::Send(_, Message::Text(t)) => t.len(),
+        Push::Send(_, Message::Binary(b)) => b.len(),
+        _ => 0,
+    };
+    if size > max {
+        return reply(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ERR_BAD_REQUEST,
+            format!("the message is {size} bytes, over the {max}-byte WebSocket message limit"),
+        );
+    }
     let Some(table) = gateway.existing(api_id) else {
         // Nobody ever connected to this API in this process: tell a wrong URL (404) from a
         // vanished connection (errNo 1). Only this cold path reads the store.
@@ -178,6 +193,8 @@ mod tests {
             latency: Default::default(),
             faults: Default::default(),
             apigw: ApigwMode::Available,
+            allow_hosts: Vec::new(),
+            serve: Default::default(),
         };
         let config = GatewayConfig {
             limits: GatewayLimits {
@@ -217,6 +234,7 @@ mod tests {
         let req = Request::builder()
             .method(method)
             .uri(path)
+            .header(header::HOST, "127.0.0.1:9000")
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body.to_string()))
             .unwrap();

@@ -22,6 +22,10 @@ use tokio_util::sync::CancellationToken;
 pub const CLOSE_NORMAL: u16 = 1000;
 /// WebSocket close code for an idle connection (going away).
 pub const CLOSE_IDLE: u16 = 1001;
+/// WebSocket close code for a client breaking the protocol (a reserved opcode, say).
+pub const CLOSE_PROTOCOL: u16 = 1002;
+/// WebSocket close code for a text message that is not UTF-8 (invalid frame payload data).
+pub const CLOSE_INVALID_DATA: u16 = 1007;
 /// WebSocket close code for an overflowing outbound queue (policy violation).
 pub const CLOSE_OVERFLOW: u16 = 1008;
 /// WebSocket close code for an oversize client frame (message too big).

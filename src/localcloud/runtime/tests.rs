@@ -29,6 +29,8 @@ fn cloud(dir: &Path, opts: RuntimeOptions) -> LocalCloud {
         latency: Default::default(),
         faults: Default::default(),
         apigw: ApigwMode::Available,
+        allow_hosts: Vec::new(),
+        serve: Default::default(),
     };
     LocalCloud::open_with_runtime(o, "127.0.0.1:9".parse().unwrap(), opts).unwrap()
 }

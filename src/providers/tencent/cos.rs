@@ -411,11 +411,18 @@ impl Cos {
             .map_err(|e| Error::transport("cos", req.op, e))?;
         if status.as_u16() >= 400 {
             let parsed = cos_xml::error_body(&String::from_utf8_lossy(&body)).unwrap_or_default();
+            // A HEAD answer has no body to name the error: a 400 to a request that carried a
+            // session token is COS's `InvalidToken` (400; a bad signature or key is a 403), so
+            // it is reported as the credential failure it is (exit 3), not a bare "HTTP 400".
+            let code = parsed.code.or_else(|| {
+                (req.method == Method::HEAD && status.as_u16() == 400 && creds.token.is_some())
+                    .then(|| "InvalidToken".to_owned())
+            });
             return Err(Error::cos(
                 req.op,
                 req.resource(),
                 status.as_u16(),
-                parsed.code,
+                code,
                 parsed.message,
                 request_id(&headers).or(parsed.request_id),
             ));
