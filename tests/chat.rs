@@ -141,7 +141,7 @@ async fn three_client_chat(stack: &std::path::Path, reachable: fn(&str) -> bool)
 async fn chat_keeps_working_after_the_local_cloud_restarts_on_another_port() {
     let first = cloud();
     let data_dir = first.data_dir.clone();
-    let (_dir, stack) = seed_project(None);
+    let (_dir, stack) = chat_project(None);
     let out = chatstack()
         .arg("-c")
         .arg(&stack)
@@ -159,7 +159,7 @@ async fn chat_keeps_working_after_the_local_cloud_restarts_on_another_port() {
         .unwrap();
 
     let mut opts = crate::support::default_options(&data_dir);
-    opts.appid = crate::support::SEED_APPID;
+    opts.appid = crate::support::CHAT_APPID;
     let second = crate::support::Cloud::start_with(opts);
     assert_ne!(second.port(), old_port);
     let (old, rewritten) = second.handle.rebased().expect("moved");

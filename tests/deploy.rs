@@ -401,7 +401,7 @@ fn remove_keep_bucket_keeps_the_bucket_and_its_objects_and_nothing_else() {
 #[test]
 fn remove_without_yes_and_without_a_terminal_refuses_with_exit_2_and_changes_nothing() {
     let cloud = cloud();
-    let (_dir, stack) = seed_project(None);
+    let (_dir, stack) = chat_project(None);
     let deployed = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
     assert_eq!(deployed.code, 0, "{}", deployed.stderr);
     // stdin is not a terminal here, and stderr is a pipe (`chatstack remove 2>&1 | cat`).

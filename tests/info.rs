@@ -228,7 +228,7 @@ async fn a_bad_session_token_is_a_credentials_failure_exit_3() {
     let code = chatstack::error::Error::from(err).exit_code();
     assert_eq!(code, 3);
 
-    let (_dir, stack) = support::seed_project(None);
+    let (_dir, stack) = support::chat_project(None);
     let out = tokio::task::spawn_blocking(move || {
         chatstack()
             .arg("-c")
