@@ -16,6 +16,11 @@ pub mod observe;
 pub mod plan;
 pub mod remove;
 
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod plan_tests;
+
 pub use observe::observe;
 
 use serde::Serialize;
