@@ -686,7 +686,9 @@ async fn ensure_service(ctx: Arc<Ctx>) -> Result<(), Error> {
         l.outer_sub_domain = Some(domain);
         l.protocol = Some(protocol);
     });
-    ctx.record(|r| r.service_id = Some(id))
+    ctx.record(|r| {
+        r.entry.insert("serviceId".to_owned(), id);
+    })
 }
 
 fn api_spec(ctx: &Ctx, service_id: &str) -> ApiSpec {
@@ -749,7 +751,9 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
         }
     };
     ctx.live(|l| l.api_id = Some(api_id.clone()));
-    ctx.record(|r| r.api_id = Some(api_id))?;
+    ctx.record(|r| {
+        r.entry.insert("apiId".to_owned(), api_id);
+    })?;
     // The push-back URL: DescribeApi until InternalDomain is set.
     let mut delay = Duration::from_millis(200);
     let url = loop {
@@ -788,7 +792,9 @@ async fn ensure_api(ctx: Arc<Ctx>, step: Step) -> Result<(), Error> {
             ));
         }
     });
-    ctx.record(|r| r.pushback_url = Some(url))
+    ctx.record(|r| {
+        r.entry.insert("pushbackUrl".to_owned(), url);
+    })
 }
 
 async fn release(ctx: Arc<Ctx>) -> Result<(), Error> {

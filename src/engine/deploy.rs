@@ -44,9 +44,9 @@ pub async fn prepare(
 ) -> Result<Prepared, Error> {
     let record = journal.load()?;
     let hint = record
-        .service_id
-        .as_deref()
-        .map(|s| (s, record.api_id.as_deref()));
+        .entry
+        .get("serviceId")
+        .map(|s| (s.as_str(), record.entry.get("apiId").map(String::as_str)));
     let observed = observe::observe_known(stack, cloud, hint).await?;
     let mut plan = classic::plan(stack, &observed, &packages)?;
     name_changed_files(&mut plan.changes, stack, &observed, &packages, &record);

@@ -117,9 +117,7 @@ pub async fn remove(
                 }
                 apigw.delete_service(&service_id).await?;
                 Ok(journal.update(|r| {
-                    r.service_id = None;
-                    r.api_id = None;
-                    r.pushback_url = None;
+                    r.entry.clear();
                 })?)
             },
         ));
