@@ -5,6 +5,7 @@ use crate::package::Package;
 use crate::providers::tencent::Tag;
 use crate::providers::tencent::scf::{Environment, FunctionInfo, Variable};
 
+use super::backend::apigw::{Api, Gateway};
 use super::{Observed, ObservedBucket, ObservedFunction, tags};
 
 /// The push-back URL the deployed fixture's API has.
@@ -150,13 +151,19 @@ pub(super) fn deployed(stack: &Stack, sha: &str) -> Observed {
             detail: Some(function_info(stack, &f.name, sha)),
         })
         .collect();
-    o.gateway = Some(super::ObservedGateway {
+    o.entry = Some(gateway(stack).entry(stack));
+    o
+}
+
+/// The deployed fixture's API Gateway service, API and release.
+pub(super) fn gateway(_stack: &Stack) -> Gateway {
+    Gateway {
         service_id: "service-abc".to_owned(),
         outer_sub_domain: "service-abc-125.gz.apigw.tencentcs.com".to_owned(),
         protocol: "http&https".to_owned(),
         tagged: true,
         secure: true,
-        api: Some(super::ObservedApi {
+        api: Some(Api {
             api_id: "api-1".to_owned(),
             path: "/".to_owned(),
             timeout: 800,
@@ -166,8 +173,14 @@ pub(super) fn deployed(stack: &Stack, sha: &str) -> Observed {
             cleanup: Some("ChatClean".to_owned()),
         }),
         released: vec!["release".to_owned()],
-    });
-    o
+    }
+}
+
+/// `o` with its gateway changed by `f`.
+pub(super) fn with_gateway(stack: &Stack, o: &mut Observed, f: impl FnOnce(&mut Gateway)) {
+    let mut g = gateway(stack);
+    f(&mut g);
+    o.entry = Some(g.entry(stack));
 }
 
 /// The function `name` of `o`.
@@ -194,4 +207,15 @@ pub(super) fn row(resource: &str, action: &str, fields: &[&str]) -> (String, Str
         action.to_owned(),
         fields.iter().map(|f| (*f).to_owned()).collect(),
     )
+}
+
+/// A cloud that is never called (graphs are built, not run).
+pub(super) fn cloud() -> crate::providers::tencent::TencentCloud {
+    let creds = crate::providers::tencent::Credentials::new(
+        "AKIDtest",
+        crate::secret::Secret::new("not-a-key"),
+        None,
+    );
+    let endpoint = url::Url::parse("http://127.0.0.1:9").unwrap();
+    crate::providers::tencent::TencentCloud::new(creds, "ap-guangzhou", Some(endpoint)).unwrap()
 }

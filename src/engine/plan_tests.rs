@@ -9,7 +9,7 @@ use crate::config::Stack;
 use crate::package::Package;
 
 fn plan(stack: &Stack, observed: &Observed, packages: &[Package]) -> Result<Vec<Change>, Error> {
-    Ok(super::classic::plan(stack, observed, packages)?.changes)
+    Ok(super::deploy::plan(stack, observed, packages.to_vec())?.changes)
 }
 
 #[test]
@@ -77,10 +77,11 @@ fn a_create_failed_function_is_replaced_and_an_api_change_is_released() {
     let mut observed = fixtures::deployed(&stack, "c1");
     fixtures::function(&mut observed, "ChatReg").status = "CreateFailed".to_owned();
     fixtures::function(&mut observed, "ChatReg").handler = "old.handler".to_owned();
-    if let Some(api) = observed.gateway.as_mut().and_then(|g| g.api.as_mut()) {
+    fixtures::with_gateway(&stack, &mut observed, |g| {
+        let api = g.api.as_mut().unwrap();
         api.timeout = 15;
         api.cleanup = None;
-    }
+    });
     let changes = plan(&stack, &observed, &fixtures::packages(&stack, "c1")).unwrap();
     assert_eq!(
         summary(&changes),
@@ -100,10 +101,10 @@ fn a_create_failed_function_is_replaced_and_an_api_change_is_released() {
 fn a_service_without_its_api_or_release_gets_them() {
     let stack = fixtures::stack();
     let mut observed = fixtures::deployed(&stack, "c1");
-    if let Some(g) = observed.gateway.as_mut() {
+    fixtures::with_gateway(&stack, &mut observed, |g| {
         g.api = None;
         g.released.clear();
-    }
+    });
     observed.functions[2].status = None;
     observed.functions[2].detail = None;
     let changes = plan(&stack, &observed, &fixtures::packages(&stack, "c1")).unwrap();
