@@ -248,7 +248,10 @@ fn code_and_environment_changes_touch_only_what_changed() {
         .collect();
     assert_eq!(
         changed,
-        [json!({"resource": "function ChatTrans", "action": "update", "fields": ["code"]})]
+        // Its own codeUri, recorded by the first deploy from here: the file that changed is named.
+        [
+            json!({"resource": "function ChatTrans", "action": "update", "fields": ["code"], "files": ["trans.py"]})
+        ]
     );
     let code_change = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
     assert_eq!(code_change.code, 0, "{}", code_change.stderr);
