@@ -9,10 +9,10 @@ use super::backend::apigw::{Api, Gateway};
 use super::{Observed, ObservedBucket, ObservedFunction, tags};
 
 /// The push-back URL the deployed fixture's API has.
-pub(super) const PUSHBACK: &str = "http://set-abc.apigateway.tencentyun.com/api-1";
+pub(crate) const PUSHBACK: &str = "http://set-abc.apigateway.tencentyun.com/api-1";
 
 /// A chat stack (three bound functions, one with a `${restApi.url}` variable), stage `dev`.
-pub(super) fn stack() -> Stack {
+pub(crate) fn stack() -> Stack {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("code")).unwrap();
     let yaml = r#"
@@ -71,7 +71,7 @@ ChatClean:
 }
 
 /// One package per function; all share code `sha`.
-pub(super) fn packages(stack: &Stack, sha: &str) -> Vec<Package> {
+pub(crate) fn packages(stack: &Stack, sha: &str) -> Vec<Package> {
     stack
         .functions
         .iter()
@@ -86,7 +86,7 @@ pub(super) fn packages(stack: &Stack, sha: &str) -> Vec<Package> {
 }
 
 /// The outputs of the deployed fixture's gateway.
-pub(super) fn outputs() -> Outputs {
+pub(crate) fn outputs() -> Outputs {
     Outputs {
         pushback_url: Some(PUSHBACK.to_owned()),
         client_url: Some("wss://service-abc-125.gz.apigw.tencentcs.com/release/".to_owned()),
@@ -95,7 +95,7 @@ pub(super) fn outputs() -> Outputs {
 }
 
 /// Nothing of the stack exists.
-pub(super) fn empty(_stack: &Stack) -> Observed {
+pub(crate) fn empty(_stack: &Stack) -> Observed {
     Observed {
         bucket: ObservedBucket {
             name: "chat-1250000000".to_owned(),
@@ -107,7 +107,7 @@ pub(super) fn empty(_stack: &Stack) -> Observed {
 }
 
 /// GetFunction's answer for a function deployed from `stack` with code `sha`.
-pub(super) fn function_info(stack: &Stack, name: &str, sha: &str) -> FunctionInfo {
+pub(crate) fn function_info(stack: &Stack, name: &str, sha: &str) -> FunctionInfo {
     let f = stack.functions.iter().find(|f| f.name == name).unwrap();
     let outputs = outputs();
     let mut variables: Vec<Variable> = f
@@ -137,7 +137,7 @@ pub(super) fn function_info(stack: &Stack, name: &str, sha: &str) -> FunctionInf
 }
 
 /// Everything of `stack` deployed with code `sha` and in step with the file.
-pub(super) fn deployed(stack: &Stack, sha: &str) -> Observed {
+pub(crate) fn deployed(stack: &Stack, sha: &str) -> Observed {
     let mut o = empty(stack);
     o.bucket.exists = true;
     o.functions = stack
@@ -156,7 +156,7 @@ pub(super) fn deployed(stack: &Stack, sha: &str) -> Observed {
 }
 
 /// The deployed fixture's API Gateway service, API and release.
-pub(super) fn gateway(_stack: &Stack) -> Gateway {
+pub(crate) fn gateway(_stack: &Stack) -> Gateway {
     Gateway {
         service_id: "service-abc".to_owned(),
         outer_sub_domain: "service-abc-125.gz.apigw.tencentcs.com".to_owned(),
@@ -177,14 +177,14 @@ pub(super) fn gateway(_stack: &Stack) -> Gateway {
 }
 
 /// `o` with its gateway changed by `f`.
-pub(super) fn with_gateway(stack: &Stack, o: &mut Observed, f: impl FnOnce(&mut Gateway)) {
+pub(crate) fn with_gateway(stack: &Stack, o: &mut Observed, f: impl FnOnce(&mut Gateway)) {
     let mut g = gateway(stack);
     f(&mut g);
     o.entry = Some(g.entry(stack));
 }
 
 /// The function `name` of `o`.
-pub(super) fn function<'a>(o: &'a mut Observed, name: &str) -> &'a mut FunctionInfo {
+pub(crate) fn function<'a>(o: &'a mut Observed, name: &str) -> &'a mut FunctionInfo {
     o.functions
         .iter_mut()
         .find(|f| f.name == name)
@@ -193,7 +193,7 @@ pub(super) fn function<'a>(o: &'a mut Observed, name: &str) -> &'a mut FunctionI
 }
 
 /// `(resource, action, fields)` of each change, for comparing with a table.
-pub(super) fn summary(changes: &[super::plan::Change]) -> Vec<(String, String, Vec<String>)> {
+pub(crate) fn summary(changes: &[super::plan::Change]) -> Vec<(String, String, Vec<String>)> {
     changes
         .iter()
         .map(|c| (c.resource.clone(), c.action.to_string(), c.fields.clone()))
@@ -201,7 +201,7 @@ pub(super) fn summary(changes: &[super::plan::Change]) -> Vec<(String, String, V
 }
 
 /// A table row.
-pub(super) fn row(resource: &str, action: &str, fields: &[&str]) -> (String, String, Vec<String>) {
+pub(crate) fn row(resource: &str, action: &str, fields: &[&str]) -> (String, String, Vec<String>) {
     (
         resource.to_owned(),
         action.to_owned(),
@@ -210,7 +210,7 @@ pub(super) fn row(resource: &str, action: &str, fields: &[&str]) -> (String, Str
 }
 
 /// A cloud that is never called (graphs are built, not run).
-pub(super) fn cloud() -> crate::providers::tencent::TencentCloud {
+pub(crate) fn cloud() -> crate::providers::tencent::TencentCloud {
     let creds = crate::providers::tencent::Credentials::new(
         "AKIDtest",
         crate::secret::Secret::new("not-a-key"),

@@ -24,7 +24,7 @@ pub mod plan;
 pub mod remove;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod plan_tests;
 

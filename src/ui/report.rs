@@ -119,3 +119,59 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::fixtures;
+
+    #[test]
+    fn info_json_keeps_the_api_gateway_fields_and_adds_the_neutral_entry() {
+        let stack = fixtures::stack();
+        let doc =
+            serde_json::to_value(Report::new(&stack, &fixtures::deployed(&stack, "c1"))).unwrap();
+        let url = "wss://service-abc-125.gz.apigw.tencentcs.com/release/";
+        assert_eq!(doc["websocketUrl"], url);
+        assert_eq!(doc["pushbackUrl"], fixtures::PUSHBACK);
+        let resources = json!({"serviceId": "service-abc", "apiId": "api-1", "environment": "release", "released": true});
+        assert_eq!(doc["gateway"], resources);
+        assert_eq!(
+            doc["entry"],
+            json!({"backend": "apigw", "clientUrl": url, "pushbackUrl": fixtures::PUSHBACK, "resources": resources})
+        );
+
+        let doc = serde_json::to_value(Report::new(&stack, &fixtures::empty(&stack))).unwrap();
+        assert_eq!(doc["deployed"], false);
+        assert_eq!(doc["websocketUrl"], serde_json::Value::Null);
+        assert_eq!(
+            doc["gateway"],
+            json!({"serviceId": null, "apiId": null, "environment": "release", "released": false})
+        );
+    }
+
+    #[test]
+    fn the_table_lists_the_entry_points_rows_between_the_bucket_and_the_functions() {
+        let stack = fixtures::stack();
+        let table = Report::new(&stack, &fixtures::deployed(&stack, "c1")).to_table();
+        let kinds: Vec<&str> = table
+            .lines()
+            .skip(5)
+            .filter_map(|l| l.split("  ").nth(1))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "bucket",
+                "gateway service",
+                "websocket api",
+                "function (register)",
+                "function (transport)",
+                "function (cleanup)"
+            ],
+            "{table}"
+        );
+        assert!(table.contains("released (release)"), "{table}");
+    }
+}
