@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Backend, EntryDetail, EntryInfo, EntryOutputs, EntryPlan, Fields, ObservedEntry};
+use super::{Backend, EntryInfo, EntryOutputs, EntryPlan, Fields, ObservedEntry};
 use crate::config::{FunctionRole, Outputs, Stack};
 use crate::engine::context::ApplyCx;
 use crate::engine::error::Error;
@@ -131,16 +131,14 @@ impl Gateway {
             ids,
             tagged: self.tagged,
             outputs,
-            detail: EntryDetail::ApiGateway(self),
+            detail: Arc::new(self),
         }
     }
 }
 
 /// The API Gateway details of an observed entry point.
 fn gateway(observed: &ObservedEntry) -> Option<&Gateway> {
-    match &observed.detail {
-        EntryDetail::ApiGateway(g) => Some(g),
-    }
+    observed.detail::<Gateway>()
 }
 
 /// What the WebSocket API's planning compares, from one function for both sides.
@@ -840,6 +838,9 @@ mod tests {
         let entry = fixtures::gateway(&stack).entry(&stack);
         assert_eq!(entry.backend, "apigw");
         assert!(entry.tagged);
+        // Its details come back as the backend's own type, and only as that.
+        assert_eq!(entry.detail::<Gateway>(), Some(&fixtures::gateway(&stack)));
+        assert!(entry.detail::<String>().is_none());
         let ids: Vec<(&str, &str)> = entry
             .ids
             .iter()

@@ -18,6 +18,7 @@
 
 pub mod apigw;
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -43,16 +44,14 @@ pub struct EntryOutputs {
     pub pushback_url: Option<String>,
 }
 
-/// A backend's own observed details (what its planning and removal read).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum EntryDetail {
-    /// API Gateway: service, WebSocket API, releases.
-    ApiGateway(apigw::Gateway),
-}
+/// A backend's own observed details (what its planning and removal read back): any type of
+/// the backend's, found again with [`ObservedEntry::detail`].
+pub trait Detail: Any + fmt::Debug + Send + Sync {}
+
+impl<T: Any + fmt::Debug + Send + Sync> Detail for T {}
 
 /// The WebSocket entry point as observed, in terms every backend shares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObservedEntry {
     /// The backend's name (`apigw`), as `info --json` prints it.
@@ -66,7 +65,16 @@ pub struct ObservedEntry {
     pub outputs: EntryOutputs,
     /// The backend's own details.
     #[serde(skip)]
-    pub detail: EntryDetail,
+    pub detail: Arc<dyn Detail>,
+}
+
+impl ObservedEntry {
+    /// The backend's own details, if they are a `T` (they are when the backend that observed
+    /// them asks).
+    pub fn detail<T: Detail>(&self) -> Option<&T> {
+        let any: &dyn Any = &*self.detail;
+        any.downcast_ref()
+    }
 }
 
 /// `info`'s view of the entry point.
