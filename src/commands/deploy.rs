@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::GlobalArgs;
-use crate::engine::{self, classic};
+use crate::engine;
 use crate::error::Error;
 use crate::ui::{self, progress::Progress, report::Report};
 
@@ -50,7 +50,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
             ),
         )?;
     }
-    let opts = classic::ApplyOptions {
+    let opts = engine::deploy::ApplyOptions {
         timeout: args.timeout,
         cancel: super::cancel_on_ctrl_c(),
     };

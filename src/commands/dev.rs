@@ -27,7 +27,7 @@ use crate::config::Stack;
 use crate::dev::page::{self, Page, PageConfig};
 use crate::dev::watch::{Layout, Watcher};
 use crate::dev::{self, Ports, tail};
-use crate::engine::{self, classic};
+use crate::engine;
 use crate::error::Error;
 use crate::localcloud::{self, LocalCloud, account};
 use crate::providers::tencent::{Credentials, TencentCloud};
@@ -352,7 +352,7 @@ async fn deploy(
         ui::print_plan(&prepared.plan.changes, false);
     }
     let progress = Progress::new(ui::progress::Mode::detect(global.quiet, global.json));
-    let opts = classic::ApplyOptions {
+    let opts = engine::deploy::ApplyOptions {
         timeout: DEPLOY_TIMEOUT,
         cancel: interrupted.child_token(),
     };

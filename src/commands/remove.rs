@@ -35,15 +35,10 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let journal = state.journal(&stack);
 
     let observed = engine::observe(&stack, &cloud).await?;
-    let changes = remove::changes(&observed, args.keep_bucket);
-    if let Some(gw) = observed.gateway.as_ref().filter(|g| !g.tagged) {
-        ui::warn(
-            global,
-            &format!(
-                "gateway service {} is named {} but does not carry chatstack's tags for this stage: left alone",
-                gw.service_id, stack.gateway.service_name
-            ),
-        );
+    let changes = remove::changes(&stack, &observed, args.keep_bucket);
+    if let Some(entry) = observed.entry.as_ref().filter(|e| !e.tagged) {
+        let notice = engine::backend::of(&stack).left_alone(&stack, entry);
+        ui::warn(global, &notice);
     }
     if changes.is_empty() {
         journal

@@ -126,6 +126,22 @@ impl<E: Send + 'static> Graph<E> {
         self.steps.is_empty()
     }
 
+    /// `(name, phase, dependencies by position)` of each step, in order (for tests of the
+    /// graphs deploy and remove build).
+    #[cfg(test)]
+    pub(crate) fn shape(&self) -> Vec<(String, &'static str, Vec<usize>)> {
+        self.steps
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.phase,
+                    s.deps.iter().map(|d| d.0).collect(),
+                )
+            })
+            .collect()
+    }
+
     /// Runs the graph to completion, failure, the deadline or cancellation.
     pub async fn run(
         mut self,

@@ -48,20 +48,16 @@ pub enum JournalError {
 
 /// Ids of what exists, as last seen by this machine.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "Stored")]
 pub struct Record {
     /// Full bucket id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket: Option<String>,
-    /// Gateway `ServiceId`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_id: Option<String>,
-    /// WebSocket `ApiId`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_id: Option<String>,
-    /// The push-back URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pushback_url: Option<String>,
+    /// The WebSocket entry point's ids and outputs, as its backend names them (API Gateway:
+    /// `serviceId`, `apiId`, `pushbackUrl`). The engine only keeps them; the backend reads
+    /// them back as hints.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub entry: BTreeMap<String, String>,
     /// Functions that exist, by name, with their code hash.
     #[serde(default)]
     pub functions: BTreeMap<String, String>,
@@ -69,6 +65,49 @@ pub struct Record {
     /// can say which file of a shared `codeUri` changed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub code_files: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// A record as read from disk: today's shape, or the one written before the entry point's
+/// ids moved under `entry` (top-level `serviceId`, `apiId`, `pushbackUrl`), so an existing
+/// `.chatstack/` keeps working.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stored {
+    #[serde(default)]
+    bucket: Option<String>,
+    #[serde(default)]
+    entry: BTreeMap<String, String>,
+    #[serde(default)]
+    service_id: Option<String>,
+    #[serde(default)]
+    api_id: Option<String>,
+    #[serde(default)]
+    pushback_url: Option<String>,
+    #[serde(default)]
+    functions: BTreeMap<String, String>,
+    #[serde(default)]
+    code_files: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl From<Stored> for Record {
+    fn from(s: Stored) -> Self {
+        let mut entry = s.entry;
+        for (key, old) in [
+            ("serviceId", s.service_id),
+            ("apiId", s.api_id),
+            ("pushbackUrl", s.pushback_url),
+        ] {
+            if let Some(v) = old {
+                entry.entry(key.to_owned()).or_insert(v);
+            }
+        }
+        Record {
+            bucket: s.bucket,
+            entry,
+            functions: s.functions,
+            code_files: s.code_files,
+        }
+    }
 }
 
 impl Record {
@@ -290,10 +329,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::new(dir.path(), "ChatDemo", "dev");
         assert!(j.load().unwrap().is_empty());
-        let mut r = Record {
-            service_id: Some("service-abc".into()),
-            ..Record::default()
-        };
+        let mut r = Record::default();
+        r.entry.insert("serviceId".into(), "service-abc".into());
         r.functions.insert("ChatReg".into(), "ab12".into());
         j.save(&r).unwrap();
         assert_eq!(j.load().unwrap(), r);
@@ -301,10 +338,50 @@ mod tests {
             r.functions.remove("ChatReg");
         })
         .unwrap();
-        assert_eq!(j.load().unwrap().service_id.as_deref(), Some("service-abc"));
+        assert_eq!(
+            j.load().unwrap().entry.get("serviceId").map(String::as_str),
+            Some("service-abc")
+        );
         assert!(j.load().unwrap().functions.is_empty());
         j.save(&Record::default()).unwrap();
         assert!(!j.path().exists());
+    }
+
+    #[test]
+    fn a_journal_written_before_entry_ids_moved_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path(), "ChatDemo", "dev");
+        std::fs::write(
+            j.path(),
+            r#"{"bucket":"chat-1250000000","serviceId":"service-abc","apiId":"api-1",
+                "pushbackUrl":"http://set-abc/api-1","functions":{"ChatReg":"ab12"}}"#,
+        )
+        .unwrap();
+        let r = j.load().unwrap();
+        let entry: Vec<(&str, &str)> = r
+            .entry
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            entry,
+            [
+                ("apiId", "api-1"),
+                ("pushbackUrl", "http://set-abc/api-1"),
+                ("serviceId", "service-abc")
+            ]
+        );
+        assert_eq!(r.bucket.as_deref(), Some("chat-1250000000"));
+        assert_eq!(r.functions.get("ChatReg").map(String::as_str), Some("ab12"));
+        // Written back in today's shape, and read again the same.
+        j.save(&r).unwrap();
+        let text = std::fs::read_to_string(j.path()).unwrap();
+        assert!(
+            text.contains("\"entry\"")
+                && !text.contains("\"serviceId\": \"service-abc\",\n  \"apiId"),
+            "{text}"
+        );
+        assert_eq!(j.load().unwrap(), r);
     }
 
     #[test]

@@ -4,17 +4,29 @@
 //! stack and stage, found by name and by the `chatstack:stack` / `chatstack:stage` tags. `info`
 //! renders it; `plan` and `deploy` diff the desired [`crate::config::Stack`] against it. The
 //! model speaks of the stack's parts (bucket, functions, the WebSocket entry point), not of one
-//! backend's resource list, so a second backend (a WebSocket gateway as an SCF web function)
-//! fills the same shape.
+//! backend's resource list: the entry point is a [`backend::ObservedEntry`], which each backend
+//! ([`backend::Backend`]: API Gateway today, a WebSocket gateway as an SCF web function next)
+//! fills.
+//!
+//! Layout: [`functions`] plans and applies the bucket and the functions, [`backend`] the entry
+//! point, [`deploy`] puts them in one graph, [`remove`] tears them down; [`graph`] runs steps
+//! concurrently, [`journal`] records what exists as it appears.
 
-pub mod classic;
+pub mod backend;
+pub mod context;
 pub mod deploy;
 pub mod error;
+pub mod functions;
 pub mod graph;
 pub mod journal;
 pub mod observe;
 pub mod plan;
 pub mod remove;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod plan_tests;
 
 pub use observe::observe;
 
@@ -38,8 +50,8 @@ pub mod tags {
 pub struct Observed {
     /// The bucket (its full name is known even when it does not exist).
     pub bucket: ObservedBucket,
-    /// The WebSocket entry point (API Gateway service and API), if any part exists.
-    pub gateway: Option<ObservedGateway>,
+    /// The WebSocket entry point, if any part exists.
+    pub entry: Option<backend::ObservedEntry>,
     /// Each function of the stack file, existing or not, in file order.
     pub functions: Vec<ObservedFunction>,
 }
@@ -48,7 +60,7 @@ impl Observed {
     /// Whether nothing of the stack exists.
     pub fn is_empty(&self) -> bool {
         !self.bucket.exists
-            && self.gateway.is_none()
+            && self.entry.is_none()
             && self.functions.iter().all(|f| f.status.is_none())
     }
 }
@@ -63,47 +75,6 @@ pub struct ObservedBucket {
     pub region: String,
     /// Whether it exists.
     pub exists: bool,
-}
-
-/// The API Gateway service and its WebSocket API.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ObservedGateway {
-    /// `ServiceId`.
-    pub service_id: String,
-    /// `OuterSubDomain`, the host clients connect to.
-    pub outer_sub_domain: String,
-    /// The service's `Protocol` (`http`, `https`, `http&https`).
-    pub protocol: String,
-    /// Whether the service carries our stack/stage tags (else it was found by name).
-    pub tagged: bool,
-    /// Whether clients connect with TLS (`wss://`): the service has `https` and the endpoint
-    /// serves it (the local cloud speaks plain HTTP, so its URLs are `ws://`).
-    pub secure: bool,
-    /// The WebSocket API, if it exists.
-    pub api: Option<ObservedApi>,
-    /// Environments the service is released to.
-    pub released: Vec<String>,
-}
-
-/// The WebSocket API.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ObservedApi {
-    /// `ApiId`.
-    pub api_id: String,
-    /// Request path.
-    pub path: String,
-    /// `ServiceTimeout`, seconds.
-    pub timeout: u32,
-    /// `InternalDomain`, the push-back URL.
-    pub internal_domain: Option<String>,
-    /// Bound register, transport and cleanup function names.
-    pub register: Option<String>,
-    /// Transport function.
-    pub transport: Option<String>,
-    /// Cleanup function.
-    pub cleanup: Option<String>,
 }
 
 /// One function of the stack file.
@@ -127,38 +98,5 @@ pub struct ObservedFunction {
 impl Serialize for FunctionRole {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
-    }
-}
-
-/// The URL clients connect to: `ws(s)://{OuterSubDomain}/{environment}{path}` (API-FACTS §3.6).
-pub fn websocket_url(
-    outer_sub_domain: &str,
-    secure: bool,
-    environment: &str,
-    path: &str,
-) -> String {
-    let scheme = if secure { "wss" } else { "ws" };
-    format!("{scheme}://{outer_sub_domain}/{environment}{path}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn websocket_url_follows_the_gateway_convention() {
-        assert_eq!(
-            websocket_url(
-                "service-abc-125.gz.apigw.tencentcs.com",
-                true,
-                "release",
-                "/ws"
-            ),
-            "wss://service-abc-125.gz.apigw.tencentcs.com/release/ws"
-        );
-        assert_eq!(
-            websocket_url("127.0.0.1:9000/service-abc", false, "release", "/"),
-            "ws://127.0.0.1:9000/service-abc/release/"
-        );
     }
 }

@@ -106,12 +106,7 @@ pub fn diff(desired: &[ResourceState], observed: &[ResourceState]) -> Vec<Change
                 files: Vec::new(),
             },
             Some(have) => {
-                let fields: Vec<String> = want
-                    .props
-                    .iter()
-                    .filter(|(k, v)| have.props.get(*k) != Some(*v))
-                    .map(|(k, _)| (*k).to_owned())
-                    .collect();
+                let fields = changed_fields(want, have);
                 Change {
                     resource: want.label(),
                     action: if fields.is_empty() {
@@ -137,6 +132,15 @@ pub fn diff(desired: &[ResourceState], observed: &[ResourceState]) -> Vec<Change
             }),
     );
     changes
+}
+
+/// The properties of `want` that `have` does not share, in key order.
+pub fn changed_fields(want: &ResourceState, have: &ResourceState) -> Vec<String> {
+    want.props
+        .iter()
+        .filter(|(k, v)| have.props.get(*k) != Some(*v))
+        .map(|(k, _)| (*k).to_owned())
+        .collect()
 }
 
 /// Whether a plan changes anything.

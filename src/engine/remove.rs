@@ -3,9 +3,10 @@
 //! (paged) → DeleteBucket. What is already gone counts as removed; any other error fails the
 //! command and keeps the record of what is left.
 //!
-//! Only what belongs to this stack and stage is touched: the gateway service must carry our
-//! tags (an untagged service of the same name is left alone and reported), and a function tagged
-//! for another stage is refused.
+//! The entry point's part comes from its backend ([`super::backend::Backend::add_remove`]);
+//! the order above is API Gateway's. Only what belongs to this stack and stage is touched: the
+//! entry point must carry our tags (an untagged API Gateway service of the same name is left
+//! alone and reported), and a function tagged for another stage is refused.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::Error;
 use super::graph::{Graph, Observer};
 use super::journal::Journal;
-use super::{Observed, tags};
+use super::{Observed, backend, functions};
 use crate::config::Stack;
 use crate::engine::plan::{Action, Change};
 use crate::providers::tencent::TencentCloud;
@@ -31,8 +32,9 @@ pub struct RemoveOptions {
     pub cancel: CancellationToken,
 }
 
-/// What removal will delete, as plan lines.
-pub fn changes(observed: &Observed, keep_bucket: bool) -> Vec<Change> {
+/// What removal will delete, as plan lines, in order: the entry point's resources (if they
+/// carry our tags), the functions, the bucket.
+pub fn changes(stack: &Stack, observed: &Observed, keep_bucket: bool) -> Vec<Change> {
     let delete = |resource: String| Change {
         resource,
         action: Action::Delete,
@@ -40,14 +42,8 @@ pub fn changes(observed: &Observed, keep_bucket: bool) -> Vec<Change> {
         files: Vec::new(),
     };
     let mut out = Vec::new();
-    if let Some(gw) = observed.gateway.as_ref().filter(|g| g.tagged) {
-        if let Some(api) = &gw.api {
-            out.push(delete(format!("websocket-api {}", api.path)));
-        }
-        for env in &gw.released {
-            out.push(delete(format!("release {env}")));
-        }
-        out.push(delete(format!("gateway-service {}", gw.service_id)));
+    if let Some(entry) = observed.entry.as_ref().filter(|e| e.tagged) {
+        out.extend(backend::of(stack).remove_changes(entry));
     }
     for f in observed.functions.iter().filter(|f| f.status.is_some()) {
         out.push(delete(format!("function {}", f.name)));
@@ -67,63 +63,36 @@ pub async fn remove(
     opts: &RemoveOptions,
     observer: &dyn Observer,
 ) -> Result<Vec<(&'static str, f64)>, Error> {
-    for f in &observed.functions {
-        if let Some(info) = &f.detail {
-            super::classic::check_owner(
-                stack,
-                "function",
-                &f.name,
-                info.tag(tags::STACK),
-                info.tag(tags::STAGE),
-            )?;
-        }
-    }
+    let graph = graph(stack, cloud, observed, journal, opts)?;
+    let report = graph.run(opts.timeout, &opts.cancel, observer).await;
+    Error::from_report(report, opts.timeout)
+}
+
+/// The removal graph: the entry point's steps → each function → the bucket.
+fn graph(
+    stack: &Stack,
+    cloud: &TencentCloud,
+    observed: &Observed,
+    journal: Journal,
+    opts: &RemoveOptions,
+) -> Result<Graph<Error>, Error> {
+    functions::check_owners(stack, &observed.functions)?;
     let journal = Arc::new(journal);
     let mut graph: Graph<Error> = Graph::new();
 
-    let mut gateway_done = None;
-    if let Some(gw) = observed.gateway.as_ref().filter(|g| g.tagged) {
-        let apigw = cloud.apigateway();
-        let service_id = gw.service_id.clone();
-        let api_id = gw.api.as_ref().map(|a| a.api_id.clone());
-        let released = gw.released.clone();
-        let journal = journal.clone();
-        let cancel = opts.cancel.clone();
-        gateway_done = Some(graph.add(
-            format!("delete gateway service {service_id}"),
-            "gateway",
-            &[],
-            async move {
-                if let Some(api_id) = api_id {
-                    apigw.delete_api(&service_id, &api_id).await?;
-                }
-                for env in &released {
-                    if cancel.is_cancelled() {
-                        return Err(Error::Interrupted);
-                    }
-                    match apigw.unrelease_service(&service_id, env).await {
-                        Ok(()) => {}
-                        Err(e) if e.is_not_found() => {}
-                        // The answer to an earlier attempt was lost and the retry was refused
-                        // (the environment is no longer released: `InvalidEnvStatus`). Ask the
-                        // cloud rather than guess from the code.
-                        Err(e) => {
-                            let still = apigw.released_environments(&service_id).await?;
-                            if still.iter().any(|r| r == env) {
-                                return Err(e.into());
-                            }
-                        }
-                    }
-                }
-                apigw.delete_service(&service_id).await?;
-                Ok(journal.update(|r| {
-                    r.service_id = None;
-                    r.api_id = None;
-                    r.pushback_url = None;
-                })?)
-            },
-        ));
-    }
+    let gateway_done = observed
+        .entry
+        .as_ref()
+        .filter(|e| e.tagged)
+        .and_then(|entry| {
+            backend::of(stack).add_remove(
+                &mut graph,
+                cloud,
+                journal.clone(),
+                opts.cancel.clone(),
+                entry,
+            )
+        });
 
     let mut function_steps = Vec::new();
     for f in observed.functions.iter().filter(|f| f.status.is_some()) {
@@ -203,6 +172,108 @@ pub async fn remove(
         );
     }
 
-    let report = graph.run(opts.timeout, &opts.cancel, observer).await;
-    Error::from_report(report, opts.timeout)
+    Ok(graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fixtures::{self, row, summary};
+
+    fn opts(keep_bucket: bool) -> RemoveOptions {
+        RemoveOptions {
+            keep_bucket,
+            timeout: Duration::from_secs(1),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    fn shape(
+        stack: &Stack,
+        observed: &Observed,
+        keep_bucket: bool,
+    ) -> Vec<(String, &'static str, Vec<usize>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path(), &stack.name, &stack.stage);
+        graph(
+            stack,
+            &fixtures::cloud(),
+            observed,
+            journal,
+            &opts(keep_bucket),
+        )
+        .unwrap()
+        .shape()
+    }
+
+    fn step(name: &str, phase: &'static str, deps: &[usize]) -> (String, &'static str, Vec<usize>) {
+        (name.to_owned(), phase, deps.to_vec())
+    }
+
+    #[test]
+    fn removal_goes_api_releases_service_then_functions_then_bucket() {
+        let stack = fixtures::stack();
+        let observed = fixtures::deployed(&stack, "c1");
+        assert_eq!(
+            summary(&changes(&stack, &observed, false)),
+            [
+                row("websocket-api /", "delete", &[]),
+                row("release release", "delete", &[]),
+                row("gateway-service service-abc", "delete", &[]),
+                row("function ChatReg", "delete", &[]),
+                row("function ChatTrans", "delete", &[]),
+                row("function ChatClean", "delete", &[]),
+                row("bucket chat-1250000000", "delete", &[]),
+            ]
+        );
+        assert_eq!(
+            shape(&stack, &observed, false),
+            [
+                step("delete gateway service service-abc", "gateway", &[]),
+                step("delete function ChatReg", "functions", &[0]),
+                step("delete function ChatTrans", "functions", &[0]),
+                step("delete function ChatClean", "functions", &[0]),
+                step(
+                    "empty and delete bucket chat-1250000000",
+                    "bucket",
+                    &[1, 2, 3]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_untagged_service_and_a_kept_bucket_are_left_alone() {
+        let stack = fixtures::stack();
+        let mut observed = fixtures::deployed(&stack, "c1");
+        fixtures::with_gateway(&stack, &mut observed, |g| g.tagged = false);
+        observed.functions[1].status = None;
+        observed.functions[1].detail = None;
+        assert_eq!(
+            summary(&changes(&stack, &observed, true)),
+            [
+                row("function ChatReg", "delete", &[]),
+                row("function ChatClean", "delete", &[]),
+            ]
+        );
+        assert_eq!(
+            shape(&stack, &observed, true),
+            [
+                step("delete function ChatReg", "functions", &[]),
+                step("delete function ChatClean", "functions", &[]),
+            ]
+        );
+        assert!(changes(&stack, &fixtures::empty(&stack), false).is_empty());
+    }
+
+    #[test]
+    fn another_stages_function_is_refused_before_anything_is_deleted() {
+        let stack = fixtures::stack();
+        let mut observed = fixtures::deployed(&stack, "c1");
+        fixtures::function(&mut observed, "ChatReg").tags[1].value = "prod".to_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path(), &stack.name, &stack.stage);
+        let err = graph(&stack, &fixtures::cloud(), &observed, journal, &opts(false)).unwrap_err();
+        assert!(matches!(err, Error::Foreign { .. }), "{err:?}");
+    }
 }

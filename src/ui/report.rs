@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::config::Stack;
+use crate::engine::backend::{self, EntryInfo, Fields};
 use crate::engine::{self, Observed};
 
 /// The `info --json` document (DESIGN §5).
@@ -16,8 +17,12 @@ pub struct Report {
     websocket_url: Option<String>,
     pushback_url: Option<String>,
     bucket: BucketReport,
-    gateway: GatewayReport,
+    /// The entry point's resources under the key DESIGN §5 names (API Gateway's backend only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway: Option<Fields>,
     functions: Vec<engine::ObservedFunction>,
+    /// The entry point, backend-neutral: `{backend, clientUrl, pushbackUrl, resources}`.
+    entry: EntryInfo,
 }
 
 #[derive(Debug, Serialize)]
@@ -28,50 +33,25 @@ pub(crate) struct BucketReport {
     exists: bool,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct GatewayReport {
-    service_id: Option<String>,
-    api_id: Option<String>,
-    environment: String,
-    released: bool,
-}
-
 impl Report {
     /// Builds the report from the desired stack and what was observed.
     pub fn new(stack: &Stack, observed: &Observed) -> Self {
-        let gw = observed.gateway.as_ref();
-        let api = gw.and_then(|g| g.api.as_ref());
-        let environment = stack.gateway.environment.clone();
-        let released = gw.is_some_and(|g| g.released.contains(&environment));
-        let websocket_url = match (gw, api) {
-            (Some(g), Some(a)) if released => Some(engine::websocket_url(
-                &g.outer_sub_domain,
-                g.secure,
-                &environment,
-                &a.path,
-            )),
-            _ => None,
-        };
+        let entry = backend::of(stack).info(stack, observed.entry.as_ref());
         Report {
             stack: stack.name.clone(),
             stage: stack.stage.clone(),
             region: stack.region.clone(),
             deployed: !observed.is_empty(),
-            websocket_url,
-            pushback_url: api.and_then(|a| a.internal_domain.clone()),
+            websocket_url: entry.client_url.clone(),
+            pushback_url: entry.pushback_url.clone(),
             bucket: BucketReport {
                 name: observed.bucket.name.clone(),
                 region: observed.bucket.region.clone(),
                 exists: observed.bucket.exists,
             },
-            gateway: GatewayReport {
-                service_id: gw.map(|g| g.service_id.clone()),
-                api_id: api.map(|a| a.api_id.clone()),
-                environment,
-                released,
-            },
+            gateway: entry.legacy_gateway.then(|| entry.resources.clone()),
             functions: observed.functions.clone(),
+            entry,
         }
     }
 
@@ -116,25 +96,7 @@ impl Report {
             }
             .to_owned(),
         )];
-        rows.push((
-            "gateway service".to_owned(),
-            dash(&self.gateway.service_id),
-            match (&self.gateway.service_id, self.gateway.released) {
-                (None, _) => "missing".to_owned(),
-                (Some(_), true) => format!("released ({})", self.gateway.environment),
-                (Some(_), false) => format!("not released to {}", self.gateway.environment),
-            },
-        ));
-        rows.push((
-            "websocket api".to_owned(),
-            dash(&self.gateway.api_id),
-            if self.gateway.api_id.is_some() {
-                "exists"
-            } else {
-                "missing"
-            }
-            .to_owned(),
-        ));
+        rows.extend(self.entry.rows.iter().cloned());
         for f in &self.functions {
             let role = f.role.map_or("function", |r| r.as_str());
             let status = f.status.clone().unwrap_or_else(|| "missing".to_owned());
@@ -155,5 +117,61 @@ impl Report {
             let _ = writeln!(out, "  {kind:<w0$}  {name:<w1$}  {status}");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::fixtures;
+
+    #[test]
+    fn info_json_keeps_the_api_gateway_fields_and_adds_the_neutral_entry() {
+        let stack = fixtures::stack();
+        let doc =
+            serde_json::to_value(Report::new(&stack, &fixtures::deployed(&stack, "c1"))).unwrap();
+        let url = "wss://service-abc-125.gz.apigw.tencentcs.com/release/";
+        assert_eq!(doc["websocketUrl"], url);
+        assert_eq!(doc["pushbackUrl"], fixtures::PUSHBACK);
+        let resources = json!({"serviceId": "service-abc", "apiId": "api-1", "environment": "release", "released": true});
+        assert_eq!(doc["gateway"], resources);
+        assert_eq!(
+            doc["entry"],
+            json!({"backend": "apigw", "clientUrl": url, "pushbackUrl": fixtures::PUSHBACK, "resources": resources})
+        );
+
+        let doc = serde_json::to_value(Report::new(&stack, &fixtures::empty(&stack))).unwrap();
+        assert_eq!(doc["deployed"], false);
+        assert_eq!(doc["websocketUrl"], serde_json::Value::Null);
+        assert_eq!(
+            doc["gateway"],
+            json!({"serviceId": null, "apiId": null, "environment": "release", "released": false})
+        );
+    }
+
+    #[test]
+    fn the_table_lists_the_entry_points_rows_between_the_bucket_and_the_functions() {
+        let stack = fixtures::stack();
+        let table = Report::new(&stack, &fixtures::deployed(&stack, "c1")).to_table();
+        let kinds: Vec<&str> = table
+            .lines()
+            .skip(5)
+            .filter_map(|l| l.split("  ").nth(1))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "bucket",
+                "gateway service",
+                "websocket api",
+                "function (register)",
+                "function (transport)",
+                "function (cleanup)"
+            ],
+            "{table}"
+        );
+        assert!(table.contains("released (release)"), "{table}");
     }
 }

@@ -1,0 +1,621 @@
+//! The steps every backend shares: the COS bucket and the SCF functions — planning them
+//! (compared properties, environment digest, ownership and runtime checks, `CreateFailed` →
+//! replace) and applying them (create, update code/configuration, wire the entry point's
+//! outputs in).
+//!
+//! Change detection: the deterministic zip's SHA-256 travels with the function as the
+//! environment variable [`CODE_VAR`] (and as the `chatstack:code-sha256` tag at creation). SCF
+//! has no API to change a function's tags after creation, so the variable is what a later deploy
+//! compares; the other configuration fields are compared with GetFunction's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::context::ApplyCx;
+use super::error::Error;
+use super::plan::{self, Action, Change, ResourceState};
+use super::{ObservedBucket, ObservedFunction, tags};
+use crate::config::{Function, Outputs, Stack};
+use crate::package::Package;
+use crate::providers::tencent::scf::{
+    Code, CreateFunctionRequest, Environment, FunctionInfo, UpdateFunctionCodeRequest,
+    UpdateFunctionConfigurationRequest, Variable,
+};
+use crate::providers::tencent::{self, Tag};
+
+/// Environment variable carrying the code package's SHA-256 (see the module docs).
+pub const CODE_VAR: &str = "CHATSTACK_CODE_SHA256";
+
+/// What deploy does to the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketStep {
+    /// PutBucket.
+    Create,
+    /// It exists.
+    Keep,
+}
+
+/// The bucket's part of a plan.
+#[derive(Debug, Clone)]
+pub struct BucketPlan {
+    /// Full bucket id.
+    pub name: String,
+    /// The step.
+    pub step: BucketStep,
+}
+
+impl BucketPlan {
+    /// Plans the bucket: created when it does not exist.
+    pub fn new(observed: &ObservedBucket) -> Self {
+        BucketPlan {
+            name: observed.name.clone(),
+            step: if observed.exists {
+                BucketStep::Keep
+            } else {
+                BucketStep::Create
+            },
+        }
+    }
+
+    /// The plan line.
+    pub fn change(&self) -> Change {
+        let action = match self.step {
+            BucketStep::Create => Action::Create,
+            BucketStep::Keep => Action::NoChange,
+        };
+        change(format!("bucket {}", self.name), action, Vec::new())
+    }
+}
+
+/// What deploy does to one function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FunctionStep {
+    /// It does not exist.
+    Create,
+    /// It exists in `CreateFailed`: delete it, then create it.
+    Replace,
+    /// These compared properties differ (`code` means new code).
+    Update {
+        /// The property names, sorted.
+        fields: Vec<String>,
+    },
+    /// Nothing differs.
+    Keep,
+}
+
+/// One function's part of a plan: its spec, its package and what happens to it.
+#[derive(Debug, Clone)]
+pub struct FunctionPlan {
+    /// The function as the stack file wants it.
+    pub spec: Function,
+    /// Its code.
+    pub package: Package,
+    /// The step.
+    pub step: FunctionStep,
+    /// For a code change: the package's files that changed since the last deploy from this
+    /// machine (see [`super::journal::Record::changed_files`]).
+    pub files: Vec<String>,
+}
+
+impl FunctionPlan {
+    /// Whether its code changes.
+    pub fn code_changes(&self) -> bool {
+        matches!(&self.step, FunctionStep::Update { fields } if fields.iter().any(|f| f == "code"))
+    }
+
+    /// The plan line.
+    pub fn change(&self) -> Change {
+        let (action, fields) = match &self.step {
+            FunctionStep::Create => (Action::Create, Vec::new()),
+            FunctionStep::Replace => (Action::Replace, Vec::new()),
+            FunctionStep::Update { fields } => (Action::Update, fields.clone()),
+            FunctionStep::Keep => (Action::NoChange, Vec::new()),
+        };
+        Change {
+            files: self.files.clone(),
+            ..change(format!("function {}", self.spec.name), action, fields)
+        }
+    }
+
+    /// Whether its environment waits for an entry-point output.
+    pub fn needs_outputs(&self) -> bool {
+        self.spec.environment.iter().any(|v| v.value.is_deferred())
+    }
+}
+
+/// A plan line without files.
+pub(crate) fn change(resource: String, action: Action, fields: Vec<String>) -> Change {
+    Change {
+        resource,
+        action,
+        fields,
+        files: Vec::new(),
+    }
+}
+
+/// The properties of a function that deploy compares, filled from the stack file on one side
+/// and from GetFunction on the other: one struct, so the two cannot drift apart.
+struct Compared<'a> {
+    code: &'a str,
+    handler: &'a str,
+    runtime: &'a str,
+    timeout: u32,
+    memory_size: u32,
+    role: &'a str,
+    description: &'a str,
+    environment: String,
+}
+
+impl Compared<'_> {
+    fn state(self, name: &str) -> ResourceState {
+        ResourceState::new("function", name)
+            .prop("code", self.code)
+            .prop("handler", self.handler)
+            .prop("runtime", self.runtime)
+            .prop("timeout", self.timeout.to_string())
+            .prop("memorySize", self.memory_size.to_string())
+            .prop("role", self.role)
+            .prop("description", self.description)
+            .prop("environment", self.environment)
+    }
+}
+
+/// What the stack file wants of `f` with code `sha256`, the outputs filled in as far as known.
+fn desired_state(f: &Function, sha256: &str, outputs: &Outputs) -> ResourceState {
+    let env = desired_env(f, sha256, outputs);
+    Compared {
+        code: sha256,
+        handler: &f.handler,
+        runtime: &f.runtime,
+        timeout: f.timeout,
+        memory_size: f.memory_size,
+        role: f.exec_role.as_deref().unwrap_or_default(),
+        description: f.description.as_deref().unwrap_or_default(),
+        environment: env_digest(env.iter().map(|(k, v)| (k.as_str(), v.as_deref()))),
+    }
+    .state(&f.name)
+}
+
+/// What GetFunction says of a function, in the same terms.
+fn observed_state(info: &FunctionInfo) -> ResourceState {
+    let vars = &info.environment.variables;
+    Compared {
+        code: code_sha256(info).unwrap_or_default(),
+        handler: &info.handler,
+        runtime: &info.runtime,
+        timeout: info.timeout,
+        memory_size: info.memory_size,
+        role: &info.role,
+        description: &info.description,
+        environment: env_digest(
+            vars.iter()
+                .map(|v| (v.key.as_str(), Some(v.value.as_str()))),
+        ),
+    }
+    .state(&info.function_name)
+}
+
+/// The code a function runs: [`CODE_VAR`], else the creation tag.
+pub(crate) fn code_sha256(info: &FunctionInfo) -> Option<&str> {
+    info.environment
+        .variables
+        .iter()
+        .find(|v| v.key == CODE_VAR)
+        .map(|v| v.value.as_str())
+        .or_else(|| info.tag(tags::CODE_SHA256))
+}
+
+/// The environment SCF should hold for `f`: its variables with outputs filled in, plus the code
+/// hash. `None` for a variable whose output is not known yet.
+fn desired_env(f: &Function, sha256: &str, outputs: &Outputs) -> Vec<(String, Option<String>)> {
+    let mut vars: Vec<(String, Option<String>)> = f
+        .environment
+        .iter()
+        .map(|v| (v.key.clone(), v.value.resolve(outputs)))
+        .collect();
+    vars.push((CODE_VAR.to_owned(), Some(sha256.to_owned())));
+    vars
+}
+
+/// A digest of an environment (values never leave this function), ignoring [`CODE_VAR`].
+fn env_digest<'a>(vars: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> String {
+    let mut sorted: Vec<(&str, Option<&str>)> = vars.filter(|(k, _)| *k != CODE_VAR).collect();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for (k, v) in sorted {
+        h.update(k.as_bytes());
+        h.update(b"=");
+        match v {
+            Some(v) => h.update(v.as_bytes()),
+            // Unknown yet: can never equal an observed value.
+            None => h.update(b"\0pending\0"),
+        }
+        h.update(b"\n");
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
+/// Refuses to take over a resource tagged for another stack or stage.
+pub(crate) fn check_owner(
+    stack: &Stack,
+    kind: &str,
+    name: &str,
+    tag_stack: Option<&str>,
+    tag_stage: Option<&str>,
+) -> Result<(), Error> {
+    match (tag_stack, tag_stage) {
+        (Some(s), Some(g)) if s != stack.name || g != stack.stage => Err(Error::Foreign {
+            resource: format!("{kind} {name}"),
+            other_stack: s.to_owned(),
+            other_stage: g.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses functions another stack or stage owns.
+pub(crate) fn check_owners(stack: &Stack, observed: &[ObservedFunction]) -> Result<(), Error> {
+    for o in observed {
+        if let Some(info) = &o.detail {
+            check_owner(
+                stack,
+                "function",
+                &o.name,
+                info.tag(tags::STACK),
+                info.tag(tags::STAGE),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Plans each function of the stack, in file order, against what exists. `outputs` are the
+/// entry point's outputs known before applying.
+pub fn plan_functions(
+    stack: &Stack,
+    observed: &[ObservedFunction],
+    packages: Vec<Package>,
+    outputs: &Outputs,
+) -> Result<Vec<FunctionPlan>, Error> {
+    check_owners(stack, observed)?;
+    for o in observed {
+        let Some(info) = &o.detail else { continue };
+        if let Some(want) = stack.functions.iter().find(|f| f.name == o.name)
+            && !info.runtime.is_empty()
+            && info.runtime != want.runtime
+            && !info.is_failed()
+        {
+            return Err(Error::RuntimeChange {
+                name: o.name.clone(),
+                have: info.runtime.clone(),
+                want: want.runtime.clone(),
+            });
+        }
+    }
+    Ok(stack
+        .functions
+        .iter()
+        .zip(packages)
+        .map(|(f, package)| {
+            let info = observed
+                .iter()
+                .find(|o| o.name == f.name)
+                .and_then(|o| o.detail.as_ref());
+            let step = match info {
+                None => FunctionStep::Create,
+                // A function left in CreateFailed is deleted and created again.
+                Some(i) if i.status == "CreateFailed" => FunctionStep::Replace,
+                Some(i) => {
+                    let want = desired_state(f, &package.sha256, outputs);
+                    let fields = plan::changed_fields(&want, &observed_state(i));
+                    if fields.is_empty() {
+                        FunctionStep::Keep
+                    } else {
+                        FunctionStep::Update { fields }
+                    }
+                }
+            };
+            FunctionPlan {
+                spec: f.clone(),
+                package,
+                step,
+                files: Vec::new(),
+            }
+        })
+        .collect())
+}
+
+/// Waits until `name` settles (or is gone), honouring Ctrl-C and the deadline.
+async fn settle(cx: &ApplyCx, name: &str, namespace: &str) -> Result<Option<FunctionInfo>, Error> {
+    let scf = cx.cloud.scf();
+    tokio::select! {
+        r = scf.wait_for_function(name, Some(namespace), cx.remaining()) => Ok(r?),
+        () = cx.cancel.cancelled() => Err(Error::Interrupted),
+    }
+}
+
+/// Waits until `name` is `Active`; a `*Failed` state is an error.
+async fn settle_active(cx: &ApplyCx, name: &str, namespace: &str) -> Result<FunctionInfo, Error> {
+    match settle(cx, name, namespace).await? {
+        Some(info) if info.is_active() => {
+            cx.remember(name, &info);
+            Ok(info)
+        }
+        Some(info) => Err(Error::FunctionFailed {
+            name: name.to_owned(),
+            reason: info
+                .failure_reason()
+                .map(str::to_owned)
+                .unwrap_or_else(|| info.status_desc.clone()),
+            status: info.status,
+        }),
+        None => Err(Error::FunctionFailed {
+            name: name.to_owned(),
+            status: "deleted".to_owned(),
+            reason: "the function disappeared while deploying".to_owned(),
+        }),
+    }
+}
+
+/// The environment to send for `fp` with the outputs known now (variables waiting for an
+/// output not known yet are left out).
+fn environment(cx: &ApplyCx, fp: &FunctionPlan) -> Environment {
+    let outputs = cx.outputs();
+    let variables = desired_env(&fp.spec, &fp.package.sha256, &outputs)
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| Variable::new(k, v)))
+        .collect();
+    Environment { variables }
+}
+
+/// Retries `op` while the function is busy (`FailedOperation.*` state conflicts), waiting for it
+/// to settle in between.
+async fn when_idle<T, F, Fut>(cx: &ApplyCx, f: &Function, mut op: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tencent::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        match op().await {
+            Err(e) if e.is_state_conflict() && tries < 8 => {
+                tries += 1;
+                settle(cx, &f.name, &f.namespace).await?;
+            }
+            other => return other.map_err(Error::from),
+        }
+    }
+}
+
+async fn create_function(cx: &ApplyCx, fp: &FunctionPlan) -> Result<(), Error> {
+    let f = &fp.spec;
+    let environment = environment(cx, fp);
+    let mut tags = cx.tags();
+    tags.push(Tag::new(tags::CODE_SHA256, &fp.package.sha256));
+    let req = CreateFunctionRequest {
+        function_name: f.name.clone(),
+        code: Code::zip(&fp.package.zip),
+        handler: Some(f.handler.clone()),
+        runtime: Some(f.runtime.clone()),
+        namespace: Some(f.namespace.clone()),
+        description: f.description.clone(),
+        environment: Some(environment),
+        timeout: Some(f.timeout),
+        memory_size: Some(f.memory_size),
+        role: f.exec_role.clone(),
+        tags: Some(tags),
+        ..CreateFunctionRequest::default()
+    };
+    match cx.cloud.scf().create_function(&req).await {
+        Ok(()) => {}
+        // A retried create whose first attempt went through: adopt it, then make it match.
+        Err(e) if e.is_already_exists() => {
+            let info = settle_active(cx, &f.name, &f.namespace).await?;
+            cx.record(|r| {
+                r.functions.insert(f.name.clone(), String::new());
+            })?;
+            return update_function(cx, fp, Some(info), true, true).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    cx.record(|r| r.code_deployed(&f.name, &fp.package))?;
+    settle_active(cx, &f.name, &f.namespace).await?;
+    Ok(())
+}
+
+async fn update_function(
+    cx: &ApplyCx,
+    fp: &FunctionPlan,
+    info: Option<FunctionInfo>,
+    code: bool,
+    config: bool,
+) -> Result<(), Error> {
+    let f = &fp.spec;
+    let info = match info {
+        Some(info) => info,
+        None => settle_active(cx, &f.name, &f.namespace).await?,
+    };
+    let code = code
+        || info
+            .environment
+            .variables
+            .iter()
+            .find(|v| v.key == CODE_VAR)
+            .is_none_or(|v| v.value != fp.package.sha256);
+    if code {
+        let req = UpdateFunctionCodeRequest {
+            function_name: f.name.clone(),
+            namespace: Some(f.namespace.clone()),
+            handler: Some(f.handler.clone()),
+            code: Some(Code::zip(&fp.package.zip)),
+            ..UpdateFunctionCodeRequest::default()
+        };
+        let scf = cx.cloud.scf();
+        when_idle(cx, f, || scf.update_function_code(&req)).await?;
+        settle_active(cx, &f.name, &f.namespace).await?;
+    }
+    if config || code {
+        configure(cx, fp).await?;
+    }
+    cx.record(|r| r.code_deployed(&f.name, &fp.package))
+}
+
+/// UpdateFunctionConfiguration with the full variable set (a partial list would drop the rest).
+async fn configure(cx: &ApplyCx, fp: &FunctionPlan) -> Result<(), Error> {
+    let f = &fp.spec;
+    let req = UpdateFunctionConfigurationRequest {
+        function_name: f.name.clone(),
+        namespace: Some(f.namespace.clone()),
+        description: Some(f.description.clone().unwrap_or_default()),
+        memory_size: Some(f.memory_size),
+        timeout: Some(f.timeout),
+        environment: Some(environment(cx, fp)),
+        role: f.exec_role.clone(),
+        ..UpdateFunctionConfigurationRequest::default()
+    };
+    let scf = cx.cloud.scf();
+    when_idle(cx, f, || scf.update_function_configuration(&req)).await?;
+    settle_active(cx, &f.name, &f.namespace).await?;
+    Ok(())
+}
+
+/// Creates, replaces or updates one function, as planned.
+pub async fn ensure_function(cx: Arc<ApplyCx>, fp: Arc<FunctionPlan>) -> Result<(), Error> {
+    let f = &fp.spec;
+    match &fp.step {
+        FunctionStep::Create => create_function(&cx, &fp).await,
+        FunctionStep::Replace => {
+            cx.cloud
+                .scf()
+                .delete_function(&f.name, Some(&f.namespace))
+                .await?;
+            if settle(&cx, &f.name, &f.namespace).await?.is_some() {
+                // Still there after settling: a delete that failed.
+                return Err(Error::FunctionFailed {
+                    name: f.name.clone(),
+                    status: "DeleteFailed".to_owned(),
+                    reason: "could not delete the broken function to create it again".to_owned(),
+                });
+            }
+            create_function(&cx, &fp).await
+        }
+        FunctionStep::Update { fields } => {
+            let code = fields.iter().any(|f| f == "code");
+            let config = fields.iter().any(|f| f != "code");
+            update_function(&cx, &fp, None, code, config).await
+        }
+        FunctionStep::Keep => Ok(()),
+    }
+}
+
+/// After the entry point's outputs are known: give a function the variables that needed them.
+pub async fn wire_function(cx: Arc<ApplyCx>, fp: Arc<FunctionPlan>) -> Result<(), Error> {
+    let f = &fp.spec;
+    // Phase 1 left it Active (and nothing else changes it under our lock); a function phase 1
+    // did not touch is read now.
+    let info = match cx.settled(&f.name) {
+        Some(info) => info,
+        None => settle_active(&cx, &f.name, &f.namespace).await?,
+    };
+    let environment = environment(&cx, &fp);
+    let have: BTreeMap<&str, &str> = info
+        .environment
+        .variables
+        .iter()
+        .map(|v| (v.key.as_str(), v.value.as_str()))
+        .collect();
+    let want: BTreeMap<&str, &str> = environment
+        .variables
+        .iter()
+        .map(|v| (v.key.as_str(), v.value.as_str()))
+        .collect();
+    if have != want {
+        configure(&cx, &fp).await?;
+    }
+    Ok(())
+}
+
+/// PutBucket (an existing bucket of ours is fine).
+pub async fn ensure_bucket(cx: Arc<ApplyCx>, name: String) -> Result<(), Error> {
+    cx.cloud
+        .cos()
+        .put_bucket(&name, &cx.stack.bucket.region)
+        .await?;
+    cx.record(|r| r.bucket = Some(name.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fixtures;
+
+    #[test]
+    fn desired_and_observed_of_the_same_function_compare_equal_property_by_property() {
+        let stack = fixtures::stack();
+        let outputs = fixtures::outputs();
+        for f in &stack.functions {
+            let info = fixtures::function_info(&stack, &f.name, "c1");
+            let want = desired_state(f, "c1", &outputs);
+            let have = observed_state(&info);
+            assert_eq!(
+                want.props.keys().collect::<Vec<_>>(),
+                have.props.keys().collect::<Vec<_>>()
+            );
+            assert_eq!(want, have, "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn the_environment_digest_ignores_order_and_the_code_variable_but_not_pending_values() {
+        let a = env_digest([("A", Some("1")), ("B", Some("2"))].into_iter());
+        let b = env_digest([("B", Some("2")), (CODE_VAR, Some("x")), ("A", Some("1"))].into_iter());
+        assert_eq!(a, b);
+        assert_ne!(a, env_digest([("A", Some("1")), ("B", None)].into_iter()));
+        assert_ne!(
+            a,
+            env_digest([("A", Some("1")), ("B", Some("3"))].into_iter())
+        );
+    }
+
+    #[test]
+    fn each_function_change_kind_renders_its_plan_line() {
+        let stack = fixtures::stack();
+        let packages = fixtures::packages(&stack, "c1");
+        let mut observed = fixtures::deployed(&stack, "c1").functions;
+        // ChatReg: gone; ChatTrans: broken; ChatClean: new memory size and role.
+        observed[0].detail = None;
+        observed[1].detail.as_mut().unwrap().status = "CreateFailed".to_owned();
+        let clean = observed[2].detail.as_mut().unwrap();
+        clean.memory_size = 256;
+        clean.role = "OldRole".to_owned();
+        let plans = plan_functions(&stack, &observed, packages, &fixtures::outputs()).unwrap();
+        let steps: Vec<_> = plans
+            .iter()
+            .map(|p| (p.spec.name.as_str(), p.step.clone()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("ChatReg", FunctionStep::Create),
+                ("ChatTrans", FunctionStep::Replace),
+                (
+                    "ChatClean",
+                    FunctionStep::Update {
+                        fields: vec!["memorySize".to_owned(), "role".to_owned()]
+                    }
+                ),
+            ]
+        );
+        assert_eq!(
+            fixtures::summary(&plans.iter().map(FunctionPlan::change).collect::<Vec<_>>()),
+            [
+                fixtures::row("function ChatReg", "create", &[]),
+                fixtures::row("function ChatTrans", "replace", &[]),
+                fixtures::row("function ChatClean", "update", &["memorySize", "role"]),
+            ]
+        );
+        assert!(!plans[2].code_changes());
+    }
+}
