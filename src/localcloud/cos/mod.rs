@@ -159,7 +159,8 @@ struct Req {
     query: Vec<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
-    /// A simple PUT's body, written to a file as it arrived instead of into `body`.
+    /// A large PUT's body (object or part), written to a file as it arrived instead of into
+    /// `body`.
     spooled: Option<Spooled>,
 }
 
@@ -178,7 +179,7 @@ impl Drop for Spooled {
     }
 }
 
-/// Simple PUTs announcing more than this (or no length) stream their body to disk.
+/// PUTs (objects, parts) announcing more than this (or no length) stream their body to disk.
 const SPOOL_OVER: u64 = 8 * 1024 * 1024;
 
 impl Req {
@@ -244,12 +245,11 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
                 format!("The request body could not be read: {e}"),
             )
         };
-        // A large object goes to disk as it arrives, not into memory first.
-        let simple_put = req.method == Method::PUT
+        // A large object or part goes to disk as it arrives, not into memory first.
+        let data_put = req.method == Method::PUT
             && !req.key.is_empty()
-            && req.param("uploadId").is_none()
             && !req.headers.contains_key("x-cos-copy-source");
-        if simple_put && declared.is_none_or(|n| n > SPOOL_OVER) {
+        if data_put && declared.is_none_or(|n| n > SPOOL_OVER) {
             req.spooled = Some(spool(cloud, body).await?);
         } else {
             req.body = axum::body::to_bytes(body, MAX_BODY)

@@ -538,3 +538,60 @@ async fn a_large_put_streams_its_body_to_disk_as_it_arrives() {
     assert_eq!(got.len(), data.len());
     assert!(got == data, "the object reads back whole");
 }
+
+/// Large parts go to disk as they arrive too, and completing joins them file to file: the
+/// object reads back whole, with the multipart ETag.
+#[tokio::test]
+async fn large_multipart_parts_are_spooled_and_joined_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = open(dir.path());
+    send(&cloud, request("PUT", HOST, "/", "", b"")).await;
+    let (status, _, body) = send(&cloud, request("POST", HOST, "/mp", "uploads", b"")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body
+        .split("<UploadId>")
+        .nth(1)
+        .and_then(|r| r.split("</UploadId>").next())
+        .unwrap()
+        .to_owned();
+    let first: &'static [u8] = Box::leak(vec![1u8; 9 * 1024 * 1024].into_boxed_slice());
+    let second: &'static [u8] = b"the end";
+    let mut etags = Vec::new();
+    for (n, part) in [(1, first), (2, second)] {
+        let query = format!("partNumber={n}&uploadId={id}");
+        let (status, headers, body) = send(&cloud, request("PUT", HOST, "/mp", &query, part)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        etags.push(headers["etag"].to_str().unwrap().to_owned());
+    }
+    let xml: &'static str = Box::leak(
+        format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{}</ETag></Part>\
+             <Part><PartNumber>2</PartNumber><ETag>{}</ETag></Part></CompleteMultipartUpload>",
+            etags[0], etags[1]
+        )
+        .into_boxed_str(),
+    );
+    let query = format!("uploadId={id}");
+    let (status, _, body) =
+        send(&cloud, request("POST", HOST, "/mp", &query, xml.as_bytes())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let resp = handle(
+        &cloud,
+        (BUCKET, REGION),
+        request("GET", HOST, "/mp", "", b""),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["etag"].to_str().unwrap().ends_with("-2\""));
+    let got = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), first.len() + second.len());
+    assert!(got[..first.len()] == *first && got[first.len()..] == *second);
+    let leftovers = std::fs::read_dir(dir.path().join("blobs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        .count();
+    assert_eq!(leftovers, 0);
+}
