@@ -16,5 +16,6 @@ mod localcloud_cos;
 mod localcloud_gateway;
 mod localcloud_runtime;
 mod provider_localcloud;
+mod reliability;
 mod security;
 mod support;

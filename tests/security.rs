@@ -344,7 +344,6 @@ fn local_raises_its_open_file_limit_and_reports_its_capacity() {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
     let mut stderr = String::new();
     for _ in 0..100 {
         stderr = std::fs::read_to_string(err.path()).unwrap();
@@ -353,6 +352,7 @@ fn local_raises_its_open_file_limit_and_reports_its_capacity() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let line = limits

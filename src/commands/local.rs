@@ -165,6 +165,9 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         .await
         .map_err(address_error)?;
     let bound = listener.local_addr().map_err(address_error)?;
+    // Before anything is served (and before the endpoint line), so every connection counts
+    // against the raised limit.
+    localcloud::serve::raise_open_file_limit();
     let reachable = reachable(bound);
     let mut opts = opts;
     // Listening on every interface, each interface's address is this server's address.

@@ -173,6 +173,22 @@ impl Store {
         Ok(path)
     }
 
+    /// Makes the (already fsync'd) file `from`, in the blob directory, blob `name` by renaming
+    /// it, durably. Call before the transaction that references it.
+    pub fn put_blob_file(&self, name: &str, from: &Path) -> Result<PathBuf, StoreError> {
+        let path = self.blob_path(name);
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::rename(from, &path).map_err(io)?;
+        #[cfg(unix)]
+        std::fs::File::open(self.dir.join("blobs"))
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+        Ok(path)
+    }
+
     /// Removes a blob; a missing one is fine.
     pub fn delete_blob(&self, name: &str) {
         let _ = std::fs::remove_file(self.blob_path(name));

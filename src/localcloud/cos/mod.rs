@@ -159,7 +159,28 @@ struct Req {
     query: Vec<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
+    /// A large PUT's body (object or part), written to a file as it arrived instead of into
+    /// `body`.
+    spooled: Option<Spooled>,
 }
+
+/// A request body streamed to a temporary blob file (fsync'd), with its size and MD5.
+#[derive(Debug)]
+struct Spooled {
+    path: std::path::PathBuf,
+    size: u64,
+    md5: [u8; 16],
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        // Renamed into place when the object was stored; otherwise nothing references it.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// PUTs (objects, parts) announcing more than this (or no length) stream their body to disk.
+const SPOOL_OVER: u64 = 8 * 1024 * 1024;
 
 impl Req {
     /// The request without its body.
@@ -172,6 +193,7 @@ impl Req {
             query: self.query.clone(),
             headers: self.headers.clone(),
             body: Bytes::new(),
+            spooled: None,
         }
     }
 
@@ -217,12 +239,23 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
                 "Your proposed upload exceeds the maximum allowed object size.",
             ));
         }
-        req.body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        let incomplete = |e: &dyn std::fmt::Display| {
             CosError::bad_request(
                 "IncompleteBody",
                 format!("The request body could not be read: {e}"),
             )
-        })?;
+        };
+        // A large object or part goes to disk as it arrives, not into memory first.
+        let data_put = req.method == Method::PUT
+            && !req.key.is_empty()
+            && !req.headers.contains_key("x-cos-copy-source");
+        if data_put && declared.is_none_or(|n| n > SPOOL_OVER) {
+            req.spooled = Some(spool(cloud, body).await?);
+        } else {
+            req.body = axum::body::to_bytes(body, MAX_BODY)
+                .await
+                .map_err(|e| incomplete(&e))?;
+        }
         let cloud = cloud.clone();
         // Store calls block (redb commits and blob files are fsync'd).
         tokio::task::spawn_blocking(move || serve(&cloud, req))
@@ -254,6 +287,49 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
         .extensions_mut()
         .extend(header_case::extensions().clone());
     response
+}
+
+/// Streams `body` into a new temporary blob file, hashing it on the way; at most [`MAX_BODY`].
+async fn spool(cloud: &LocalCloud, body: Body) -> Result<Spooled, CosError> {
+    use futures_util::StreamExt;
+    use md5::Digest;
+    use tokio::io::AsyncWriteExt;
+    let path = cloud
+        .store()
+        .blob_path(&format!("{}.part", object::new_blob_name()));
+    let failed = |e: std::io::Error| {
+        tracing::error!("cos: writing {}: {e}", path.display());
+        CosError::internal("We encountered an internal error. Please try again.")
+    };
+    let mut file = tokio::fs::File::create(&path).await.map_err(failed)?;
+    // From here on the guard removes the file on every early return.
+    let mut spooled = Spooled {
+        path: path.clone(),
+        size: 0,
+        md5: [0; 16],
+    };
+    let mut md5 = md5::Md5::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            CosError::bad_request(
+                "IncompleteBody",
+                format!("The request body could not be read: {e}"),
+            )
+        })?;
+        spooled.size += chunk.len() as u64;
+        if spooled.size > MAX_BODY as u64 {
+            return Err(CosError::bad_request(
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed object size.",
+            ));
+        }
+        md5.update(&chunk);
+        file.write_all(&chunk).await.map_err(failed)?;
+    }
+    file.sync_all().await.map_err(failed)?;
+    spooled.md5 = md5.finalize().into();
+    Ok(spooled)
 }
 
 fn new_request_id() -> String {
@@ -319,6 +395,7 @@ fn decode(
         query,
         headers: parts.headers,
         body: Bytes::new(),
+        spooled: None,
     })
 }
 

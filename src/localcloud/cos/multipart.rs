@@ -122,12 +122,18 @@ pub(super) fn upload_part(store: &Store, req: &Req) -> Result<Response, CosError
     let md5 = checked_md5(req)?;
     let upload_key = upload_id_key(&req.bucket, &req.key, upload_id_param(req));
     let part = PartRecord {
-        size: req.body.len() as u64,
+        size: req
+            .spooled
+            .as_ref()
+            .map_or(req.body.len() as u64, |s| s.size),
         md5: hex::encode(md5),
         last_modified_ms: now_ms(),
         blob: new_blob_name(),
     };
-    store.put_blob(&part.blob, &req.body)?;
+    match &req.spooled {
+        Some(spooled) => store.put_blob_file(&part.blob, &spooled.path)?,
+        None => store.put_blob(&part.blob, &req.body)?,
+    };
     let committed = store.write(|tx| -> Result<Option<PartRecord>, CosError> {
         if tx.get::<UploadRecord>(UPLOADS, &upload_key)?.is_none() {
             return Err(no_such_upload());
@@ -240,7 +246,15 @@ pub(super) fn complete(store: &Store, req: &Req) -> Result<Response, CosError> {
             format!("Part {n} has not been uploaded, or its ETag does not match."),
         )
     };
-    let mut body = Vec::new();
+    // The parts are joined file to file, never all in memory.
+    let joined = store.blob_path(&format!("{}.part", new_blob_name()));
+    let io = |path: &std::path::Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    let mut out = std::fs::File::create(&joined).map_err(io(&joined))?;
+    let cleanup = JoinedFile(joined.clone());
+    let mut size = 0u64;
     let mut md5s = Vec::new();
     let last = doc.parts.len() - 1;
     for (i, listed) in doc.parts.iter().enumerate() {
@@ -256,24 +270,24 @@ pub(super) fn complete(store: &Store, req: &Req) -> Result<Response, CosError> {
                 "Your proposed upload is smaller than the minimum allowed object size.",
             ));
         }
-        let bytes =
-            std::fs::read(store.blob_path(&part.blob)).map_err(|source| StoreError::Io {
-                path: store.blob_path(&part.blob),
-                source,
-            })?;
-        body.extend_from_slice(&bytes);
+        let path = store.blob_path(&part.blob);
+        let mut from = std::fs::File::open(&path).map_err(io(&path))?;
+        size += std::io::copy(&mut from, &mut out).map_err(io(&joined))?;
         md5s.extend_from_slice(&hex::decode(&part.md5).unwrap_or_default());
     }
     let etag = format!("{}-{}", hex::encode(Md5::digest(&md5s)), doc.parts.len());
+    out.sync_all().map_err(io(&joined))?;
+    drop(out);
     let record = ObjectRecord {
-        size: body.len() as u64,
+        size,
         etag: etag.clone(),
         content_type: upload.content_type,
         last_modified_ms: now_ms(),
         headers: upload.headers,
         blob: new_blob_name(),
     };
-    store.put_blob(&record.blob, &body)?;
+    store.put_blob_file(&record.blob, &joined)?;
+    drop(cleanup);
     let upload_key = upload_id_key(&req.bucket, &req.key, id);
     let object_key = object_id(&req.bucket, &req.key);
     let committed = store.write(|tx| {
@@ -448,5 +462,15 @@ pub(super) fn part_blobs(store: &Store) -> Result<Vec<String>, StoreError> {
         if !full {
             return Ok(blobs);
         }
+    }
+}
+
+/// Removes a half-joined object file on an early return (once renamed into place, the path is
+/// gone and this does nothing).
+struct JoinedFile(std::path::PathBuf);
+
+impl Drop for JoinedFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }

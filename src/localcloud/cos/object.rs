@@ -27,15 +27,24 @@ pub(super) fn put_object(store: &Store, req: &Req) -> Result<Response, CosError>
     let md5 = checked_md5(req)?;
     bucket_record(store, req)?;
     let (content_type, headers) = object_metadata(req);
+    let size = req
+        .spooled
+        .as_ref()
+        .map_or(req.body.len() as u64, |s| s.size);
     let record = ObjectRecord {
-        size: req.body.len() as u64,
+        size,
         etag: hex::encode(md5),
         content_type,
         last_modified_ms: now_ms(),
         headers,
         blob: new_blob_name(),
     };
-    store_object(store, req, &record, &req.body)?;
+    match &req.spooled {
+        Some(spooled) => store_object_with(store, req, &record, |store| {
+            store.put_blob_file(&record.blob, &spooled.path).map(|_| ())
+        })?,
+        None => store_object(store, req, &record, &req.body)?,
+    }
     let mut resp = empty(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", record.etag)) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -56,7 +65,19 @@ pub(super) fn store_object(
     record: &ObjectRecord,
     body: &[u8],
 ) -> Result<(), CosError> {
-    store.put_blob(&record.blob, body)?;
+    store_object_with(store, req, record, |store| {
+        store.put_blob(&record.blob, body).map(|_| ())
+    })
+}
+
+/// [`store_object`] with the blob written by `write_blob` (durably, before the commit).
+fn store_object_with(
+    store: &Store,
+    req: &Req,
+    record: &ObjectRecord,
+    write_blob: impl FnOnce(&Store) -> Result<(), crate::localcloud::store::StoreError>,
+) -> Result<(), CosError> {
+    write_blob(store)?;
     let id = object_id(&req.bucket, &req.key);
     let committed = store.write(|tx| -> Result<Option<ObjectRecord>, CosError> {
         bucket_exists(tx, req)?;
@@ -160,7 +181,10 @@ pub(super) fn parse_copy_source(source: &str) -> Option<(String, String, String)
 
 /// The body's MD5, checked against `Content-MD5` when the request sent one.
 pub(super) fn checked_md5(req: &Req) -> Result<[u8; 16], CosError> {
-    let md5: [u8; 16] = Md5::digest(&req.body).into();
+    let md5: [u8; 16] = match &req.spooled {
+        Some(s) => s.md5,
+        None => Md5::digest(&req.body).into(),
+    };
     if let Some(want) = req.headers.get("content-md5") {
         let want = base64::engine::general_purpose::STANDARD
             .decode(want.as_bytes())
