@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chatstack::localcloud::gateway::open;
 use chatstack::localcloud::store::Store;
 
-use crate::support::{LocalProcess, SEED_APPID, chatstack, seed_project};
+use crate::support::{CHAT_APPID, LocalProcess, chat_project, chatstack};
 
 fn conns() -> usize {
     std::env::var("CHATSTACK_RELIABILITY_CONNS")
@@ -87,9 +87,9 @@ fn terminate(local: &mut LocalProcess, within: Duration) -> Duration {
 async fn reliability_stop_with_many_connections_runs_every_cleanup() {
     let n = conns();
     let dir = tempfile::tempdir().unwrap();
-    let appid = SEED_APPID.to_string();
+    let appid = CHAT_APPID.to_string();
     let mut local = LocalProcess::start(dir.path(), &["--appid", &appid]);
-    let (_p, stack) = seed_project(None);
+    let (_p, stack) = chat_project(None);
     let url = deploy(&local, &stack);
     let started = Instant::now();
     let clients = connect_many(&url, n).await;
@@ -123,9 +123,9 @@ async fn reliability_stop_with_many_connections_runs_every_cleanup() {
 async fn reliability_kill_9_with_connections_then_restart_runs_their_cleanups() {
     let n = conns().min(500);
     let dir = tempfile::tempdir().unwrap();
-    let appid = SEED_APPID.to_string();
+    let appid = CHAT_APPID.to_string();
     let local = LocalProcess::start(dir.path(), &["--appid", &appid]);
-    let (_p, stack) = seed_project(None);
+    let (_p, stack) = chat_project(None);
     let url = deploy(&local, &stack);
     let clients = connect_many(&url, n).await;
     local.kill9();
