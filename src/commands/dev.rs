@@ -91,7 +91,9 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         source,
     })?;
     let cloud = open_cloud(&stack, &state, addr)?;
-    prepare_python(&cloud, global).await?;
+    super::prepare_python(&cloud, global)
+        .await
+        .map_err(Error::PythonUnavailable)?;
 
     let interrupted = interrupt_token();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -282,28 +284,6 @@ fn open_cloud(stack: &Stack, state: &StateDir, addr: SocketAddr) -> Result<Local
         path: data_dir,
         source: std::io::Error::other(e),
     })
-}
-
-/// Finds (and if need be installs) the functions' Python now, visibly.
-async fn prepare_python(cloud: &LocalCloud, global: &GlobalArgs) -> Result<(), Error> {
-    ui::status(global, "Preparing", "Python for the functions");
-    let started = Instant::now();
-    let python = cloud
-        .runtime()
-        .prepare()
-        .await
-        .map_err(Error::PythonUnavailable)?;
-    ui::status(
-        global,
-        "Ready",
-        &format!(
-            "Python {} ({}) in {:.1}s",
-            python.version,
-            python.interpreter.display(),
-            started.elapsed().as_secs_f64()
-        ),
-    );
-    Ok(())
 }
 
 /// Serves the project's `web/` (or the chat template's page) on loopback; returns its URL.

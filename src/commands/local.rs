@@ -180,25 +180,13 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
 
     // Python for the functions is found (and its packages installed) now, visibly, rather than
     // at the first invocation. Without it the control plane and COS still serve.
-    let started = std::time::Instant::now();
-    ui::status(global, "Preparing", "Python for the functions");
-    match cloud.runtime().prepare().await {
-        Ok(python) => ui::status(
-            global,
-            "Ready",
-            &format!(
-                "Python {} ({}) in {:.1}s",
-                python.version,
-                python.interpreter.display(),
-                started.elapsed().as_secs_f64()
-            ),
-        ),
-        Err(reason) => ui::warn(
+    if let Err(reason) = super::prepare_python(&cloud, global).await {
+        ui::warn(
             global,
             &format!(
                 "functions cannot run: {reason} (install Python 3 with venv and pip, or set CHATSTACK_PYTHON)"
             ),
-        ),
+        );
     }
 
     // The endpoint URL is the whole of stdout's first line, flushed before anything else.

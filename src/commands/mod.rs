@@ -209,6 +209,28 @@ fn confirm(
     }
 }
 
+/// Finds (and if need be installs) the local cloud's Python for functions now, with a status
+/// line before and the time it took after, instead of at the first invocation.
+async fn prepare_python(
+    cloud: &crate::localcloud::LocalCloud,
+    global: &GlobalArgs,
+) -> Result<(), String> {
+    ui::status(global, "Preparing", "Python for the functions");
+    let started = std::time::Instant::now();
+    let python = cloud.runtime().prepare().await?;
+    ui::status(
+        global,
+        "Ready",
+        &format!(
+            "Python {} ({}) in {:.1}s",
+            python.version,
+            python.interpreter.display(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(())
+}
+
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.
 async fn interrupted() {
     let ctrl_c = async {
