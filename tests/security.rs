@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::support::{Cloud, chatstack, default_options};
+use chatstack::localcloud::account::{DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY};
 
 /// Sends `request` as is and returns the status code and the body of the answer.
 pub fn raw_http(addr: SocketAddr, request: &str) -> (u16, String) {
@@ -365,4 +366,105 @@ fn local_raises_its_open_file_limit_and_reports_its_capacity() {
         stderr.contains(&format!("(open-file limit {hard})")),
         "capacity not reported:\n{stderr}"
     );
+}
+
+/// Every command, with `-vv` and with forced errors, against a stack whose `Conf` carries the
+/// secret key (as the article's does): the key and a session token never reach stdout, stderr
+/// or `.chatstack/`; state directories are `0700` and state files `0600`, and so is the local
+/// cloud's data directory.
+#[test]
+fn secrets_never_reach_output_or_state_and_state_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let cloud = crate::support::cloud();
+    let (dir, stack) = crate::support::chat_project(None);
+    let url = cloud.url();
+    let token = "TOKENchatstackTestSessionToken0123456789";
+    let wrong_key = "WRONGchatstackSecretKey0000000000";
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let out = crate::support::chatstack()
+            .arg("-c")
+            .arg(&stack)
+            .args(["--endpoint", &url])
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let mut seen = Vec::new();
+    for args in [
+        &["-vv", "plan"][..],
+        &["-vv", "--json", "deploy", "--yes"],
+        &["-vv", "info"],
+        &["-vv", "--json", "info"],
+        &["-vv", "logs", "ChatReg"],
+        &["-vv", "plan", "--detailed-exitcode"],
+    ] {
+        let (code, text) = run(args, &[]);
+        assert!(matches!(code, Some(0) | Some(2)), "{args:?}: {text}");
+        seen.push((args.join(" "), text));
+    }
+    // Forced errors: a wrong key, and temporary credentials the cloud does not know.
+    let (code, text) = run(
+        &["-vv", "info"],
+        &[
+            ("TENCENTCLOUD_SECRET_ID", DEFAULT_SECRET_ID),
+            ("TENCENTCLOUD_SECRET_KEY", wrong_key),
+        ],
+    );
+    assert_eq!(code, Some(3), "{text}");
+    seen.push(("wrong key".into(), text));
+    let (code, text) = run(
+        &["-vv", "info"],
+        &[
+            (
+                "TENCENTCLOUD_SECRET_ID",
+                "AKIDtmpchatstackNoSuchTemporaryKey",
+            ),
+            ("TENCENTCLOUD_SECRET_KEY", wrong_key),
+            ("TENCENTCLOUD_SESSION_TOKEN", token),
+        ],
+    );
+    assert_eq!(code, Some(3), "{text}");
+    seen.push(("bad token".into(), text));
+    let (code, text) = run(&["-vv", "remove", "--yes"], &[]);
+    assert_eq!(code, Some(0), "{text}");
+    seen.push(("remove".into(), text));
+
+    for (what, text) in &seen {
+        for secret in [DEFAULT_SECRET_KEY, wrong_key, token] {
+            assert!(!text.contains(secret), "`{what}` printed a secret:\n{text}");
+        }
+    }
+
+    // `.chatstack/` after a deploy (the journal is removed once nothing is left; deploy again).
+    let (code, text) = run(&["--json", "deploy", "--yes"], &[]);
+    assert_eq!(code, Some(0), "{text}");
+    let state = dir.path().join(".chatstack");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700, "{}", state.display());
+    let mut files = 0;
+    for entry in std::fs::read_dir(&state).unwrap() {
+        let path = entry.unwrap().path();
+        let body = std::fs::read(&path).unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            !body.contains(DEFAULT_SECRET_KEY),
+            "{} holds the key",
+            path.display()
+        );
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        files += 1;
+    }
+    assert!(files >= 2, "the journal and the lock");
+    assert_eq!(mode(&cloud.data_dir), 0o700, "the local cloud's data dir");
+    assert_eq!(mode(&cloud.data_dir.join("blobs")), 0o700);
+    assert_eq!(mode(&cloud.data_dir.join("localcloud.redb")), 0o600);
 }

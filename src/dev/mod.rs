@@ -37,10 +37,10 @@ impl Ports {
 
     /// Records the ports (best effort: losing them only costs stable URLs).
     pub fn save(&self, state_dir: &Path) {
-        let write = std::fs::create_dir_all(state_dir).and_then(|()| {
-            std::fs::write(
-                Self::path(state_dir),
-                serde_json::to_vec(self).unwrap_or_default(),
+        let write = crate::secret::create_private_dir(state_dir).and_then(|()| {
+            std::io::Write::write_all(
+                &mut crate::secret::private_file().open(Self::path(state_dir))?,
+                &serde_json::to_vec(self).unwrap_or_default(),
             )
         });
         if let Err(e) = write {

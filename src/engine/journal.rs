@@ -212,11 +212,11 @@ impl Journal {
             };
         }
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            crate::secret::create_private_dir(dir).map_err(io(dir))?;
         }
         let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(record).expect("record serializes");
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        let mut f = crate::secret::private_file().open(&tmp).map_err(io(&tmp))?;
         f.write_all(&bytes).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
         std::fs::rename(&tmp, &self.path).map_err(io(&self.path))
@@ -237,15 +237,13 @@ impl Lock {
         stage: &str,
         command: &str,
     ) -> Result<Lock, JournalError> {
-        std::fs::create_dir_all(state_dir).map_err(io(state_dir))?;
+        crate::secret::create_private_dir(state_dir).map_err(io(state_dir))?;
         let path = state_dir.join(format!("{stack}.{stage}.lock"));
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io(&path))?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(io(&path))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

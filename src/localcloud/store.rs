@@ -72,8 +72,10 @@ impl Store {
             path: dir.to_owned(),
             source,
         };
-        std::fs::create_dir_all(dir.join("blobs")).map_err(io)?;
+        crate::secret::create_private_dir(dir).map_err(io)?;
+        crate::secret::create_private_dir(&dir.join("blobs")).map_err(io)?;
         let db = Database::create(dir.join("localcloud.redb"))?;
+        crate::secret::make_private(&dir.join("localcloud.redb")).map_err(io)?;
         Ok(Store {
             db: Arc::new(db),
             dir: dir.to_owned(),
@@ -161,7 +163,7 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        let mut f = crate::secret::private_file().open(&tmp).map_err(io)?;
         f.write_all(data).map_err(io)?;
         f.sync_all().map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;

@@ -301,7 +301,8 @@ async fn spool(cloud: &LocalCloud, body: Body) -> Result<Spooled, CosError> {
         tracing::error!("cos: writing {}: {e}", path.display());
         CosError::internal("We encountered an internal error. Please try again.")
     };
-    let mut file = tokio::fs::File::create(&path).await.map_err(failed)?;
+    let mut file =
+        tokio::fs::File::from_std(crate::secret::private_file().open(&path).map_err(failed)?);
     // From here on the guard removes the file on every early return.
     let mut spooled = Spooled {
         path: path.clone(),

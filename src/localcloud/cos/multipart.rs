@@ -252,7 +252,9 @@ pub(super) fn complete(store: &Store, req: &Req) -> Result<Response, CosError> {
         let path = path.to_owned();
         move |source| StoreError::Io { path, source }
     };
-    let mut out = std::fs::File::create(&joined).map_err(io(&joined))?;
+    let mut out = crate::secret::private_file()
+        .open(&joined)
+        .map_err(io(&joined))?;
     let cleanup = JoinedFile(joined.clone());
     let mut size = 0u64;
     let mut md5s = Vec::new();
