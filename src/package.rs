@@ -305,9 +305,29 @@ fn collect(function: &Function) -> Result<Vec<(String, PathBuf)>, Error> {
         .follow_links(true)
         .overrides(overrides)
         .build();
+    // Symlinks are followed, but only within codeUri: a link to a file elsewhere (a key in
+    // ~/.ssh, say) would upload it with the function.
+    let root = dir.canonicalize().map_err(|e| walk_err(e.to_string()))?;
     let mut files = Vec::new();
     for entry in walker {
         let entry = entry.map_err(|e| walk_err(e.to_string()))?;
+        if entry.path_is_symlink() {
+            let target = entry.path().canonicalize().map_err(|e| {
+                walk_err(format!(
+                    "{}: a broken symlink ({e})",
+                    entry.path().display()
+                ))
+            })?;
+            if !target.starts_with(&root) {
+                return Err(walk_err(format!(
+                    "{} is a symlink to {}, outside codeUri: copy the file in, exclude it, or \
+                     point codeUri at a directory that holds both",
+                    entry.path().display(),
+                    target.display()
+                )));
+            }
+        }
+        // Devices, FIFOs and sockets are not code (and reading a FIFO would block).
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
@@ -671,6 +691,37 @@ mod tests {
         // Other runtimes are not read.
         fs::write(a.path().join("index.js"), "exports.x = 1\n").unwrap();
         assert!(package(&function(a.path(), "index.main_handler", "Nodejs18.15")).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_followed_inside_code_uri_and_refused_out_of_it() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("id_rsa"), "PRIVATE").unwrap();
+        let a = tempfile::tempdir().unwrap();
+        fs::write(
+            a.path().join("reg.py"),
+            "def main_handler(e, c):\n    return 1\n",
+        )
+        .unwrap();
+        fs::create_dir(a.path().join("lib")).unwrap();
+        fs::write(a.path().join("lib/util.py"), "X = 1\n").unwrap();
+        std::os::unix::fs::symlink(a.path().join("lib/util.py"), a.path().join("util.py")).unwrap();
+        let p = package(&function(a.path(), "reg.main_handler", "Python3.9")).unwrap();
+        assert!(p.files.contains(&"util.py".to_owned()), "{:?}", p.files);
+
+        std::os::unix::fs::symlink(outside.path().join("id_rsa"), a.path().join("key")).unwrap();
+        let e = package(&function(a.path(), "reg.main_handler", "Python3.9")).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Walk { .. }), "{msg}");
+        assert!(msg.contains("outside codeUri"), "{msg}");
+        assert!(!msg.contains("PRIVATE"), "{msg}");
+
+        fs::remove_file(a.path().join("key")).unwrap();
+        std::os::unix::fs::symlink(a.path().join("gone"), a.path().join("dangling")).unwrap();
+        let e = package(&function(a.path(), "reg.main_handler", "Python3.9")).unwrap_err();
+        // The walker reports it, naming the link.
+        assert!(e.to_string().contains("dangling"), "{e}");
     }
 
     #[test]
