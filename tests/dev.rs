@@ -244,15 +244,16 @@ async fn init_then_dev_chats_reloads_code_without_dropping_sockets_and_removes()
     }
 
     let endpoint = dev.ready["endpoint"].as_str().unwrap().to_owned();
-    let deployed_code = || {
+    // `info --json` against dev's local cloud, from the project.
+    let info = || -> Value {
         let out = chatstack()
             .current_dir(&project)
             .args(["--endpoint", &endpoint, "--json", "info"])
             .output()
             .unwrap();
-        let info: Value = serde_json::from_slice(&out.stdout).unwrap();
-        info["functions"][1]["codeSha256"].clone()
+        serde_json::from_slice(&out.stdout).unwrap()
     };
+    let deployed_code = || info()["functions"][1]["codeSha256"].clone();
     let code_before = deployed_code();
     assert!(code_before.is_string(), "{code_before}");
 
@@ -326,12 +327,7 @@ async fn init_then_dev_chats_reloads_code_without_dropping_sockets_and_removes()
         "remove: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = chatstack()
-        .current_dir(&project)
-        .args(["--endpoint", &endpoint, "--json", "info"])
-        .output()
-        .unwrap();
-    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let info = info();
     assert_eq!(info["deployed"], false, "{info}");
     assert!(
         info["functions"]

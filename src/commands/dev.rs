@@ -78,18 +78,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
                 .to_owned(),
         });
     }
-    let listener = match args.listen {
-        Some(addr) => tokio::net::TcpListener::bind(addr).await,
-        None => dev::bind_loopback(ports.cloud).await,
-    }
-    .map_err(|source| Error::Io {
-        path: PathBuf::from(args.listen.map_or("127.0.0.1".into(), |a| a.to_string())),
-        source,
-    })?;
-    let addr = listener.local_addr().map_err(|source| Error::Io {
-        path: PathBuf::from("listener"),
-        source,
-    })?;
+    let (listener, addr) = listen(args.listen, ports.cloud).await?;
     let cloud = open_cloud(&stack, &state, addr)?;
     super::prepare_python(&cloud, global)
         .await
@@ -259,11 +248,7 @@ fn example(name: &str, global: &GlobalArgs) -> Result<PathBuf, Error> {
 /// The local cloud runs Python functions only: say so before deploying, not on the first
 /// connection.
 fn check_runtimes(stack: &Stack) -> Result<(), Error> {
-    match stack
-        .functions
-        .iter()
-        .find(|f| !f.runtime.starts_with("Python"))
-    {
+    match super::not_runnable_locally(stack).next() {
         Some(f) => Err(Error::LocalRuntime {
             function: f.name.clone(),
             runtime: f.runtime.clone(),
@@ -286,6 +271,25 @@ fn open_cloud(stack: &Stack, state: &StateDir, addr: SocketAddr) -> Result<Local
     })
 }
 
+/// Binds `addr`, else loopback on `port` (a free port when it is taken); returns the address
+/// bound.
+async fn listen(
+    addr: Option<SocketAddr>,
+    port: u16,
+) -> Result<(tokio::net::TcpListener, SocketAddr), Error> {
+    let io = |source| Error::Io {
+        path: PathBuf::from(addr.map_or_else(|| format!("127.0.0.1:{port}"), |a| a.to_string())),
+        source,
+    };
+    let listener = match addr {
+        Some(addr) => tokio::net::TcpListener::bind(addr).await,
+        None => dev::bind_loopback(port).await,
+    }
+    .map_err(io)?;
+    let bound = listener.local_addr().map_err(io)?;
+    Ok((listener, bound))
+}
+
 /// Serves the project's `web/` (or the chat template's page) on loopback; returns its URL.
 async fn serve_page(page: &Page, stack: &Stack, port: u16) -> Result<url::Url, Error> {
     let web = project_dir(stack).join("web");
@@ -294,14 +298,7 @@ async fn serve_page(page: &Page, stack: &Stack, port: u16) -> Result<url::Url, E
     } else {
         page::Source::Builtin(crate::template::builtin_page())
     };
-    let listener = dev::bind_loopback(port).await.map_err(|source| Error::Io {
-        path: PathBuf::from("127.0.0.1"),
-        source,
-    })?;
-    let addr = listener.local_addr().map_err(|source| Error::Io {
-        path: PathBuf::from("listener"),
-        source,
-    })?;
+    let (listener, addr) = listen(None, port).await?;
     let app = page.router(source);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

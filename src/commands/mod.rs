@@ -78,12 +78,12 @@ fn print_warnings(global: &GlobalArgs, stack: &Stack) {
         ui::warn(global, &format!("{}: {}", w.location, w.message));
     }
     // A local cloud runs Python functions only: say so now, not on the first connection.
-    if global.endpoint.as_ref().is_some_and(is_loopback) {
-        for f in stack
-            .functions
-            .iter()
-            .filter(|f| !f.runtime.starts_with("Python"))
-        {
+    if global
+        .endpoint
+        .as_ref()
+        .is_some_and(tencent::http::is_loopback)
+    {
+        for f in not_runnable_locally(stack) {
             ui::warn(
                 global,
                 &format!(
@@ -93,16 +93,6 @@ fn print_warnings(global: &GlobalArgs, stack: &Stack) {
                 ),
             );
         }
-    }
-}
-
-/// Whether `url` points at this machine (where a local cloud runs).
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 
@@ -207,6 +197,14 @@ fn confirm(
     } else {
         Err(Error::Declined)
     }
+}
+
+/// The functions a local cloud cannot run: it runs Python functions only.
+fn not_runnable_locally(stack: &Stack) -> impl Iterator<Item = &crate::config::Function> {
+    stack
+        .functions
+        .iter()
+        .filter(|f| !f.runtime.starts_with("Python"))
 }
 
 /// Finds (and if need be installs) the local cloud's Python for functions now, with a status

@@ -372,11 +372,7 @@ impl Error {
         let Kind::Transport(e) = &self.0.kind else {
             return false;
         };
-        e.url().and_then(|u| u.host()).is_some_and(|h| match h {
-            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-            url::Host::Ipv4(ip) => ip.is_loopback(),
-            url::Host::Ipv6(ip) => ip.is_loopback(),
-        })
+        e.url().is_some_and(super::http::is_loopback)
     }
 
     /// The request never got an answer (network, DNS, TLS, timeout).
