@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)]
 
 mod browser;
+mod census;
 mod chat;
 mod chat_failures;
 mod chat_fanout;
