@@ -8,6 +8,7 @@ mod chat;
 mod chat_failures;
 mod chat_fanout;
 mod deploy;
+mod deploy_concurrency;
 mod deploy_faults;
 mod dev;
 mod info;

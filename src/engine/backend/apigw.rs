@@ -47,6 +47,10 @@ const QUALIFIER: &str = "$LATEST";
 /// sent, each after a look-up found that the previous one with an unknown outcome did not
 /// happen.
 const UNKNOWN_OUTCOME_ATTEMPTS: u32 = 4;
+/// How long a run that created the stack's service waits before looking for a namesake created
+/// at the same time by another run ([`settle`]): more than the one-second resolution of
+/// `CreatedTime`.
+const SETTLE_WAIT: Duration = Duration::from_millis(1100);
 
 /// The API Gateway backend.
 #[derive(Debug, Clone, Copy)]
@@ -188,6 +192,8 @@ struct Live {
     outer_sub_domain: Option<String>,
     protocol: Option<String>,
     api_id: Option<String>,
+    /// The service is another run's ([`settle`]): its API may exist already.
+    adopted: bool,
 }
 
 /// API Gateway's typed steps for one deploy.
@@ -275,6 +281,7 @@ impl GatewayPlan {
                 api_id: observed
                     .and_then(|g| g.api.as_ref())
                     .map(|a| a.api_id.clone()),
+                adopted: false,
             })),
         }
     }
@@ -408,16 +415,68 @@ async fn ensure_service(cx: Arc<ApplyCx>, live: Arc<Mutex<Live>>) -> Result<(), 
             Err(e) => return Err(Error::from_gateway_create(e)),
         }
     };
+    // Service names are not unique: a run with no state of its own (another CI runner) that
+    // observed the stack before this one created its service creates a second one. Settle
+    // on the oldest.
+    let (id, domain, protocol, adopted) = match settle(&cx, &tags, &id).await? {
+        Some(s) => (s.service_id, s.outer_sub_domain, s.protocol, true),
+        None => (id, domain, protocol, false),
+    };
     cx.set_outputs(|o| o.service_id = Some(id.clone()));
     {
         let mut l = live.lock().expect("gateway state");
         l.service_id = Some(id.clone());
         l.outer_sub_domain = Some(domain);
         l.protocol = Some(protocol);
+        l.adopted = adopted;
     }
     cx.record(|r| {
         r.entry.insert(SERVICE_ID.to_owned(), id);
     })
+}
+
+/// The order in which services of one stack and stage rank: the oldest first (`CreatedTime`,
+/// whole seconds), the smaller id on a tie. Every run ranks them alike.
+fn seniority(s: &ServiceSummary) -> (&str, &str) {
+    (s.created_time.as_str(), s.service_id.as_str())
+}
+
+/// After this run created service `own`: when another service carries our tags and ranks
+/// before it ([`seniority`]), deletes `own` (it has no API and no release yet) and returns that
+/// one to use instead; `None` to keep `own`.
+///
+/// It first waits [`SETTLE_WAIT`]: any service created after the look-up then has a later
+/// `CreatedTime` second than `own`, so it ranks after `own` and its creator yields. Every
+/// service that ranks before `own` was created before the look-up and is seen by it. So of
+/// runs racing to create the stack's service, exactly one keeps its own — the one whose
+/// service ranks first — and the others delete theirs and use it.
+async fn settle(
+    cx: &ApplyCx,
+    tags: &[(&str, &str)],
+    own: &str,
+) -> Result<Option<ServiceSummary>, Error> {
+    tokio::select! {
+        () = tokio::time::sleep(SETTLE_WAIT) => {}
+        () = cx.cancel.cancelled() => return Err(Error::Interrupted),
+    }
+    let apigw = cx.cloud.apigateway();
+    let services = apigw.find_services_by_tags(tags).await?;
+    let Some(first) = services
+        .iter()
+        .min_by(|a, b| seniority(a).cmp(&seniority(b)))
+    else {
+        return Ok(None);
+    };
+    if first.service_id == own || !services.iter().any(|s| s.service_id == own) {
+        return Ok(None);
+    }
+    tracing::info!(
+        own,
+        kept = %first.service_id,
+        "another run created this stage's gateway service first: deleting ours and using it"
+    );
+    apigw.delete_service(own).await?;
+    Ok(Some(first.clone()))
 }
 
 fn api_spec(stack: &Stack, service_id: &str) -> ApiSpec {
@@ -444,29 +503,44 @@ fn api_spec(stack: &Stack, service_id: &str) -> ApiSpec {
 
 async fn ensure_api(cx: Arc<ApplyCx>, live: Arc<Mutex<Live>>, create: bool) -> Result<(), Error> {
     let apigw = cx.cloud.apigateway();
-    let (service_id, api_id) = {
+    let (service_id, api_id, adopted) = {
         let l = live.lock().expect("gateway state");
-        (l.service_id.clone(), l.api_id.clone())
+        (l.service_id.clone(), l.api_id.clone(), l.adopted)
     };
     let service_id = service_id.expect("the service step ran first");
     let spec = api_spec(&cx.stack, &service_id);
+    let path = &cx.stack.gateway.websocket.path;
+    let find = || async {
+        let apis = apigw.list_apis(&service_id).await?;
+        Ok::<_, tencent::Error>(
+            apis.into_iter()
+                .find(|a| &a.path == path && a.protocol.eq_ignore_ascii_case("WEBSOCKET"))
+                .map(|a| a.api_id),
+        )
+    };
+    // Another run's service (see `settle`) may have its API already.
     let api_id = match api_id.filter(|_| !create) {
+        None if adopted => find().await?,
+        other => other,
+    };
+    let api_id = match api_id.filter(|_| !create || adopted) {
         // Like CreateService: after an unknown outcome, look for the API before sending again.
         None => {
-            let path = &cx.stack.gateway.websocket.path;
             let mut attempt = 1;
             loop {
                 match apigw.create_api(&spec).await {
                     Ok(created) => break created.api_id,
                     Err(e) if e.is_outcome_unknown() && attempt < UNKNOWN_OUTCOME_ATTEMPTS => {
-                        let found = apigw.list_apis(&service_id).await?.into_iter().find(|a| {
-                            &a.path == path && a.protocol.eq_ignore_ascii_case("WEBSOCKET")
-                        });
-                        if let Some(a) = found {
-                            break a.api_id;
+                        if let Some(id) = find().await? {
+                            break id;
                         }
                         attempt += 1;
                     }
+                    // The other run of an adopted service created it meanwhile.
+                    Err(e) if adopted && !e.is_retryable() => match find().await? {
+                        Some(id) => break id,
+                        None => return Err(Error::from_gateway_create(e)),
+                    },
                     Err(e) => return Err(Error::from_gateway_create(e)),
                 }
             }
@@ -709,7 +783,12 @@ async fn observe_gateway(stack: &Stack, cloud: &TencentCloud) -> Result<Option<G
     let untagged_namesake = |s: &&ServiceSummary| {
         s.service_name == stack.gateway.service_name && s.tag(tags::STAGE).is_none()
     };
-    let (service, tagged) = match services.iter().find(ours) {
+    // Should two runs ever have left two, the one `settle` keeps.
+    let oldest = services
+        .iter()
+        .filter(ours)
+        .min_by(|a, b| seniority(a).cmp(&seniority(b)));
+    let (service, tagged) = match oldest {
         Some(s) => (s, true),
         None => match services.iter().find(untagged_namesake) {
             Some(s) => (s, false),
