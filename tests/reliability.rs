@@ -64,6 +64,41 @@ fn open_records(dir: &Path) -> usize {
     open::all(&Store::open(dir).unwrap()).unwrap().len()
 }
 
+/// [`open_records`] once no process holds the store any more; panics naming the processes that
+/// still hold files of `dir` after 20 s.
+fn open_records_after(dir: &Path) -> usize {
+    let started = Instant::now();
+    loop {
+        match Store::open(dir) {
+            Ok(store) => {
+                if started.elapsed() > Duration::from_millis(100) {
+                    eprintln!("the store was held {:?} after the kill", started.elapsed());
+                }
+                return open::all(&store).unwrap().len();
+            }
+            Err(e) if started.elapsed() > Duration::from_secs(20) => {
+                let mut holders = Vec::new();
+                for p in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+                        continue;
+                    };
+                    for fd in fds.flatten() {
+                        if std::fs::read_link(fd.path()).is_ok_and(|t| t.starts_with(dir)) {
+                            let cmd = std::fs::read_to_string(p.path().join("cmdline"))
+                                .unwrap_or_default()
+                                .replace('\0', " ");
+                            holders.push(format!("{}: {cmd}", p.file_name().to_string_lossy()));
+                            break;
+                        }
+                    }
+                }
+                panic!("{e}; holders: {holders:#?}");
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
 /// SIGTERM, then the exit status within `within`.
 fn terminate(local: &mut LocalProcess, within: Duration) -> Duration {
     let started = Instant::now();
@@ -230,4 +265,250 @@ fn reliability_slow_sockets_flood() {
     drop(slow);
     assert!(during == 503 || during == 200, "{during}");
     assert_eq!(after.0, 200);
+}
+
+/// Our provider for the local cloud at `addr`, without retries (a dead cloud must fail fast,
+/// and a write that did not answer must not be resent behind our back).
+fn client_without_retries(
+    addr: std::net::SocketAddr,
+) -> chatstack::providers::tencent::TencentCloud {
+    use chatstack::localcloud::account::{DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY};
+    use chatstack::providers::tencent::{Credentials, RateLimiter, RetryPolicy, TencentCloud};
+    TencentCloud::with_options(
+        Credentials::new(
+            DEFAULT_SECRET_ID,
+            chatstack::secret::Secret::new(DEFAULT_SECRET_KEY),
+            None,
+        ),
+        "ap-guangzhou",
+        Some(format!("http://{addr}").parse().unwrap()),
+        RetryPolicy::none(),
+        RateLimiter::default(),
+    )
+    .unwrap()
+}
+
+/// A one-file function zip.
+fn tiny_zip() -> String {
+    use std::io::Write as _;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("index.py", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    zip.write_all(b"def main_handler(event, context):\n    return 'ok'\n")
+        .unwrap();
+    let bytes = zip.finish().unwrap().into_inner();
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
+}
+
+/// What the load acknowledged before the kill.
+#[derive(Debug, Default)]
+struct Acked {
+    functions: Vec<String>,
+    objects: Vec<(String, Vec<u8>)>,
+    chat_messages: usize,
+}
+
+const LOAD_BUCKET: &str = "load-1256773370";
+
+/// One round: deploy the chat stack to the real `chatstack local`, open `conns` WebSocket
+/// connections, then for `load` run four control-plane writers (CreateFunction), four COS
+/// writers (PUT, 1–64 KiB each) and two chatting clients at once, and `kill -9` the cloud in
+/// the middle of it. Restarted on the same data dir, it must hold every function whose
+/// CreateFunction answered (listed through the official SDK) and every object whose PUT got
+/// 200, byte for byte, and it must run the cleanup of each of the `conns` connections open at
+/// the kill: no connection record left, and ChatClean deleted every registry object ChatReg
+/// wrote. Returns (functions created, objects put, chat messages sent, cleanup time after
+/// restart).
+async fn kill_9_under_load_once(conns: usize, load: Duration) -> (usize, usize, usize, Duration) {
+    use futures_util::SinkExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let appid = CHAT_APPID.to_string();
+    let local = LocalProcess::start(dir.path(), &["--appid", &appid]);
+    let (_p, stack) = chat_project(None);
+    let url = deploy(&local, &stack);
+    let tc = client_without_retries(local.addr);
+    tc.cos()
+        .put_bucket(LOAD_BUCKET, "ap-guangzhou")
+        .await
+        .unwrap();
+    let mut clients = connect_many(&url, conns).await;
+    let talkers: Vec<_> = clients.drain(..2.min(conns)).collect();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(std::sync::Mutex::new(Acked::default()));
+    let zip = tiny_zip();
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let (tc, stop, acked, zip) = (tc.clone(), stop.clone(), acked.clone(), zip.clone());
+        tasks.push(tokio::spawn(async move {
+            let scf = tc.scf();
+            for i in 0.. {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let name = format!("load-{w}-{i}");
+                let req = chatstack::providers::tencent::scf::CreateFunctionRequest {
+                    function_name: name.clone(),
+                    code: chatstack::providers::tencent::scf::Code {
+                        zip_file: Some(zip.clone()),
+                        ..Default::default()
+                    },
+                    handler: Some("index.main_handler".to_owned()),
+                    runtime: Some("Python3.9".to_owned()),
+                    ..Default::default()
+                };
+                match scf.create_function(&req).await {
+                    Ok(()) => acked.lock().unwrap().functions.push(name),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    for w in 0..4 {
+        let (tc, stop, acked) = (tc.clone(), stop.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            let cos = tc.cos();
+            for i in 0.. {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let key = format!("w{w}/{i}");
+                let len = 1024 + (w * 7919 + i * 104_729) % (63 * 1024);
+                let body: Vec<u8> = (0..len).map(|j| (j * 31 + i + w) as u8).collect();
+                let put = cos
+                    .put_object(
+                        LOAD_BUCKET,
+                        "ap-guangzhou",
+                        &key,
+                        bytes::Bytes::from(body.clone()),
+                        "application/octet-stream",
+                    )
+                    .await;
+                match put {
+                    Ok(_) => acked.lock().unwrap().objects.push((key, body)),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    for (t, mut client) in talkers.into_iter().enumerate() {
+        let (stop, acked) = (stop.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let msg = format!("talker {t} message {i}");
+                if client.send(Message::text(msg)).await.is_err() {
+                    break;
+                }
+                acked.lock().unwrap().chat_messages += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(load).await;
+    tokio::task::spawn_blocking(move || local.kill9())
+        .await
+        .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(30), t).await;
+    }
+    drop(clients);
+    let left = open_records_after(dir.path());
+    assert_eq!(left, conns, "connections recorded as open after the kill");
+
+    let started = Instant::now();
+    let second = LocalProcess::start(dir.path(), &["--appid", &appid]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let stderr = second.stderr();
+        if stderr.contains(&format!(
+            "ran the cleanup function of {conns} connection(s)"
+        )) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cleanups not done:\n{stderr}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cleaned_in = started.elapsed();
+
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    assert!(
+        !acked.functions.is_empty() && !acked.objects.is_empty(),
+        "the load acknowledged nothing: {acked:?}"
+    );
+    let addr = second.addr;
+    let census = tokio::task::spawn_blocking(move || {
+        crate::census::take(addr, &[crate::census::BUCKET, LOAD_BUCKET])
+    })
+    .await
+    .unwrap();
+    for name in &acked.functions {
+        assert!(
+            census.function(name).is_some(),
+            "CreateFunction {name} answered before the kill, gone after the restart\n{}",
+            census.summary()
+        );
+    }
+    let tc = client_without_retries(second.addr);
+    for (key, body) in &acked.objects {
+        let got = tc
+            .cos()
+            .get_object(LOAD_BUCKET, "ap-guangzhou", key)
+            .await
+            .unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(body.as_slice()),
+            "PUT {key} got 200 before the kill"
+        );
+    }
+    // ChatClean deleted each connection's registry object.
+    assert_eq!(
+        census.0["buckets"][crate::census::BUCKET]["objects"],
+        0,
+        "registry objects left: {}",
+        census.summary()
+    );
+    second.kill9();
+    assert_eq!(open_records_after(dir.path()), 0, "connection records left");
+    (
+        acked.functions.len(),
+        acked.objects.len(),
+        acked.chat_messages,
+        cleaned_in,
+    )
+}
+
+/// The local cloud itself killed under load (issue 11): see [`kill_9_under_load_once`]. The
+/// default run is a slice: one round, 20 connections, 1.5 s of load. The full campaign:
+/// `CHATSTACK_KILL_LOAD_ROUNDS=10 CHATSTACK_KILL_LOAD_CONNS=200 cargo test --test integration
+/// the_local_cloud_killed_under_load -- --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_cloud_killed_under_load_loses_nothing_acknowledged_and_runs_every_cleanup() {
+    let var = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let rounds = var("CHATSTACK_KILL_LOAD_ROUNDS", 1);
+    let conns = var("CHATSTACK_KILL_LOAD_CONNS", 20) as usize;
+    for round in 1..=rounds {
+        // Kill at a different moment of the load each round.
+        let load = Duration::from_millis(1000 + 250 * ((round - 1) % 5));
+        let (functions, objects, messages, cleaned) = kill_9_under_load_once(conns, load).await;
+        crate::support::note(&format!(
+            "kill -9 under load, round {round} (killed {load:?} into the load): {functions} \
+             CreateFunction and {objects} COS PUT acknowledged, all there after the restart; \
+             {messages} chat messages sent; {conns} connections' cleanups ran {cleaned:?} after \
+             the restart began"
+        ));
+    }
 }
