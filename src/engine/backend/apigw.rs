@@ -536,10 +536,11 @@ async fn ensure_api(cx: Arc<ApplyCx>, live: Arc<Mutex<Live>>, create: bool) -> R
                         }
                         attempt += 1;
                     }
-                    // The other run of an adopted service created it meanwhile.
-                    Err(e) if adopted && !e.is_retryable() => match find().await? {
-                        Some(id) => break id,
-                        None => return Err(Error::from_gateway_create(e)),
+                    // Another run sharing the service (see `settle`: the one that adopted
+                    // it, or the one whose it was) created it meanwhile.
+                    Err(e) if !e.is_retryable() && !e.is_auth_failure() => match find().await {
+                        Ok(Some(id)) => break id,
+                        _ => return Err(Error::from_gateway_create(e)),
                     },
                     Err(e) => return Err(Error::from_gateway_create(e)),
                 }
