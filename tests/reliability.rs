@@ -1,6 +1,7 @@
 //! Measurements behind RELIABILITY.md: the real `chatstack local` binary, the article's stack
-//! and its Python functions, attacked the ways issue 11 describes. Heavy; run explicitly:
-//! `cargo test --test integration reliability_ -- --ignored --nocapture`.
+//! and its Python functions, attacked the ways issue 11 describes. The heavy ones are ignored;
+//! run explicitly: `cargo test --test integration reliability_ -- --ignored --nocapture`. The
+//! `kill -9` under load runs a slice by default (its doc comment says how to run all of it).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
