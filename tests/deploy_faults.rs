@@ -72,6 +72,20 @@ pub(crate) fn command(cloud: &Cloud, stack: &Path, args: &[&str]) -> Command {
         .args(args)
         .env("RUST_LOG", "chatstack=debug")
         .stdin(Stdio::null());
+    // A child inherits an ignored SIGINT (a non-interactive shell's `cmd &` ignores it) and
+    // would then ignore the campaign's SIGINTs until chatstack installs its own handler: give
+    // it the default disposition, as a terminal's Ctrl-C finds it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: `signal` is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    }
     cmd
 }
 
