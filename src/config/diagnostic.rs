@@ -15,6 +15,8 @@ use super::raw::{self, Span, SyntaxError};
 pub enum ErrorKind {
     /// The file could not be read.
     Io,
+    /// The file is not UTF-8 text (UTF-16, Latin-1, binary).
+    Encoding,
     /// Not valid YAML (bad indentation, tabs, unclosed brackets, unknown anchors, …).
     Syntax,
     /// The same key twice in one mapping.
@@ -90,6 +92,7 @@ impl ErrorKind {
     pub fn code(self) -> &'static str {
         match self {
             ErrorKind::Io => "io",
+            ErrorKind::Encoding => "encoding",
             ErrorKind::Syntax => "syntax",
             ErrorKind::DuplicateKey => "duplicate_key",
             ErrorKind::WrongType => "wrong_type",
@@ -192,6 +195,25 @@ impl Error {
             span: None,
             source_code: None,
             io: Some(err),
+        }))
+    }
+
+    /// The file's bytes are not UTF-8: `line`/`col` (1-based) is where the first bad byte is,
+    /// `what` says what the bytes look like instead.
+    pub(crate) fn encoding(file: &str, line: usize, col: usize, what: &str) -> Self {
+        Error(Box::new(Inner {
+            kind: ErrorKind::Encoding,
+            message: format!("the stack file is not UTF-8 text: {what}"),
+            file: file.to_owned(),
+            yaml_path: None,
+            help: Some(
+                "save the stack file as UTF-8 (YAML's encoding; editors offer it under \"Save with encoding\")"
+                    .to_owned(),
+            ),
+            line_col: Some((line, col)),
+            span: None,
+            source_code: None,
+            io: None,
         }))
     }
 
