@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+mod bad_input;
 mod browser;
 mod census;
 mod chat;
