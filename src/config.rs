@@ -16,7 +16,7 @@ mod resolve;
 
 pub use diagnostic::{Error, ErrorKind};
 pub use model::*;
-pub use resolve::{DEFERRED_RESERVE, ENV_LIMIT, RUNTIMES, suggest};
+pub use resolve::{DEFERRED_RESERVE, suggest};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::providers::tencent::Error;
 use crate::providers::tencent::scf::{GetFunctionLogsRequest, Scf};
+use crate::providers::tencent::{Error, time};
 
 /// The window GetFunctionLogs accepts between StartTime and EndTime.
 pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -42,21 +42,14 @@ pub struct Entry {
     pub log: String,
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in Beijing time (UTC+8), the form of StartTime/EndTime.
-pub fn beijing(unix_secs: i64) -> String {
-    jiff::Timestamp::from_second(unix_secs.saturating_add(8 * 3600))
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-}
-
 /// StartTime/EndTime for a query at `now` (Unix seconds): nothing without `--since` (the
-/// newest [`PAGE`] invocations), else `[now - since, now]`.
+/// newest [`PAGE`] invocations), else `[now - since, now]` in Beijing time ([`time::format`]).
 pub fn window(now: i64, since: Option<Duration>) -> (Option<String>, Option<String>) {
     match since {
         None => (None, None),
         Some(d) => {
             let d = i64::try_from(d.min(MAX_WINDOW).as_secs()).unwrap_or(86_400);
-            (Some(beijing(now - d)), Some(beijing(now)))
+            (Some(time::format(now - d)), Some(time::format(now)))
         }
     }
 }

@@ -90,11 +90,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         let _ = stop_rx.await;
     }));
     let client = TencentCloud::new(
-        Credentials::new(
-            account::DEFAULT_SECRET_ID,
-            crate::secret::Secret::new(account::DEFAULT_SECRET_KEY),
-            None,
-        ),
+        Credentials::local_default(),
         &stack.region,
         Some(
             cloud

@@ -12,6 +12,7 @@ use crate::cli::GlobalArgs;
 use crate::error::Error;
 use crate::localcloud::account::{self, KeyPair};
 use crate::localcloud::{self, ApigwMode, LocalCloud, Options, faults, latency};
+use crate::providers::tencent::credentials::LOCAL_SECRET_ID;
 use crate::ui;
 
 /// How long in-flight requests get to finish after Ctrl-C, once the WebSocket connections'
@@ -136,11 +137,7 @@ fn check_exposure(listen: SocketAddr, allow_remote: bool, default_pair: bool) ->
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let credentials = KeyPair::from_env(|k| std::env::var(k).ok());
     let secret_id = credentials.secret_id.clone();
-    check_exposure(
-        args.listen,
-        args.allow_remote,
-        secret_id == account::DEFAULT_SECRET_ID,
-    )?;
+    check_exposure(args.listen, args.allow_remote, secret_id == LOCAL_SECRET_ID)?;
     let opts = Options {
         data_dir: args.data_dir.clone(),
         appid: args.appid,
@@ -261,7 +258,7 @@ fn print_summary(
     secret_id: &str,
     capacity: usize,
 ) {
-    let source = if secret_id == account::DEFAULT_SECRET_ID {
+    let source = if secret_id == LOCAL_SECRET_ID {
         "the documented default pair"
     } else {
         "from TENCENTCLOUD_SECRET_ID/KEY"
@@ -337,14 +334,14 @@ async fn serve_until_interrupted(
 
 #[cfg(test)]
 mod tests {
-    use crate::localcloud::account;
+    use crate::providers::tencent::credentials::{LOCAL_SECRET_ID, LOCAL_SECRET_KEY};
 
     #[test]
     fn help_names_the_default_pair_the_account_accepts() {
         let help = <super::Args as clap::Args>::augment_args(clap::Command::new("local"))
             .render_help()
             .to_string();
-        assert!(help.contains(account::DEFAULT_SECRET_ID), "{help}");
-        assert!(help.contains(account::DEFAULT_SECRET_KEY), "{help}");
+        assert!(help.contains(LOCAL_SECRET_ID), "{help}");
+        assert!(help.contains(LOCAL_SECRET_KEY), "{help}");
     }
 }

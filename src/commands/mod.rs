@@ -108,13 +108,10 @@ fn connect(global: &GlobalArgs, stack: &Stack) -> Result<TencentCloud, Error> {
         {
             // With `--endpoint` and no credentials anywhere, use the local cloud's documented
             // default pair (DESIGN §7), so `chatstack --endpoint … deploy` just works locally.
-            Err(e) if e.is_missing() && global.endpoint.is_some() => {
-                let pair = crate::localcloud::account::KeyPair::default_pair();
-                tencent::Resolved {
-                    credentials: tencent::Credentials::new(pair.secret_id, pair.secret_key, None),
-                    region: None,
-                }
-            }
+            Err(e) if e.is_missing() && global.endpoint.is_some() => tencent::Resolved {
+                credentials: tencent::Credentials::local_default(),
+                region: None,
+            },
             other => other?,
         };
     tracing::info!(source = %resolved.credentials.source, "using credentials");

@@ -4,14 +4,16 @@
 //! resolves `${…}` on the located tree; the resolved tree is then typed against the
 //! component's field table. Nothing downstream re-validates.
 //!
-//! Limits and rules applied here (tencent/API-FACTS.md §2.1, §2.7, §5.1):
-//! - function name: 2–60 characters of letters, digits, `-`, `_`, starting with a letter, not
-//!   ending with `-` or `_`;
-//! - runtime: one of [`RUNTIMES`] (matched exactly; a case-insensitive match is suggested);
-//! - timeout 1–900 s (default 3); memorySize 64 or 128–3072 MB in steps of 128 (default 128);
-//! - environment keys `[A-Za-z][A-Za-z0-9_]*`, not starting with `SCF_`, `QCLOUD_` or
-//!   `TENCENTCLOUD_`; the sum of key and value bytes at most 4096, where a value that waits for
-//!   a gateway output counts [`DEFERRED_RESERVE`] bytes for it (a push-back URL is ~75 bytes);
+//! SCF's limits come from [`limits`] (tencent/API-FACTS.md §2.1, §2.7), shared with the local
+//! cloud:
+//! - function name: [`limits::function_name_problem`];
+//! - runtime: one of [`limits::creatable_runtimes`] (matched exactly; a case-insensitive match
+//!   is suggested; a retired runtime is named as such);
+//! - timeout [`limits::TIMEOUT_SECS`]; memorySize [`limits::is_memory_size`];
+//! - environment keys [`limits::is_env_key`], none with a [`limits::reserved_env_prefix`]; the
+//!   sum of key and value bytes at most [`limits::ENV_LIMIT_BYTES`], where a value that waits
+//!   for a gateway output counts [`DEFERRED_RESERVE`] bytes for it (a push-back URL is ~75
+//!   bytes);
 //! - bucket: lowercase letters, digits and `-`, not starting or ending with `-`, at most 50
 //!   characters before the `-APPID` suffix; a trailing `-` + 7–12 digits is taken as the APPID.
 
@@ -22,43 +24,14 @@ use super::LoadOptions;
 use super::diagnostic::{Error, ErrorKind, Source};
 use super::model::*;
 use super::raw::{Key, Node, NodeKind, Span};
+use crate::providers::tencent::limits::{self, FunctionNameProblem};
 use crate::secret::Secret;
-
-/// Runtimes accepted in `runtime:` (API-FACTS §2.1 plus the versions SCF has offered; the
-/// seed's `Python3.6` included).
-pub const RUNTIMES: &[&str] = &[
-    "Python2.7",
-    "Python3.6",
-    "Python3.7",
-    "Python3.9",
-    "Python3.10",
-    "Python3.11",
-    "Python3.12",
-    "Nodejs10.15",
-    "Nodejs12.16",
-    "Nodejs14.18",
-    "Nodejs16.13",
-    "Nodejs18.15",
-    "Go1",
-    "Java8",
-    "Java11",
-    "Php7.2",
-    "Php7.4",
-    "Php8.0",
-    "CustomRuntime",
-];
 
 /// Bytes counted for each gateway output in an environment value (see the module docs).
 pub const DEFERRED_RESERVE: usize = 128;
 
 /// Longest string interpolation may build (far above any field's own limit).
 const MAX_VALUE: usize = 64 * 1024;
-
-/// SCF's limit on a function's environment (keys plus values, bytes).
-pub const ENV_LIMIT: usize = 4096;
-
-/// Reserved by SCF (API-FACTS §2.7); matched case-sensitively, as environment names are.
-const RESERVED_PREFIXES: &[&str] = &["SCF_", "QCLOUD_", "TENCENTCLOUD_"];
 
 const COMPONENTS: &[(&str, Component)] = &[
     ("serverless-global", Component::Global),
@@ -1523,17 +1496,23 @@ fn function(
 
     let runtime_node = view.required(src, "runtime", "Python3.9")?;
     let runtime = text(src, runtime_node, &view.path_of("runtime"))?;
-    if !RUNTIMES.contains(&runtime.as_str()) {
+    if !limits::creatable_runtimes().any(|r| r == runtime) {
+        let retired = limits::runtime(&runtime).is_some_and(|r| r.retired);
         let e = Error::at(
             src,
             ErrorKind::UnknownRuntime,
             runtime_node.span,
             Some(view.path_of("runtime")),
-            format!("unknown runtime `{runtime}`"),
+            if retired {
+                format!("runtime `{runtime}` is retired: SCF no longer creates functions on it")
+            } else {
+                format!("unknown runtime `{runtime}`")
+            },
         );
-        return Err(match suggest(&runtime, RUNTIMES.iter().copied()) {
-            Some(s) => e.help(format!("did you mean `{s}`?")),
-            None => e.help(format!("SCF runtimes: {}", RUNTIMES.join(", "))),
+        let all = || limits::creatable_runtimes().collect::<Vec<_>>().join(", ");
+        return Err(match suggest(&runtime, limits::creatable_runtimes()) {
+            Some(s) if !retired => e.help(format!("did you mean `{s}`?")),
+            _ => e.help(format!("SCF runtimes: {}", all())),
         });
     }
 
@@ -1574,29 +1553,41 @@ fn function(
     let timeout = match view.get("timeout") {
         Some(n) if !matches!(n.kind, RKind::Null) => {
             let p = view.path_of("timeout");
-            let rule = "timeout is 1–900 seconds (default 3)";
+            let rule = &format!(
+                "timeout is {}–{} seconds (default {})",
+                limits::TIMEOUT_SECS.start(),
+                limits::TIMEOUT_SECS.end(),
+                limits::DEFAULT_TIMEOUT_SECS
+            );
             number_in(
                 src,
                 n,
                 p,
                 "timeout",
-                1..=900,
+                limits::TIMEOUT_SECS,
                 ErrorKind::InvalidTimeout,
                 rule,
             )?
         }
-        _ => 3,
+        _ => limits::DEFAULT_TIMEOUT_SECS,
     };
     let memory_size = match view.get("memorySize") {
         Some(n) if !matches!(n.kind, RKind::Null) => {
             let p = view.path_of("memorySize");
-            let rule = "memorySize is 64, or 128 to 3072 in steps of 128 (MB; default 128)";
+            let rule = &format!(
+                "memorySize is {min}, or {step} to {max} in steps of {step} (MB; default {def})",
+                min = limits::MEMORY_MIN_MB,
+                step = limits::MEMORY_STEP_MB,
+                max = limits::MEMORY_MAX_MB,
+                def = limits::DEFAULT_MEMORY_MB,
+            );
             let m = number(src, n, &p, rule)?;
-            if !(m == 64 || (128..=3072).contains(&m) && m % 128 == 0) {
-                let near = if m < 96 {
-                    64
+            if !limits::is_memory_size(i64::from(m)) {
+                let step = limits::MEMORY_STEP_MB;
+                let near = if m < (limits::MEMORY_MIN_MB + step) / 2 {
+                    limits::MEMORY_MIN_MB
                 } else {
-                    (m.div_ceil(128) * 128).clamp(128, 3072)
+                    (m.div_ceil(step) * step).clamp(step, limits::MEMORY_MAX_MB)
                 };
                 return Err(Error::at(
                     src,
@@ -1609,13 +1600,13 @@ fn function(
             }
             m
         }
-        _ => 128,
+        _ => limits::DEFAULT_MEMORY_MB,
     };
     let namespace = match view.get("namespace") {
         Some(n) => {
             let p = view.path_of("namespace");
             let ns = text(src, n, &p)?;
-            let ok = (1..=30).contains(&ns.len())
+            let ok = limits::NAMESPACE_LEN.contains(&ns.len())
                 && ns
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -1631,7 +1622,7 @@ fn function(
             }
             ns
         }
-        None => "default".to_owned(),
+        None => limits::DEFAULT_NAMESPACE.to_owned(),
     };
     let exec_role = view
         .get("role")
@@ -1642,13 +1633,16 @@ fn function(
         Some(n) => {
             let p = view.path_of("description");
             let d = text(src, n, &p)?;
-            if d.chars().count() > 1000 {
+            if d.chars().count() > limits::DESCRIPTION_MAX_CHARS {
                 return Err(Error::at(
                     src,
                     ErrorKind::InvalidValue,
                     n.span,
                     Some(p),
-                    "description is longer than 1000 characters",
+                    format!(
+                        "description is longer than {} characters",
+                        limits::DESCRIPTION_MAX_CHARS
+                    ),
                 ));
             }
             Some(d)
@@ -1705,21 +1699,12 @@ fn function(
 }
 
 fn check_function_name(src: &Source<'_>, name: &str, n: &RNode, path: &str) -> Result<()> {
-    let len = name.chars().count();
-    let problem = if !(2..=60).contains(&len) {
-        Some(format!("is {len} characters long"))
-    } else if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        Some("does not start with a letter".to_owned())
-    } else if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
-        Some(format!("contains `{c}`"))
-    } else if name.ends_with(['-', '_']) {
-        Some("ends with `-` or `_`".to_owned())
-    } else {
-        None
-    };
+    let problem = limits::function_name_problem(name).map(|p| match p {
+        FunctionNameProblem::Length(len) => format!("is {len} characters long"),
+        FunctionNameProblem::FirstNotLetter => "does not start with a letter".to_owned(),
+        FunctionNameProblem::BadChar(c) => format!("contains `{c}`"),
+        FunctionNameProblem::BadEnd => "ends with `-` or `_`".to_owned(),
+    });
     match problem {
         None => Ok(()),
         Some(p) => Err(Error::at(
@@ -1869,9 +1854,7 @@ fn environment(
 
 fn check_env_key(src: &Source<'_>, k: &Key, path: &str) -> Result<()> {
     let name = &k.name;
-    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !valid {
+    if !limits::is_env_key(name) {
         return Err(Error::at(
             src,
             ErrorKind::InvalidEnvKey,
@@ -1881,7 +1864,7 @@ fn check_env_key(src: &Source<'_>, k: &Key, path: &str) -> Result<()> {
         )
         .help("names start with a letter and use letters, digits and `_`"));
     }
-    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
+    if let Some(prefix) = limits::reserved_env_prefix(name) {
         return Err(Error::at(
             src,
             ErrorKind::ReservedEnvKey,
@@ -1923,7 +1906,7 @@ fn check_env_size(src: &Source<'_>, f: &Function, at: Span) -> Result<()> {
                     .sum::<usize>()
         })
         .sum();
-    if size <= ENV_LIMIT {
+    if size <= limits::ENV_LIMIT_BYTES {
         return Ok(());
     }
     Err(Error::at(
@@ -1932,8 +1915,9 @@ fn check_env_size(src: &Source<'_>, f: &Function, at: Span) -> Result<()> {
         at,
         Some(format!("{}.inputs.environment.variables", f.instance)),
         format!(
-            "function `{}`'s environment is {size} bytes, over SCF's {ENV_LIMIT}",
-            f.name
+            "function `{}`'s environment is {size} bytes, over SCF's {}",
+            f.name,
+            limits::ENV_LIMIT_BYTES
         ),
     )
     .help(format!(

@@ -512,6 +512,8 @@ stack_error! {
         => CodeUriNotFound at (55, 14) Some("ChatClean.inputs.codeUri");
     unknown_runtime: [("trans.main_handler\n    runtime: Python3.6", "trans.main_handler\n    runtime: Python3.8")]
         => UnknownRuntime at (49, 14) Some("ChatTrans.inputs.runtime");
+    retired_runtime: [("trans.main_handler\n    runtime: Python3.6", "trans.main_handler\n    runtime: Nodejs8.9")]
+        => UnknownRuntime at (49, 14) Some("ChatTrans.inputs.runtime");
     function_name_starts_with_digit: [("name: ChatReg", "name: 1ChatReg")]
         => InvalidFunctionName at (34, 11) Some("ChatReg.inputs.name");
     function_name_ends_with_dash: [("name: ChatClean", "name: ChatClean-")]

@@ -25,6 +25,14 @@ pub const ENV_REGION: &str = "TENCENTCLOUD_REGION";
 /// `TCCLI_PROFILE`: which tccli profile to read (tccli's own variable; default `default`).
 pub const ENV_TCCLI_PROFILE: &str = "TCCLI_PROFILE";
 
+/// SecretId of the local cloud's documented default key pair (DESIGN §7, README): what
+/// `chatstack local`/`dev` accept when `TENCENTCLOUD_SECRET_ID`/`_KEY` are not both set, and
+/// what the CLI signs with against `--endpoint` when no credentials are configured anywhere.
+/// Published, so it guards nothing: the local cloud refuses non-loopback listeners with it.
+pub const LOCAL_SECRET_ID: &str = "AKIDchatstackLOCAL00000000000000000";
+/// SecretKey of the local cloud's documented default key pair (see [`LOCAL_SECRET_ID`]).
+pub const LOCAL_SECRET_KEY: &str = "chatstackLocalSecretKey000000000";
+
 /// Where a set of credentials came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialSource {
@@ -79,6 +87,12 @@ impl Credentials {
             token: token.filter(|t| !t.is_empty()),
             source: CredentialSource::Explicit,
         }
+    }
+
+    /// The local cloud's documented default pair ([`LOCAL_SECRET_ID`], [`LOCAL_SECRET_KEY`]),
+    /// [`CredentialSource::Explicit`].
+    pub fn local_default() -> Self {
+        Credentials::new(LOCAL_SECRET_ID, Secret::new(LOCAL_SECRET_KEY), None)
     }
 
     /// Whether these are temporary credentials (they carry a session token).

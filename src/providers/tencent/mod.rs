@@ -13,9 +13,11 @@ mod cos_xml;
 pub mod credentials;
 mod error;
 pub mod http;
+pub mod limits;
 pub mod scf;
 mod serde_util;
 pub mod tc3;
+pub mod time;
 #[cfg(test)]
 pub(crate) mod vectors;
 
