@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chatstack::localcloud::account::{Account, DEFAULT_APPID, KeyPair};
-use chatstack::localcloud::api3::{apigateway, scf};
 use chatstack::localcloud::faults::FaultConfig;
 use chatstack::localcloud::latency::Profile;
+use chatstack::localcloud::model::{api as apigateway, function as scf};
 use chatstack::localcloud::store::Store;
 use chatstack::localcloud::{ApigwMode, Options};
 

@@ -18,6 +18,7 @@ pub mod faults;
 pub mod gateway;
 pub mod hosts;
 pub mod latency;
+pub mod model;
 pub mod runtime;
 pub mod serve;
 pub mod store;
@@ -122,7 +123,7 @@ fn rebase(
     }
     let rebased = match old {
         Some(old) => {
-            let n = api3::scf::rebase_environment(store, &old, &new)?;
+            let n = model::function::rebase_environment(store, &old, &new)?;
             tracing::info!("moved from {old} to {new}: rewrote {n} function variable(s)");
             Some((old, n))
         }

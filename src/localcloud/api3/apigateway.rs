@@ -28,18 +28,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::scf::{self, KeyValue};
 use super::{ApiError, Ctx, iso_time, obj, random_id, required};
-use crate::localcloud::store::{Store, StoreError};
+use crate::localcloud::model::api::{
+    APIS, ApiRecord, FunctionBinding, Release, SERVICES, ServiceRecord,
+};
+use crate::localcloud::model::function::{self, KeyValue};
 use crate::localcloud::{ApigwMode, LocalCloud};
 
-/// The services table.
-pub const SERVICES: &str = "apigw_services";
-/// The APIs table.
-pub const APIS: &str = "apigw_apis";
 /// The code CreateService/CreateApi answer when API Gateway is retired for the account.
 pub const RETIRED_CODE: &str = "UnsupportedOperation.ServiceRetired";
 /// The environments a service can be released to.
@@ -65,105 +63,6 @@ pub(super) const ACTIONS: &[&str] = &[
     "UnReleaseService",
     "DeleteService",
 ];
-
-/// A stored service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceRecord {
-    /// Region.
-    pub region: String,
-    /// `service-xxxxxxxx`.
-    pub service_id: String,
-    /// ServiceName.
-    pub name: String,
-    /// ServiceDesc.
-    pub desc: String,
-    /// `http`, `https` or `http&https`.
-    pub protocol: String,
-    /// NetTypes.
-    pub net_types: Vec<String>,
-    /// IpVersion.
-    pub ip_version: String,
-    /// Tags.
-    pub tags: Vec<KeyValue>,
-    /// Creation, Unix seconds.
-    pub created: i64,
-    /// Last change, Unix seconds.
-    pub modified: i64,
-    /// Released environments by name.
-    pub releases: BTreeMap<String, Release>,
-    /// Releases so far (for version names).
-    pub release_seq: u64,
-}
-
-/// A released environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Release {
-    /// ReleaseVersion.
-    pub version: String,
-    /// ReleaseDesc.
-    pub desc: String,
-    /// Unix seconds.
-    pub released_at: i64,
-    /// The service's APIs as they were at release: what the gateway serves.
-    pub apis: Vec<ApiRecord>,
-}
-
-/// A function bound to an API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FunctionBinding {
-    /// Function name.
-    pub name: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Qualifier (`$LATEST`, `$DEFAULT`).
-    pub qualifier: String,
-}
-
-/// A stored API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiRecord {
-    /// Region.
-    pub region: String,
-    /// Owning service.
-    pub service_id: String,
-    /// `api-xxxxxxxx`.
-    pub api_id: String,
-    /// ApiName.
-    pub name: String,
-    /// ApiDesc.
-    pub desc: String,
-    /// ApiType (`NORMAL`).
-    pub api_type: String,
-    /// AuthType (`NONE`).
-    pub auth_type: String,
-    /// `HTTP` or `WEBSOCKET`.
-    pub protocol: String,
-    /// ServiceType (`SCF`, …).
-    pub service_type: String,
-    /// ServiceTimeout, seconds.
-    pub service_timeout: u32,
-    /// RequestConfig.Path.
-    pub path: String,
-    /// RequestConfig.Method.
-    pub method: String,
-    /// WebSocket register function.
-    pub register: Option<FunctionBinding>,
-    /// WebSocket transport function.
-    pub transport: Option<FunctionBinding>,
-    /// WebSocket cleanup function.
-    pub cleanup: Option<FunctionBinding>,
-    /// HTTP+SCF function.
-    pub scf: Option<FunctionBinding>,
-    /// EnableCORS.
-    pub enable_cors: bool,
-    /// Tags.
-    pub tags: Vec<KeyValue>,
-    /// Creation, Unix seconds.
-    pub created: i64,
-    /// Last change, Unix seconds.
-    pub modified: i64,
-}
-
 /// The host (and port) clients reach the local cloud on, for the URLs we hand out.
 pub fn public_host(cloud: &LocalCloud) -> String {
     let addr = cloud.addr();
@@ -183,44 +82,6 @@ pub fn outer_sub_domain(cloud: &LocalCloud, service_id: &str) -> String {
 pub fn internal_domain(cloud: &LocalCloud, api_id: &str) -> String {
     format!("http://{}/{api_id}", public_host(cloud))
 }
-
-/// A service by id, in any region (for the gateway).
-pub fn find_service(store: &Store, service_id: &str) -> Result<Option<ServiceRecord>, StoreError> {
-    Ok(store
-        .scan::<ServiceRecord>(SERVICES, "", None, usize::MAX)?
-        .into_iter()
-        .map(|(_, s)| s)
-        .find(|s| s.service_id == service_id))
-}
-
-/// An API by id, in any region and service (for the push-back endpoint).
-pub fn find_api(store: &Store, api_id: &str) -> Result<Option<ApiRecord>, StoreError> {
-    Ok(store
-        .scan::<ApiRecord>(APIS, "", None, usize::MAX)?
-        .into_iter()
-        .map(|(_, a)| a)
-        .find(|a| a.api_id == api_id))
-}
-
-/// The API that environment `env` of service `service_id` serves at `path`, as released (for
-/// the gateway: clients connect to `ws://{OuterSubDomain}/{env}{path}`, i.e.
-/// `/{serviceId}/{env}{path}` on the local cloud).
-pub fn released_api(
-    store: &Store,
-    service_id: &str,
-    env: &str,
-    path: &str,
-) -> Result<Option<(ServiceRecord, ApiRecord)>, StoreError> {
-    let Some(service) = find_service(store, service_id)? else {
-        return Ok(None);
-    };
-    let api = service
-        .releases
-        .get(env)
-        .and_then(|r| r.apis.iter().find(|a| a.path == path).cloned());
-    Ok(api.map(|a| (service, a)))
-}
-
 pub(super) fn call(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     match ctx.action.as_str() {
         "CreateService" => create_service(ctx),
@@ -747,7 +608,7 @@ fn binding(
     let namespace = namespace
         .filter(|n| !n.is_empty())
         .cloned()
-        .unwrap_or_else(|| scf::DEFAULT_NAMESPACE.to_owned());
+        .unwrap_or_else(|| function::DEFAULT_NAMESPACE.to_owned());
     let qualifier = qualifier
         .filter(|q| !q.is_empty())
         .cloned()
@@ -763,7 +624,7 @@ fn binding(
             "version `{qualifier}` of function `{name}` does not exist"
         )));
     }
-    if scf::lookup(ctx.cloud.store(), &ctx.region, &namespace, name, ctx.now_ms)?.is_none() {
+    if function::lookup(ctx.cloud.store(), &ctx.region, &namespace, name, ctx.now_ms)?.is_none() {
         return Err(scf_error(format!(
             "function `{name}` does not exist in namespace `{namespace}` of {}",
             ctx.region

@@ -28,8 +28,6 @@ pub mod cam;
 pub mod error;
 pub mod scf;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::Response;
@@ -41,6 +39,7 @@ pub use error::ApiError;
 use super::LocalCloud;
 use super::account::AuthError;
 use super::faults::{FailKind, Fault};
+pub(crate) use super::model::clock::{now_millis, scf_time};
 use crate::providers::tencent::tc3;
 
 /// Largest accepted body: the cloud's 10 MB limit for TC3-signed POSTs (API-FACTS §1.1).
@@ -434,22 +433,6 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Now, Unix milliseconds.
-pub(crate) fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// `"YYYY-MM-DD HH:MM:SS"` in Beijing time (UTC+8), the form SCF uses for `AddTime`/`ModTime`.
-pub(crate) fn scf_time(secs: i64) -> String {
-    // Beijing has no daylight saving: a fixed +8 h shift, formatted as if UTC.
-    jiff::Timestamp::from_second(secs.saturating_add(8 * 3600))
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
 }
 
 /// ISO 8601 UTC (`2024-12-17T09:52:48Z`), the form API Gateway uses for `CreatedTime`.

@@ -24,16 +24,15 @@
 use std::io::Cursor;
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, Ctx, obj, required, scf_time};
-use crate::localcloud::store::{Store, StoreError};
+use crate::localcloud::model::function::{
+    DEFAULT_INIT_TIMEOUT, DEFAULT_NAMESPACE, FunctionRecord, KeyValue, Status, TABLE, key, lookup,
+};
+use crate::localcloud::store::StoreError;
 
-/// The functions table.
-pub const TABLE: &str = "scf_functions";
-/// The one namespace.
-pub const DEFAULT_NAMESPACE: &str = "default";
 /// Total size of a function's environment (keys + values, bytes).
 pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
 /// Runtimes accepted by CreateFunction.
@@ -76,132 +75,6 @@ pub(super) const ACTIONS: &[&str] = &[
     "GetFunctionLogs",
     "Invoke",
 ];
-
-/// A `{Key, Value}` pair (environment variables, tags).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct KeyValue {
-    /// Key.
-    pub key: String,
-    /// Value.
-    #[serde(default)]
-    pub value: String,
-}
-
-/// A function's `Status` as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Status {
-    /// Being created.
-    Creating,
-    /// Ready.
-    Active,
-    /// Code or configuration being updated.
-    Updating,
-    /// Being deleted.
-    Deleting,
-}
-
-impl Status {
-    /// The cloud's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Creating => "Creating",
-            Status::Active => "Active",
-            Status::Updating => "Updating",
-            Status::Deleting => "Deleting",
-        }
-    }
-}
-
-/// A stored function.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FunctionRecord {
-    /// Region.
-    pub region: String,
-    /// Namespace.
-    pub namespace: String,
-    /// FunctionName.
-    pub name: String,
-    /// FunctionId, `lam-xxxxxxxx`.
-    pub function_id: String,
-    /// Runtime.
-    pub runtime: String,
-    /// Handler, `file.function`.
-    pub handler: String,
-    /// Description.
-    pub description: String,
-    /// MemorySize (MB).
-    pub memory_size: u32,
-    /// Timeout (s).
-    pub timeout: u32,
-    /// InitTimeout (s): how long a new instance may take to load the code before its first
-    /// invocation (records written before this field existed get SCF's default).
-    #[serde(default = "default_init_timeout")]
-    pub init_timeout: u32,
-    /// Role name.
-    pub role: String,
-    /// `Event` or `HTTP`.
-    pub function_type: String,
-    /// Environment variables.
-    pub environment: Vec<KeyValue>,
-    /// Tags.
-    pub tags: Vec<KeyValue>,
-    /// The store blob holding the code zip.
-    pub code_blob: String,
-    /// Zip size in bytes.
-    pub code_size: u64,
-    /// Hex SHA-256 of the zip (not exposed by the API: the cloud has no such field).
-    pub code_sha256: String,
-    /// Creation, Unix seconds.
-    pub add_time: i64,
-    /// Last change, Unix seconds.
-    pub mod_time: i64,
-    /// Status as written.
-    pub status: Status,
-    /// When a transitional status ends, Unix milliseconds.
-    pub settles_at_ms: i64,
-}
-
-impl FunctionRecord {
-    /// The record as it is at `now_ms`: a transitional status past its deadline is resolved
-    /// (`Active`, or `None` once `Deleting` is over).
-    pub fn at(mut self, now_ms: i64) -> Option<Self> {
-        if now_ms >= self.settles_at_ms {
-            match self.status {
-                Status::Creating | Status::Updating => self.status = Status::Active,
-                Status::Deleting => return None,
-                Status::Active => {}
-            }
-        }
-        Some(self)
-    }
-}
-
-/// SCF's default `InitTimeout`, seconds.
-pub const DEFAULT_INIT_TIMEOUT: u32 = 65;
-
-fn default_init_timeout() -> u32 {
-    DEFAULT_INIT_TIMEOUT
-}
-
-/// The store key of a function.
-pub fn key(region: &str, namespace: &str, name: &str) -> String {
-    format!("{region}/{namespace}/{name}")
-}
-
-/// A function as seen at `now_ms` (`None` when absent or deleted); for the API Gateway and
-/// the function runtime.
-pub fn lookup(
-    store: &Store,
-    region: &str,
-    namespace: &str,
-    name: &str,
-    now_ms: i64,
-) -> Result<Option<FunctionRecord>, StoreError> {
-    Ok(store
-        .get::<FunctionRecord>(TABLE, &key(region, namespace, name))?
-        .and_then(|r| r.at(now_ms)))
-}
 
 pub(super) fn call(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     reap(ctx)?;
@@ -1332,57 +1205,11 @@ fn millis(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-/// Rewrites every stored function environment value that starts with one of the local
-/// cloud's old base URLs (`http://OLD` or `ws://OLD`, followed by `/` or nothing) to start with
-/// the new address instead; returns how many values changed. For a local cloud restarted on
-/// another port with the same data dir: the push-back URL a deploy put in the functions'
-/// variables (`http://127.0.0.1:OLD/api-…`) keeps working with no redeploy.
-pub fn rebase_environment(store: &Store, old: &str, new: &str) -> Result<usize, StoreError> {
-    let prefixes = [
-        (format!("http://{old}"), format!("http://{new}")),
-        (format!("ws://{old}"), format!("ws://{new}")),
-    ];
-    // Read first, then one write transaction: this runs at open, before anything else could
-    // change a function.
-    let mut changed = 0;
-    let mut records = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page: Vec<(String, FunctionRecord)> = store.scan(TABLE, "", after.as_deref(), 500)?;
-        let Some((last, _)) = page.last() else {
-            break;
-        };
-        after = Some(last.clone());
-        for (key, mut record) in page {
-            let mut touched = false;
-            for var in &mut record.environment {
-                for (from, to) in &prefixes {
-                    let rest = var.value.strip_prefix(from.as_str());
-                    if let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) {
-                        var.value = format!("{to}{rest}");
-                        touched = true;
-                        changed += 1;
-                    }
-                }
-            }
-            if touched {
-                records.push((key, record));
-            }
-        }
-    }
-    if !records.is_empty() {
-        store.write(|t| {
-            records
-                .iter()
-                .try_for_each(|(key, record)| t.put(TABLE, key, record))
-        })?;
-    }
-    Ok(changed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::localcloud::model::function::rebase_environment;
+    use crate::localcloud::store::Store;
 
     fn record(status: Status, settles_at_ms: i64) -> FunctionRecord {
         FunctionRecord {

@@ -38,7 +38,9 @@ use super::{
     GatewayLimits, InvokeResult, reply,
 };
 use crate::localcloud::LocalCloud;
-use crate::localcloud::api3::apigateway::{self, ApiRecord, FunctionBinding, ServiceRecord};
+use crate::localcloud::model::api::{
+    self as apigateway, ApiRecord, FunctionBinding, ServiceRecord,
+};
 
 /// `/service-xxxxxxxx/{env}{path}` split into its parts; an empty path is `/`.
 fn split_url(path: &str) -> Option<(&str, &str, &str)> {

@@ -85,7 +85,7 @@ pub use table::{
 use table::ApiConnections;
 
 #[cfg(doc)]
-use crate::localcloud::api3::apigateway;
+use crate::localcloud::model::api as apigateway;
 
 /// errNo: no such connection (never was, or closed).
 pub const ERR_CONNECTION_NOT_FOUND: i64 = 1;

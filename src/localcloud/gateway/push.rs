@@ -21,7 +21,7 @@ use super::{
     ERR_BAD_REQUEST, ERR_CONNECTION_NOT_FOUND, ERR_INTERNAL, ERR_NO_API, ERR_QUEUE_FULL, reply,
 };
 use crate::localcloud::LocalCloud;
-use crate::localcloud::api3::apigateway;
+use crate::localcloud::model::api as apigateway;
 
 #[derive(Debug, Deserialize)]
 struct PushBody {

@@ -71,7 +71,8 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use super::LocalCloud;
-use super::api3::scf::{self, FunctionRecord, Status};
+use super::model::clock::now_millis;
+use super::model::function::{self as scf, FunctionRecord, Status};
 use worker::{Launch, RunOutcome, SpawnError, Worker, WorkerSpec};
 use zygote::Zygote;
 
@@ -519,7 +520,7 @@ impl Runtime {
         invocation: InvocationType,
     ) -> Result<InvokeOutput, InvokeError> {
         self.start_reaper();
-        let now_ms = super::api3::now_millis();
+        let now_ms = now_millis();
         let record = scf::lookup(
             cloud.store(),
             &target.region,
@@ -807,7 +808,7 @@ impl Runtime {
             .await
             .expect("never closed");
         let record = &pool.record;
-        let start_ms = super::api3::now_millis();
+        let start_ms = now_millis();
         let started = tokio::time::Instant::now();
         let limit = Duration::from_secs(u64::from(record.timeout.max(1)));
         let context = context_for(cloud, record, &request_id);
@@ -990,7 +991,7 @@ impl Runtime {
 
     /// A new worker of `pool`, ready (its code loaded, within the function's `InitTimeout`).
     async fn spawn(&self, cloud: &LocalCloud, pool: &Pool) -> Result<Worker, SpawnError> {
-        let now = super::api3::now_millis() / 1000;
+        let now = now_millis() / 1000;
         let creds = cloud
             .account()
             .mint_temporary(now, CREDENTIALS_TTL)

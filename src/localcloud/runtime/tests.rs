@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::localcloud::account::KeyPair;
-use crate::localcloud::api3::scf::{KeyValue, Status, TABLE};
+use crate::localcloud::model::function::{KeyValue, Status, TABLE};
 use crate::localcloud::store::StoreError;
 use crate::localcloud::{ApigwMode, Options};
 
