@@ -18,29 +18,9 @@ pub use diagnostic::{Error, ErrorKind};
 pub use model::*;
 pub use resolve::{DEFERRED_RESERVE, suggest};
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use diagnostic::Source;
-
-/// What a stack file is resolved against.
-#[derive(Debug, Clone)]
-pub struct LoadOptions {
-    /// Stage name for `${stage}` (1–20 of `a-z`, `0-9`, `-`; the CLI's default is `dev`).
-    pub stage: String,
-    /// Environment for `${env:NAME}` (pass `std::env::vars().collect()`).
-    pub env: BTreeMap<String, String>,
-}
-
-impl Default for LoadOptions {
-    /// Stage `dev` (DESIGN §5's default), empty environment.
-    fn default() -> Self {
-        LoadOptions {
-            stage: "dev".to_owned(),
-            env: BTreeMap::new(),
-        }
-    }
-}
 
 /// Reads, parses, interpolates and validates a stack file.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Stack, Error> {

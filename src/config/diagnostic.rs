@@ -290,7 +290,7 @@ impl Error {
 const MASK: &str = "** redacted **";
 
 /// The stack file's text with the value of every secret-looking key (`secret_key: …`,
-/// `DB_PASSWORD: …`, see [`looks_secret`](super::resolve::looks_secret)) masked byte for byte
+/// `DB_PASSWORD: …`, see [`looks_secret`](super::model::looks_secret)) masked byte for byte
 /// with `*` (so spans and columns still line up), `${…}` references kept (they name a
 /// variable, not its value); and the masked values themselves, to scrub from messages.
 /// Block scalars (`secret_key: |`) are masked to the end of their indented lines.
@@ -346,7 +346,7 @@ fn secret_value(line: &str) -> Option<(usize, usize)> {
         .find(": ")
         .or_else(|| rest.ends_with(':').then(|| rest.len() - 1))?;
     let key = rest[..colon].trim().trim_matches(['"', '\'']);
-    if key.is_empty() || key.contains(['{', '[', ' ']) || !super::resolve::looks_secret(key) {
+    if key.is_empty() || key.contains(['{', '[', ' ']) || !super::model::looks_secret(key) {
         return None;
     }
     let value_start = start + colon + 1;

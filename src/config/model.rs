@@ -4,6 +4,7 @@
 //! YAML or re-validates. Values that only exist once the gateway is deployed (the push-back URL,
 //! the client URL, the service id) are kept as [`Deferred`] segments that deploy resolves.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::secret::Secret;
@@ -208,7 +209,7 @@ impl EnvVar {
     pub fn literal(key: impl Into<String>, value: impl Into<String>) -> Self {
         let key = key.into();
         EnvVar {
-            sensitive: super::resolve::looks_secret(&key),
+            sensitive: looks_secret(&key),
             value: Value::literal(value),
             key,
         }
@@ -309,4 +310,43 @@ pub struct Warning {
     pub location: String,
     /// What was noticed and what to do.
     pub message: String,
+}
+
+/// What a stack file is resolved against.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Stage name for `${stage}` (1–20 of `a-z`, `0-9`, `-`; the CLI's default is `dev`).
+    pub stage: String,
+    /// Environment for `${env:NAME}` (pass `std::env::vars().collect()`).
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for LoadOptions {
+    /// Stage `dev` (DESIGN §5's default), empty environment.
+    fn default() -> Self {
+        LoadOptions {
+            stage: "dev".to_owned(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// Whether a key names something secret (`secret_key`, `DB_PASSWORD`, `apiToken`, …).
+pub(crate) fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "private_key",
+        "privatekey",
+        "apikey",
+        "api_key",
+        "access_key",
+        "accesskey",
+        "credential",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
 }

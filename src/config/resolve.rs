@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::path::{Component as PathComponent, Path, PathBuf};
 
-use super::LoadOptions;
 use super::diagnostic::{Error, ErrorKind, Source};
 use super::model::*;
 use super::raw::{Key, Node, NodeKind, Span};
@@ -883,26 +882,6 @@ fn merge(segs: Vec<Segment>) -> Vec<Segment> {
         out.push(Segment::Literal(String::new()));
     }
     out
-}
-
-/// Whether a key names something secret (`secret_key`, `DB_PASSWORD`, `apiToken`, …).
-pub(crate) fn looks_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "secret",
-        "password",
-        "passwd",
-        "token",
-        "private_key",
-        "privatekey",
-        "apikey",
-        "api_key",
-        "access_key",
-        "accesskey",
-        "credential",
-    ]
-    .iter()
-    .any(|w| k.contains(w))
 }
 
 /// A resolved mapping, typed against a field table.

@@ -8,12 +8,14 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::store::{Store, StoreError};
+use crate::providers::tencent::credentials;
 use crate::secret::Secret;
 
-/// SecretId accepted when `TENCENTCLOUD_SECRET_ID` is not set at start (documented in README).
-pub const DEFAULT_SECRET_ID: &str = "AKIDchatstackLOCAL00000000000000000";
+/// SecretId accepted when `TENCENTCLOUD_SECRET_ID` is not set at start (documented in README);
+/// the pair is owned by the provider's credentials module, which the CLI signs with.
+pub const DEFAULT_SECRET_ID: &str = credentials::LOCAL_SECRET_ID;
 /// SecretKey accepted when `TENCENTCLOUD_SECRET_KEY` is not set at start (documented in README).
-pub const DEFAULT_SECRET_KEY: &str = "chatstackLocalSecretKey000000000";
+pub const DEFAULT_SECRET_KEY: &str = credentials::LOCAL_SECRET_KEY;
 /// Default APPID, the bucket-name suffix.
 pub const DEFAULT_APPID: u64 = 1_250_000_000;
 

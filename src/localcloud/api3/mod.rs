@@ -39,7 +39,7 @@ pub use error::ApiError;
 use super::LocalCloud;
 use super::account::AuthError;
 use super::faults::{FailKind, Fault};
-pub(crate) use super::model::clock::{now_millis, scf_time};
+pub(crate) use super::model::clock::now_millis;
 use crate::providers::tencent::tc3;
 
 /// Largest accepted body: the cloud's 10 MB limit for TC3-signed POSTs (API-FACTS §1.1).
@@ -571,7 +571,10 @@ mod tests {
 
     #[test]
     fn times_use_the_clouds_formats() {
-        assert_eq!(scf_time(1_700_000_000), "2023-11-15 06:13:20");
+        assert_eq!(
+            crate::providers::tencent::time::format(1_700_000_000),
+            "2023-11-15 06:13:20"
+        );
         assert_eq!(iso_time(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 

@@ -27,42 +27,12 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, Ctx, obj, required, scf_time};
+use super::{ApiError, Ctx, obj, required};
 use crate::localcloud::model::function::{
     DEFAULT_INIT_TIMEOUT, DEFAULT_NAMESPACE, FunctionRecord, KeyValue, Status, TABLE, key, lookup,
 };
 use crate::localcloud::store::StoreError;
-
-/// Total size of a function's environment (keys + values, bytes).
-pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
-/// Runtimes accepted by CreateFunction.
-pub const RUNTIMES: &[&str] = &[
-    "Python2.7",
-    "Python3.6",
-    "Python3.7",
-    "Python3.8",
-    "Python3.9",
-    "Python3.10",
-    "Python3.11",
-    "Python3.12",
-    "Nodejs6.10",
-    "Nodejs8.9",
-    "Nodejs10.15",
-    "Nodejs12.16",
-    "Nodejs14.18",
-    "Nodejs16.13",
-    "Nodejs18.15",
-    "Nodejs20.19",
-    "Go1",
-    "Java8",
-    "Java11",
-    "Php5.6",
-    "Php7.2",
-    "Php7.4",
-    "Php8.0",
-    "CustomRuntime",
-];
-const RESERVED_ENV_PREFIXES: &[&str] = &["SCF_", "QCLOUD_", "TENCENTCLOUD_"];
+use crate::providers::tencent::{limits, time};
 
 /// The actions we answer.
 pub(super) const ACTIONS: &[&str] = &[
@@ -169,13 +139,16 @@ fn create_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let code = req.code.ok_or_else(|| {
         ApiError::new("MissingParameter.Code", "The parameter `Code` is missing.")
     })?;
-    let runtime = req.runtime.unwrap_or_else(|| "Python2.7".to_owned());
-    if !RUNTIMES.contains(&runtime.as_str()) {
+    let runtime = req
+        .runtime
+        .unwrap_or_else(|| limits::DEFAULT_RUNTIME.to_owned());
+    // The cloud keeps retired runtimes for old functions but creates none on them.
+    if limits::runtime(&runtime).is_none_or(|r| r.retired) {
         return Err(ApiError::new(
             "InvalidParameterValue.Runtime",
             format!(
                 "Runtime `{runtime}` is not supported; use one of {}.",
-                RUNTIMES.join(", ")
+                limits::creatable_runtimes().collect::<Vec<_>>().join(", ")
             ),
         ));
     }
@@ -316,8 +289,8 @@ fn get_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         "Status": r.status.as_str(),
         "StatusDesc": "",
         "StatusReasons": [],
-        "ModTime": scf_time(r.mod_time),
-        "AddTime": scf_time(r.add_time),
+        "ModTime": time::format(r.mod_time),
+        "AddTime": time::format(r.add_time),
         "CodeSize": r.code_size,
         "CodeInfo": "",
         "CodeResult": "success",
@@ -677,8 +650,8 @@ fn list_functions(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
                 "Description": r.description,
                 "Tags": r.tags,
                 "Type": r.function_type,
-                "AddTime": scf_time(r.add_time),
-                "ModTime": scf_time(r.mod_time),
+                "AddTime": time::format(r.add_time),
+                "ModTime": time::format(r.mod_time),
                 "AsyncRunEnable": "FALSE",
                 "TraceEnable": "FALSE",
             })
@@ -848,7 +821,7 @@ fn get_function_logs(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
                 "FunctionName": r.function_name,
                 "RetMsg": r.ret_msg,
                 "RequestId": r.request_id,
-                "StartTime": scf_time_ms(r.start_ms),
+                "StartTime": time::format_millis(r.start_ms),
                 "RetCode": r.ret_code,
                 "InvokeFinished": 1,
                 "Duration": r.duration_ms,
@@ -866,25 +839,12 @@ fn get_function_logs(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
 
 /// `"YYYY-MM-DD HH:MM:SS"` (Beijing time) → Unix seconds.
 fn parse_scf_time(t: &str, field: &'static str) -> Result<i64, ApiError> {
-    let civil: jiff::civil::DateTime = t.trim().parse().map_err(|_| {
+    time::parse(t).map_err(|_| {
         ApiError::new(
             format!("InvalidParameterValue.{field}"),
             format!("{field} `{t}` must look like 2017-05-16 20:00:00."),
         )
-    })?;
-    let ts = jiff::tz::offset(8)
-        .to_timestamp(civil)
-        .map_err(|e| ApiError::new(format!("InvalidParameterValue.{field}"), e.to_string()))?;
-    Ok(ts.as_second())
-}
-
-/// SCF's StartTime of a log entry: Beijing time with milliseconds.
-fn scf_time_ms(ms: i64) -> String {
-    format!(
-        "{}.{:03}",
-        scf_time(ms.div_euclid(1000)),
-        ms.rem_euclid(1000)
-    )
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1119,7 +1079,7 @@ fn check_tags(tags: Vec<KeyValue>) -> Result<Vec<KeyValue>, ApiError> {
 fn check_environment(vars: Vec<KeyValue>) -> Result<Vec<KeyValue>, ApiError> {
     let mut total = 0;
     for v in &vars {
-        if let Some(p) = RESERVED_ENV_PREFIXES.iter().find(|p| v.key.starts_with(*p)) {
+        if let Some(p) = limits::reserved_env_prefix(&v.key) {
             return Err(ApiError::new(
                 "InvalidParameterValue.EnvironmentSystemProtect",
                 format!(
@@ -1128,11 +1088,7 @@ fn check_environment(vars: Vec<KeyValue>) -> Result<Vec<KeyValue>, ApiError> {
                 ),
             ));
         }
-        let b = v.key.as_bytes();
-        let key_ok = !b.is_empty()
-            && b[0].is_ascii_alphabetic()
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
-        if !key_ok {
+        if !limits::is_env_key(&v.key) {
             return Err(ApiError::new(
                 "InvalidParameterValue.Environment",
                 format!(
@@ -1143,7 +1099,7 @@ fn check_environment(vars: Vec<KeyValue>) -> Result<Vec<KeyValue>, ApiError> {
         }
         total += v.key.len() + v.value.len();
     }
-    if total > MAX_ENVIRONMENT_BYTES {
+    if total > limits::ENV_LIMIT_BYTES {
         return Err(ApiError::new(
             "InvalidParameterValue.EnvironmentExceededLimit",
             format!("The environment is {total} bytes, over the 4KB limit."),

@@ -1,4 +1,5 @@
-//! The clock the records are read against, and SCF's way of writing a time.
+//! The clock the records are read against. SCF's way of writing a time (Beijing time) is
+//! `providers::tencent::time`, shared with the CLI's `logs`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -8,12 +9,4 @@ pub fn now_millis() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// `"YYYY-MM-DD HH:MM:SS"` in Beijing time (UTC+8), the form SCF uses for `AddTime`/`ModTime`.
-pub fn scf_time(secs: i64) -> String {
-    // Beijing has no daylight saving: a fixed +8 h shift, formatted as if UTC.
-    jiff::Timestamp::from_second(secs.saturating_add(8 * 3600))
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
 }
