@@ -20,5 +20,6 @@ mod localcloud_gateway;
 mod localcloud_runtime;
 mod provider_localcloud;
 mod reliability;
+mod reliability_net;
 mod security;
 mod support;

@@ -474,3 +474,62 @@ pub async fn next_text(client: &mut WsClient) -> String {
         other => panic!("expected a text frame, got {other:?}"),
     }
 }
+
+// Hostile-network campaign helpers (tests/reliability_net.rs).
+
+/// Our own provider client for the local cloud at `url` (`http://127.0.0.1:PORT`), with its
+/// default key pair, in `ap-guangzhou`.
+pub fn client_for(url: &str) -> chatstack::providers::tencent::TencentCloud {
+    chatstack::providers::tencent::TencentCloud::new(
+        chatstack::providers::tencent::Credentials::new(
+            DEFAULT_SECRET_ID,
+            chatstack::secret::Secret::new(DEFAULT_SECRET_KEY),
+            None,
+        ),
+        "ap-guangzhou",
+        Some(url.parse().expect("the cloud's URL parses")),
+    )
+    .expect("a client for the local cloud")
+}
+
+/// `chatstack -c STACK --endpoint ENDPOINT --json deploy --yes`; its JSON document (panics with
+/// stderr on failure).
+pub fn deploy_json(endpoint: &str, stack: &Path) -> serde_json::Value {
+    let out = chatstack()
+        .arg("-c")
+        .arg(stack)
+        .args(["--endpoint", endpoint, "--json", "deploy", "--yes"])
+        .output()
+        .expect("chatstack runs");
+    assert!(
+        out.status.success(),
+        "deploy failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("deploy --json prints JSON")
+}
+
+/// The resident set size of process `pid` (`VmRSS` in `/proc/PID/status`), KiB; 0 when it
+/// cannot be read (the process is gone, or this is not Linux).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A WebSocket client with a 4 KiB read buffer (tungstenite's default, 128 KiB, is allocated
+/// up front: 10,000 clients would take 1.3 GB in the test process).
+pub async fn connect_small(url: &str) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .map(|(c, _)| c)
+}
