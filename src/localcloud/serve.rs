@@ -30,6 +30,15 @@ use tokio_util::sync::CancellationToken;
 /// written, function workers' pipes and fork server, logs.
 pub const FD_RESERVE: u64 = 256;
 
+/// The body length a request declares (`Content-Length`), if it declares one: what a handler
+/// compares with its limit before reading a byte, so an oversized body is refused at once
+/// instead of held until the body timeout.
+pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+}
+
 /// How the server bounds its clients (defaults in the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeLimits {

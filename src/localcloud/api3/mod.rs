@@ -72,7 +72,15 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         );
         return error::failure(&err, &request_id);
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    // A declared length over the limit is refused before waiting for a byte of it.
+    let declared_over = crate::localcloud::serve::declared_length(&parts.headers)
+        .is_some_and(|n| n > MAX_BODY as u64);
+    let read = if declared_over {
+        Err(())
+    } else {
+        axum::body::to_bytes(body, MAX_BODY).await.map_err(drop)
+    };
+    let body = match read {
         Ok(b) => b,
         Err(_) => {
             let err = ApiError::new(

@@ -217,10 +217,7 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
         bucket.1,
         parts.uri.path()
     );
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = super::serve::declared_length(&parts.headers);
     let result = async {
         let mut req = decode(parts, bucket.0.to_owned(), bucket.1.to_owned())?;
         // The signature covers no body bytes: check it, and the bucket's owner, before reading

@@ -98,7 +98,17 @@ pub async fn handle(cloud: &LocalCloud, api_id: &str, req: Request<Body>) -> Res
     }
     let gateway = cloud.gateway();
     let limit = gateway.limits().max_push_body();
-    let Ok(body) = axum::body::to_bytes(req.into_body(), limit).await else {
+    // A declared length over the limit is refused before waiting for a byte of it.
+    let declared_over =
+        crate::localcloud::serve::declared_length(req.headers()).is_some_and(|n| n > limit as u64);
+    let read = if declared_over {
+        Err(())
+    } else {
+        axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(drop)
+    };
+    let Ok(body) = read else {
         return reply(
             StatusCode::PAYLOAD_TOO_LARGE,
             ERR_BAD_REQUEST,
