@@ -581,18 +581,6 @@ fn broken_stack_files_exit_2_naming_file_line_and_field_before_any_network_call(
     );
 }
 
-/// A copy of the chat functions' code in a new directory.
-fn code_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(support::chat_code_dir()).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    dir
-}
-
 /// `count` incompressible bytes (xorshift), so the zip is as large as the file.
 fn noise(count: usize) -> Vec<u8> {
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
@@ -640,7 +628,7 @@ fn hostile_code_directories_exit_2_naming_the_path_before_any_network_call() {
             ));
             continue;
         }
-        let code = code_copy();
+        let code = support::code_copy();
         let says = spoil(code.path());
         let (dir, stack) = chat_project(Some(code.path()));
         for args in [&["plan"][..], &["deploy", "--yes"][..]] {

@@ -363,18 +363,6 @@ fn ids_recorded_in_the_journal_are_hints_checked_against_the_cloud() {
     assert_converged(&cloud, &context);
 }
 
-/// A copy of the chat functions (`functions/chat/code`) to change between deploys.
-fn code_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(support::chat_code_dir()).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    dir
-}
-
 fn env_list<T: std::str::FromStr>(var: &str, default: Vec<T>) -> Vec<T> {
     std::env::var(var).ok().map_or(default, |v| {
         v.split(',')
@@ -450,7 +438,7 @@ fn a_deploy_redeploy_and_remove_under_faults_converge_checked_through_the_sdks()
         let mut tally = Tally::default();
         for seed in 1..=seeds {
             let cloud = cloud(Some(FaultConfig { rate, seed }));
-            let code = code_copy();
+            let code = support::code_copy();
             let (_dir, stack) = chat_project(Some(code.path()));
             let context = |step: &str, log: &str| format!("rate {rate} seed {seed} {step}:\n{log}");
 

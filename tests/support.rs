@@ -123,16 +123,7 @@ impl Cloud {
 impl Cloud {
     /// Our own provider client for this cloud, with its default key pair, in `ap-guangzhou`.
     pub fn client(&self) -> chatstack::providers::tencent::TencentCloud {
-        chatstack::providers::tencent::TencentCloud::new(
-            chatstack::providers::tencent::Credentials::new(
-                DEFAULT_SECRET_ID,
-                chatstack::secret::Secret::new(DEFAULT_SECRET_KEY),
-                None,
-            ),
-            "ap-guangzhou",
-            Some(self.url().parse().expect("the cloud's URL parses")),
-        )
-        .expect("a client for the local cloud")
+        client_for(&self.url())
     }
 }
 
@@ -532,4 +523,17 @@ pub async fn connect_small(url: &str) -> Result<WsClient, tokio_tungstenite::tun
     tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .map(|(c, _)| c)
+}
+
+/// A copy of the chat functions (`functions/chat/code`, files only) in a new directory, to
+/// change or spoil.
+pub fn code_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(chat_code_dir()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    dir
 }
