@@ -1193,6 +1193,9 @@ async fn net_slow_readers_are_closed_with_1008_or_hold_everything_in_order() {
         };
         match end.as_deref() {
             Some("1008") => closed += 1,
+            // A reader that never reads has a full receive window: the close frame cannot
+            // reach it either, so the gateway's close ends in a reset (as any server's would).
+            Some(e) if e.contains("Connection reset without closing handshake") => closed += 1,
             None => {}
             other => panic!("a slow reader ended with {other:?} after {count} messages"),
         }
