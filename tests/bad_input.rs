@@ -58,6 +58,15 @@ fn first(text: &str, from: &str, to: &str) -> Vec<u8> {
     text.replacen(from, to, 1).into_bytes()
 }
 
+/// `text` with the first `codeUri:` value replaced by `value`.
+fn code_uri(text: &str, value: &str) -> Vec<u8> {
+    let at = text
+        .find("    codeUri: ")
+        .expect("the good stack has a codeUri");
+    let end = at + text[at..].find('\n').unwrap();
+    format!("{}    codeUri: {value}{}", &text[..at], &text[end..]).into_bytes()
+}
+
 /// `text` with `to` inserted after the first line that is exactly `line`.
 fn after(text: &str, line: &str, to: &str) -> Vec<u8> {
     let at = text
@@ -388,36 +397,21 @@ const CASES: &[Case] = &[
     // Paths.
     Case {
         name: "code-uri-missing",
-        edit: |t| {
-            let at = t.find("    codeUri: ").unwrap();
-            let end = at + t[at..].find('\n').unwrap();
-            format!(
-                "{}    codeUri: /nonexistent/chatstack/code{}",
-                &t[..at],
-                &t[end..]
-            )
-            .into_bytes()
-        },
+        edit: |t| code_uri(t, "/nonexistent/chatstack/code"),
         line_of: Some("/nonexistent/chatstack/code"),
         says: "codeUri",
     },
     Case {
         name: "code-uri-empty",
-        edit: |t| {
-            let at = t.find("    codeUri: ").unwrap();
-            let end = at + t[at..].find('\n').unwrap();
-            format!("{}    codeUri: \"\"{}", &t[..at], &t[end..]).into_bytes()
-        },
+        edit: |t| code_uri(t, "\"\""),
         line_of: Some("codeUri: \"\""),
         says: "codeUri",
     },
     Case {
         name: "code-uri-a-file",
         edit: |t| {
-            let at = t.find("    codeUri: ").unwrap();
-            let end = at + t[at..].find('\n').unwrap();
             let file = support::chat_code_dir().join("reg.py");
-            format!("{}    codeUri: {}{}", &t[..at], file.display(), &t[end..]).into_bytes()
+            code_uri(t, &file.display().to_string())
         },
         line_of: Some("reg.py"),
         says: "codeUri",
