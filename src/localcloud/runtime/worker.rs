@@ -216,7 +216,7 @@ impl Worker {
         let sock_path = spec.socket_dir.join(format!("{}.sock", &tag[..12]));
         let listener = UnixListener::bind(&sock_path)
             .map_err(|e| format!("cannot listen on {}: {e}", sock_path.display()))?;
-        let _cleanup = RemoveOnDrop(sock_path.clone());
+        let _cleanup = protocol::RemoveOnDrop(sock_path.clone());
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let (out_tx, mut output) = mpsc::unbounded_channel();
 
@@ -598,15 +598,6 @@ async fn attach(
         writer,
         python,
     })
-}
-
-/// Removes a socket file when the spawn attempt ends, whatever happened.
-pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// Output lines of one invocation, bounded.

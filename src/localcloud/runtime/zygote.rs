@@ -84,7 +84,7 @@ impl Zygote {
         let sock_path = socket_dir.join(format!("z{}.sock", &tag[..12]));
         let listener = UnixListener::bind(&sock_path)
             .map_err(|e| format!("cannot listen on {}: {e}", sock_path.display()))?;
-        let _cleanup = super::worker::RemoveOnDrop(sock_path.clone());
+        let _cleanup = super::protocol::RemoveOnDrop(sock_path.clone());
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let mut child = Command::new(python)
             .arg(bootstrap)
