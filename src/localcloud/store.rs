@@ -5,9 +5,16 @@
 //! tables, keyed by strings; each surface (api3, cos, …) owns its tables. Large blobs (COS
 //! object bodies, code zips) live as files beside the database and are written, fsync'd and
 //! renamed into place *before* the transaction that references them commits.
+//!
+//! Each table has a [`Revision`]: a counter bumped after every committed transaction that
+//! wrote to it. A reader that caches what it derived from a table (the function runtime its
+//! workers, per function record) checks the counter, one atomic load, instead of reading the
+//! table again: the control plane writes records, the data plane only reads them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 use serde::Serialize;
@@ -59,6 +66,26 @@ db_err!(
 pub struct Store {
     db: Arc<Database>,
     dir: PathBuf,
+    /// Table name → its revision counter (made on first use).
+    revisions: Arc<Mutex<HashMap<String, Revision>>>,
+}
+
+/// How many committed transactions wrote to one table since the store was opened: cheap to
+/// clone and to read ([`Revision::get`] is one atomic load). A reader that sees the same value
+/// before two reads of the table knows nothing was committed to it in between; one that reads
+/// the value *before* reading the table and keeps both never holds data older than the value.
+#[derive(Debug, Clone, Default)]
+pub struct Revision(Arc<AtomicU64>);
+
+impl Revision {
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 fn table(name: &str) -> TableDefinition<'_, &'static str, &'static [u8]> {
@@ -79,7 +106,18 @@ impl Store {
         Ok(Store {
             db: Arc::new(db),
             dir: dir.to_owned(),
+            revisions: Arc::default(),
         })
+    }
+
+    /// The revision counter of `table_name` (see [`Revision`]).
+    pub fn revision(&self, table_name: &str) -> Revision {
+        self.revisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(table_name.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Reads one document.
@@ -140,11 +178,19 @@ impl Store {
         f: impl FnOnce(&mut Txn<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
         let tx = self.db.begin_write().map_err(StoreError::from)?;
-        let result = {
-            let mut txn = Txn { tx: &tx };
-            f(&mut txn)?
+        let (result, written) = {
+            let mut txn = Txn {
+                tx: &tx,
+                written: Vec::new(),
+            };
+            let result = f(&mut txn)?;
+            (result, txn.written)
         };
         tx.commit().map_err(StoreError::from)?;
+        // After the commit: a reader that sees the new value reads the new data.
+        for table_name in written {
+            self.revision(&table_name).bump();
+        }
         Ok(result)
     }
 
@@ -200,6 +246,8 @@ impl Store {
 /// A write transaction in progress.
 pub struct Txn<'a> {
     tx: &'a redb::WriteTransaction,
+    /// Tables written to, for their revisions.
+    written: Vec<String>,
 }
 
 impl std::fmt::Debug for Txn<'_> {
@@ -209,6 +257,12 @@ impl std::fmt::Debug for Txn<'_> {
 }
 
 impl Txn<'_> {
+    fn writes(&mut self, table_name: &str) {
+        if !self.written.iter().any(|t| t == table_name) {
+            self.written.push(table_name.to_owned());
+        }
+    }
+
     /// Reads a document inside the transaction (sees its own writes).
     pub fn get<T: DeserializeOwned>(
         &mut self,
@@ -235,6 +289,7 @@ impl Txn<'_> {
             key: key.to_owned(),
             source,
         })?;
+        self.writes(table_name);
         let mut t = self.tx.open_table(table(table_name))?;
         t.insert(key, bytes.as_slice())?;
         Ok(())
@@ -242,6 +297,7 @@ impl Txn<'_> {
 
     /// Deletes a document; returns whether it existed.
     pub fn delete(&mut self, table_name: &str, key: &str) -> Result<bool, StoreError> {
+        self.writes(table_name);
         let mut t = self.tx.open_table(table(table_name))?;
         let existed = t.remove(key)?.is_some();
         Ok(existed)
@@ -253,6 +309,7 @@ impl Txn<'_> {
         table_name: &str,
         prefix: &str,
     ) -> Result<Vec<(String, T)>, StoreError> {
+        self.writes(table_name);
         let mut t = self.tx.open_table(table(table_name))?;
         let mut taken = Vec::new();
         for item in t.range(prefix..)? {
@@ -291,6 +348,40 @@ fn decode<T: DeserializeOwned>(table: &str, key: &str, bytes: &[u8]) -> Result<T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tables_revision_moves_with_each_commit_that_wrote_to_it_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (store.revision("a"), store.revision("b"));
+        assert_eq!((a.get(), b.get()), (0, 0));
+        store
+            .write(|t| -> Result<(), StoreError> {
+                t.put("a", "k", &1)?;
+                t.put("a", "l", &2)
+            })
+            .unwrap();
+        assert_eq!((a.get(), b.get()), (1, 0), "one commit, however many puts");
+        store
+            .write(|t| -> Result<bool, StoreError> { t.delete("b", "nothing") })
+            .unwrap();
+        assert_eq!((a.get(), b.get()), (1, 1));
+        let failed = store.write(|t| -> Result<(), StoreError> {
+            t.put("a", "k", &3)?;
+            Err(StoreError::Db("refused".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(a.get(), 1, "a transaction that failed committed nothing");
+        store
+            .write(|t| -> Result<Option<u32>, StoreError> { t.get("a", "k") })
+            .unwrap();
+        assert_eq!(a.get(), 1, "reads are no writes");
+        assert_eq!(
+            store.clone().revision("a").get(),
+            1,
+            "clones share counters"
+        );
+    }
 
     #[test]
     fn writes_survive_reopen_and_scans_page_in_order() {
