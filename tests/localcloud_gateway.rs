@@ -71,7 +71,10 @@ fn stack_with(
         });
         async move { result }
     });
-    let cloud = Cloud::start_with_gateway(GatewayConfig { invoker, limits });
+    let cloud = Cloud::start_with_gateway(GatewayConfig {
+        invoker: Some(invoker),
+        limits,
+    });
     let out = run_python(&cloud, "gateway_setup.py", &[&service_timeout.to_string()]);
     let ids: Value = serde_json::from_slice(&out.stdout).expect("setup prints JSON");
     let outer = ids["outer"].as_str().unwrap();
@@ -296,9 +299,13 @@ async fn gateway_refuses_when_register_fails_or_answers_nonsense() {
         assert_eq!(body["errNo"], 5, "{body}");
     }
 
-    // With no runtime plugged in (the gateway's default invoker), handshakes are refused, not
-    // hung.
-    let plain = Cloud::start_with_gateway(chatstack::localcloud::gateway::GatewayConfig::default());
+    // With no runtime plugged in, handshakes are refused, not hung.
+    let plain = Cloud::start_with_gateway(chatstack::localcloud::gateway::GatewayConfig {
+        invoker: Some(std::sync::Arc::new(
+            chatstack::localcloud::gateway::Unavailable,
+        )),
+        ..Default::default()
+    });
     let out = run_python(&plain, "gateway_setup.py", &[]);
     let ids: Value = serde_json::from_slice(&out.stdout).unwrap();
     let url = format!("ws://{}/release/ws", ids["outer"].as_str().unwrap());
@@ -980,7 +987,7 @@ async fn gateway_runs_the_cleanups_a_crashed_run_left_behind_at_the_next_start()
     let cloud = Cloud::start_with_options_and_gateway(
         opts,
         GatewayConfig {
-            invoker,
+            invoker: Some(invoker),
             limits: GatewayLimits::default(),
         },
     );
@@ -1041,7 +1048,7 @@ async fn gateway_stop_runs_every_cleanup_with_bounded_concurrency() {
         }
     });
     let cloud = Cloud::start_with_gateway(GatewayConfig {
-        invoker,
+        invoker: Some(invoker),
         limits: GatewayLimits::default(),
     });
     let out = run_python(&cloud, "gateway_setup.py", &["15"]);

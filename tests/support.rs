@@ -58,7 +58,7 @@ impl Cloud {
 
     /// A local cloud with the given options (its data dir is the caller's).
     pub fn start_with(opts: Options) -> Cloud {
-        Cloud::start_with_options_and_gateway(opts, localcloud::runtime_gateway())
+        Cloud::start_with_options_and_gateway(opts, localcloud::gateway::GatewayConfig::default())
     }
 
     /// A local cloud with the given options and gateway configuration.

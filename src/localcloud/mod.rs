@@ -19,12 +19,12 @@ pub mod gateway;
 pub mod hosts;
 pub mod latency;
 pub mod model;
+mod options;
 pub mod runtime;
 pub mod serve;
 pub mod store;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -33,55 +33,7 @@ use axum::extract::State;
 use axum::http::Request;
 use axum::response::Response;
 
-/// How the local cloud runs (`chatstack local` flags).
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Directory for the database and blobs.
-    pub data_dir: PathBuf,
-    /// The account's APPID (bucket suffix), default 1250000000.
-    pub appid: u64,
-    /// The one accepted permanent key pair.
-    pub credentials: account::KeyPair,
-    /// API round-trip and asynchronous-state durations.
-    pub latency: latency::Profile,
-    /// Injected control-plane failures.
-    pub faults: faults::FaultConfig,
-    /// Whether API Gateway can still create services and APIs.
-    pub apigw: ApigwMode,
-    /// Host names served besides the defaults (loopback names, the cloud's API and bucket
-    /// hosts, the address passed to [`LocalCloud::open`]); `*.example.com` allows subdomains.
-    /// Any other `Host` is refused with 403 (see [`hosts`]). `--allow-host NAME`.
-    pub allow_hosts: Vec<String>,
-    /// Timeouts and the connection capacity of the HTTP server.
-    pub serve: serve::ServeLimits,
-}
-
-impl Options {
-    /// The defaults of `chatstack local` (APPID 1250000000, the documented default key pair,
-    /// no latency, no faults, API Gateway available, no extra host names) on `data_dir`.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Options {
-            data_dir: data_dir.into(),
-            appid: account::DEFAULT_APPID,
-            credentials: account::KeyPair::default_pair(),
-            latency: latency::Profile::none(),
-            faults: faults::FaultConfig::default(),
-            apigw: ApigwMode::Available,
-            allow_hosts: Vec::new(),
-            serve: serve::ServeLimits::default(),
-        }
-    }
-}
-
-/// API Gateway availability for the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ApigwMode {
-    /// Services and APIs can be created.
-    #[default]
-    Available,
-    /// The platform is retired: CreateService/CreateApi are refused.
-    Retired,
-}
+pub use options::{ApigwMode, Options};
 
 /// A cheap-clone handle on the running local cloud's state.
 #[derive(Clone, Debug)]
@@ -95,10 +47,12 @@ struct Shared {
     /// The address clients reach us on (the listener's), used in the URLs we hand out.
     addr: SocketAddr,
     store: store::Store,
-    account: account::Account,
-    faults: faults::Injector,
-    gateway: gateway::Gateway,
+    account: Arc<account::Account>,
+    /// The control plane's parts (it owns the fault injector).
+    api3: Arc<api3::Plane>,
+    gateway: Arc<gateway::Gateway>,
     runtime: runtime::Runtime,
+    cos: cos::Cos,
     hosts: hosts::HostPolicy,
     /// The address the last run served on and how many function variables were rewritten
     /// from it, when it was another.
@@ -134,14 +88,15 @@ fn rebase(
 }
 
 impl LocalCloud {
-    /// Opens the data dir and builds the state for a server listening on `addr`, with no
-    /// function runtime plugged into the gateway (handshakes are refused with 502).
+    /// Opens the data dir and builds the state for a server listening on `addr`: the
+    /// gateway's functions run on the local runtime, with the runtime options from the
+    /// environment ([`runtime::RuntimeOptions::from_env`]).
     pub fn open(opts: Options, addr: SocketAddr) -> Result<Self, store::StoreError> {
         Self::open_with(
             opts,
             addr,
             runtime::RuntimeOptions::from_env(),
-            runtime_gateway(),
+            gateway::GatewayConfig::default(),
         )
     }
 
@@ -160,28 +115,54 @@ impl LocalCloud {
         addr: SocketAddr,
         runtime_opts: runtime::RuntimeOptions,
     ) -> Result<Self, store::StoreError> {
-        Self::open_with(opts, addr, runtime_opts, runtime_gateway())
+        Self::open_with(opts, addr, runtime_opts, gateway::GatewayConfig::default())
     }
 
     /// [`LocalCloud::open`] with explicit function-runtime options and gateway configuration
     /// (what runs the WebSocket functions, and the limits): tests and `dev`.
+    ///
+    /// The composition root: each part is built here with what it needs (the store, the
+    /// account, the address), and none of them holds the whole local cloud.
     pub fn open_with(
         opts: Options,
         addr: SocketAddr,
         runtime_opts: runtime::RuntimeOptions,
         gateway: gateway::GatewayConfig,
     ) -> Result<Self, store::StoreError> {
-        let runtime = runtime::Runtime::new(runtime_opts, &opts.data_dir);
         let store = store::Store::open(&opts.data_dir)?;
         let swept = cos::sweep_orphan_blobs(&store)?;
         if swept > 0 {
             tracing::info!("removed {swept} object file(s) left by an interrupted upload");
         }
-        let account = account::Account::new(opts.appid, opts.credentials.clone(), store.clone());
-        let faults = faults::Injector::new(&opts.faults);
+        let account = Arc::new(account::Account::new(
+            opts.appid,
+            opts.credentials.clone(),
+            store.clone(),
+        ));
+        let runtime = runtime::Runtime::new(
+            runtime_opts,
+            &opts.data_dir,
+            store.clone(),
+            account.clone(),
+            format!("127.0.0.1:{}", addr.port()),
+        );
+        let cos = cos::Cos::new(store.clone(), account.clone());
+        let api3 = Arc::new(api3::Plane {
+            store: store.clone(),
+            account: account.clone(),
+            runtime: runtime.clone(),
+            faults: faults::Injector::new(&opts.faults),
+            latency: opts.latency.clone(),
+            apigw: opts.apigw,
+            addr,
+        });
         let hosts = hosts::HostPolicy::new(addr, &opts.allow_hosts);
         let rebased = rebase(&store, addr)?;
-        let gateway = gateway::Gateway::new(gateway);
+        let gateway = Arc::new(gateway::Gateway::new(
+            gateway,
+            Arc::new(RuntimeInvoker(runtime.clone())),
+            store.clone(),
+        ));
         gateway.set_lost(gateway::open::all(&store)?);
         Ok(LocalCloud {
             inner: Arc::new(Shared {
@@ -191,9 +172,10 @@ impl LocalCloud {
                 addr,
                 store,
                 account,
-                faults,
+                api3,
                 gateway,
                 runtime,
+                cos,
             }),
         })
     }
@@ -230,12 +212,22 @@ impl LocalCloud {
 
     /// The fault injector.
     pub fn faults(&self) -> &faults::Injector {
-        &self.inner.faults
+        &self.inner.api3.faults
+    }
+
+    /// The API 3.0 control plane's parts.
+    pub fn api3(&self) -> &Arc<api3::Plane> {
+        &self.inner.api3
     }
 
     /// The WebSocket gateway: invoker, limits, live connections.
-    pub fn gateway(&self) -> &gateway::Gateway {
+    pub fn gateway(&self) -> &Arc<gateway::Gateway> {
         &self.inner.gateway
+    }
+
+    /// COS, the XML API on the bucket hosts.
+    pub fn cos(&self) -> &cos::Cos {
+        &self.inner.cos
     }
 
     /// When the data dir was last served on another address: that address and how many
@@ -250,38 +242,29 @@ impl LocalCloud {
     }
 }
 
-/// A gateway whose functions run on the local runtime, with the default limits.
-pub fn runtime_gateway() -> gateway::GatewayConfig {
-    gateway::GatewayConfig {
-        invoker: Arc::new(RuntimeInvoker),
-        ..gateway::GatewayConfig::default()
-    }
-}
-
 /// Runs the gateway's register/transport/cleanup functions on [`runtime`]: the seam between
-/// the WebSocket data plane and the warm Python workers.
+/// the WebSocket data plane and the warm Python workers (the gateway's invoker unless
+/// [`gateway::GatewayConfig::invoker`] names another).
 #[derive(Debug)]
-struct RuntimeInvoker;
+struct RuntimeInvoker(runtime::Runtime);
 
 impl gateway::Invoker for RuntimeInvoker {
     fn invoke(
         &self,
-        cloud: &LocalCloud,
         target: gateway::FunctionTarget,
         event: serde_json::Value,
     ) -> futures_util::future::BoxFuture<'static, gateway::InvokeResult> {
         use gateway::{FailureKind, InvokeFailure};
         use runtime::{FunctionErrorKind, InvokeError};
-        let cloud = cloud.clone();
+        let runtime = self.0.clone();
         Box::pin(async move {
             let f = runtime::FunctionRef {
                 region: target.region,
                 namespace: target.namespace,
                 name: target.name,
             };
-            let out = cloud
-                .runtime()
-                .invoke(&cloud, &f, event, runtime::InvocationType::RequestResponse)
+            let out = runtime
+                .invoke(&f, event, runtime::InvocationType::RequestResponse)
                 .await
                 .map_err(|e| {
                     let kind = match e {
@@ -355,17 +338,17 @@ async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Respon
         ))
     });
     if let Some(bucket) = cos::bucket_host(&host) {
-        return cos::handle(&cloud, bucket, req).await;
+        return cloud.cos().handle(bucket, req).await;
     }
     let path = req.uri().path();
     if let Some(api_id) = gateway::push_path(path) {
         let api_id = api_id.to_owned();
-        return gateway::push::handle(&cloud, &api_id, req).await;
+        return gateway::push::handle(cloud.gateway(), &api_id, req).await;
     }
     if gateway::is_service_path(path) {
-        return gateway::connection::handle(&cloud, req).await;
+        return gateway::connection::handle(cloud.gateway(), req).await;
     }
-    api3::handle(&cloud, req).await
+    api3::handle(cloud.api3(), req).await
 }
 
 /// 403 with `why`, as plain text.
@@ -405,8 +388,8 @@ pub async fn run(
     let server = serve::serve(listener, app(cloud.clone()), &limits, stop.clone());
     // Connections the last run left open get their cleanups once this one serves.
     let recovering = tokio::spawn({
-        let cloud = cloud.clone();
-        async move { gateway::recover(&cloud).await }
+        let gateway = cloud.gateway().clone();
+        async move { gateway::recover(&gateway).await }
     });
     let stopping = async move {
         shutdown.await;
@@ -425,4 +408,63 @@ pub async fn run(
     };
     let (served, ()) = tokio::join!(server, stopping);
     served
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode, header};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// What the whole surface answers for `method path` on the loopback host.
+    async fn send(
+        cloud: &LocalCloud,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "127.0.0.1:9000")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = app(cloud.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn routes_push_urls_handshake_urls_and_the_rest_to_their_surface() {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud =
+            LocalCloud::open(Options::new(dir.path()), "127.0.0.1:9000".parse().unwrap()).unwrap();
+        // A push-back URL: the gateway's envelope (no such API).
+        let push = serde_json::json!({"websocket": {"action": "data send",
+            "secConnectionID": "a", "dataType": "text", "data": "x"}});
+        let (st, v) = send(&cloud, Method::POST, "/api-nothere", push).await;
+        assert_eq!((st, &v["errNo"]), (StatusCode::NOT_FOUND, &4.into()));
+        // A handshake URL: the gateway's envelope (nothing released there).
+        let (st, v) = send(
+            &cloud,
+            Method::GET,
+            "/service-nothere/release/ws",
+            Value::Null,
+        )
+        .await;
+        assert_eq!((st, &v["errNo"]), (StatusCode::NOT_FOUND, &4.into()));
+        // `/api-x/more` is not a push URL: API 3.0 answers it with its own 404 envelope.
+        let (st, v) = send(&cloud, Method::POST, "/api-t/more", Value::Null).await;
+        assert_eq!(
+            (st, &v["Response"]["Error"]["Code"]),
+            (StatusCode::NOT_FOUND, &"ResourceNotFound".into())
+        );
+    }
 }

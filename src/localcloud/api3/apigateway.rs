@@ -31,12 +31,13 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, Ctx, iso_time, obj, random_id, required};
+use super::context::{Ctx, Plane, iso_time, obj, random_id, required};
+use super::error::ApiError;
 use crate::localcloud::model::api::{
     APIS, ApiRecord, FunctionBinding, Release, SERVICES, ServiceRecord,
 };
 use crate::localcloud::model::function::{self, KeyValue};
-use crate::localcloud::{ApigwMode, LocalCloud};
+use crate::localcloud::options::ApigwMode;
 
 /// The code CreateService/CreateApi answer when API Gateway is retired for the account.
 pub const RETIRED_CODE: &str = "UnsupportedOperation.ServiceRetired";
@@ -63,24 +64,14 @@ pub(super) const ACTIONS: &[&str] = &[
     "UnReleaseService",
     "DeleteService",
 ];
-/// The host (and port) clients reach the local cloud on, for the URLs we hand out.
-pub fn public_host(cloud: &LocalCloud) -> String {
-    let addr = cloud.addr();
-    if addr.ip().is_unspecified() {
-        format!("127.0.0.1:{}", addr.port())
-    } else {
-        addr.to_string()
-    }
-}
-
 /// `OuterSubDomain` of a service: `127.0.0.1:PORT/service-xxxxxxxx`.
-pub fn outer_sub_domain(cloud: &LocalCloud, service_id: &str) -> String {
-    format!("{}/{service_id}", public_host(cloud))
+pub fn outer_sub_domain(plane: &Plane, service_id: &str) -> String {
+    format!("{}/{service_id}", plane.public_host())
 }
 
 /// `InternalDomain` (push-back URL) of an API: `http://127.0.0.1:PORT/api-xxxxxxxx`.
-pub fn internal_domain(cloud: &LocalCloud, api_id: &str) -> String {
-    format!("http://{}/{api_id}", public_host(cloud))
+pub fn internal_domain(plane: &Plane, api_id: &str) -> String {
+    format!("http://{}/{api_id}", plane.public_host())
 }
 pub(super) fn call(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     match ctx.action.as_str() {
@@ -104,7 +95,7 @@ pub(super) fn call(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
 }
 
 fn retired_check(ctx: &Ctx) -> Result<(), ApiError> {
-    if ctx.cloud.options().apigw == ApigwMode::Retired {
+    if ctx.plane.apigw == ApigwMode::Retired {
         return Err(ApiError::new(
             RETIRED_CODE,
             "API Gateway has been retired for this account (sales stopped on 2024-07-01, \
@@ -138,8 +129,7 @@ fn invalid_api(api_id: &str) -> ApiError {
 }
 
 fn load_service(ctx: &Ctx, service_id: &str) -> Result<ServiceRecord, ApiError> {
-    ctx.cloud
-        .store()
+    ctx.store()
         .get::<ServiceRecord>(SERVICES, &service_key(&ctx.region, service_id))?
         .ok_or_else(|| invalid_service(service_id))
 }
@@ -147,7 +137,6 @@ fn load_service(ctx: &Ctx, service_id: &str) -> Result<ServiceRecord, ApiError> 
 fn service_apis(ctx: &Ctx, service_id: &str) -> Result<Vec<ApiRecord>, ApiError> {
     let prefix = format!("{}/{service_id}/", ctx.region);
     Ok(ctx
-        .cloud
         .store()
         .scan::<ApiRecord>(APIS, &prefix, None, usize::MAX)?
         .into_iter()
@@ -236,43 +225,40 @@ fn create_service(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         ));
     }
     let now = ctx.now_secs();
-    let record = ctx
-        .cloud
-        .store()
-        .write(|tx| -> Result<ServiceRecord, ApiError> {
-            let mut id = random_id("service");
-            while tx
-                .get::<ServiceRecord>(SERVICES, &service_key(&ctx.region, &id))?
-                .is_some()
-            {
-                id = random_id("service");
-            }
-            let record = ServiceRecord {
-                region: ctx.region.clone(),
-                service_id: id,
-                name,
-                desc: req.service_desc.unwrap_or_default(),
-                protocol,
-                net_types,
-                ip_version,
-                tags,
-                created: now,
-                modified: now,
-                releases: BTreeMap::new(),
-                release_seq: 0,
-            };
-            tx.put(
-                SERVICES,
-                &service_key(&ctx.region, &record.service_id),
-                &record,
-            )?;
-            Ok(record)
-        })?;
+    let record = ctx.store().write(|tx| -> Result<ServiceRecord, ApiError> {
+        let mut id = random_id("service");
+        while tx
+            .get::<ServiceRecord>(SERVICES, &service_key(&ctx.region, &id))?
+            .is_some()
+        {
+            id = random_id("service");
+        }
+        let record = ServiceRecord {
+            region: ctx.region.clone(),
+            service_id: id,
+            name,
+            desc: req.service_desc.unwrap_or_default(),
+            protocol,
+            net_types,
+            ip_version,
+            tags,
+            created: now,
+            modified: now,
+            releases: BTreeMap::new(),
+            release_seq: 0,
+        };
+        tx.put(
+            SERVICES,
+            &service_key(&ctx.region, &record.service_id),
+            &record,
+        )?;
+        Ok(record)
+    })?;
     Ok(obj(json!({
         "ServiceId": record.service_id,
         "ServiceName": record.name,
         "ServiceDesc": record.desc,
-        "OuterSubDomain": outer_sub_domain(&ctx.cloud, &record.service_id),
+        "OuterSubDomain": outer_sub_domain(&ctx.plane, &record.service_id),
         "InnerSubDomain": "",
         "CreatedTime": iso_time(record.created),
         "NetTypes": record.net_types,
@@ -324,7 +310,7 @@ fn describe_service(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         "ModifiedTime": iso_time(s.modified),
         "NetTypes": s.net_types,
         "InternalSubDomain": "",
-        "OuterSubDomain": outer_sub_domain(&ctx.cloud, &s.service_id),
+        "OuterSubDomain": outer_sub_domain(&ctx.plane, &s.service_id),
         "InnerHttpPort": 0,
         "InnerHttpsPort": 0,
         "ApiTotalCount": apis.len(),
@@ -366,7 +352,6 @@ fn describe_services_status(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     }
     let prefix = format!("{}/", ctx.region);
     let mut services: Vec<ServiceRecord> = ctx
-        .cloud
         .store()
         .scan::<ServiceRecord>(SERVICES, &prefix, None, usize::MAX)?
         .into_iter()
@@ -397,7 +382,7 @@ fn describe_services_status(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
                 "ServiceName": s.name,
                 "ServiceDesc": s.desc,
                 "Protocol": s.protocol,
-                "OuterSubDomain": outer_sub_domain(&ctx.cloud, &s.service_id),
+                "OuterSubDomain": outer_sub_domain(&ctx.plane, &s.service_id),
                 "InnerSubDomain": "",
                 "AvailableEnvironments": s.releases.keys().collect::<Vec<_>>(),
                 "CreatedTime": iso_time(s.created),
@@ -429,7 +414,7 @@ fn describe_environments(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     } else {
         "http"
     };
-    let outer = outer_sub_domain(&ctx.cloud, &s.service_id);
+    let outer = outer_sub_domain(&ctx.plane, &s.service_id);
     let envs: Vec<Value> = ENVIRONMENTS
         .iter()
         .map(|env| {
@@ -477,7 +462,7 @@ fn release_service(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let apis = service_apis(ctx, &id)?;
     let now = ctx.now_secs();
     let k = service_key(&ctx.region, &id);
-    let release = ctx.cloud.store().write(|tx| -> Result<Release, ApiError> {
+    let release = ctx.store().write(|tx| -> Result<Release, ApiError> {
         let mut s = tx
             .get::<ServiceRecord>(SERVICES, &k)?
             .ok_or_else(|| invalid_service(&id))?;
@@ -508,7 +493,7 @@ fn unrelease_service(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let env = required(req.environment_name, "EnvironmentName")?;
     check_env(&env)?;
     let k = service_key(&ctx.region, &id);
-    ctx.cloud.store().write(|tx| -> Result<(), ApiError> {
+    ctx.store().write(|tx| -> Result<(), ApiError> {
         let mut s = tx
             .get::<ServiceRecord>(SERVICES, &k)?
             .ok_or_else(|| invalid_service(&id))?;
@@ -530,7 +515,7 @@ fn delete_service(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let id = required(req.service_id, "ServiceId")?;
     let k = service_key(&ctx.region, &id);
     let api_prefix = format!("{}/{id}/", ctx.region);
-    ctx.cloud.store().write(|tx| -> Result<(), ApiError> {
+    ctx.store().write(|tx| -> Result<(), ApiError> {
         let s = tx
             .get::<ServiceRecord>(SERVICES, &k)?
             .ok_or_else(|| invalid_service(&id))?;
@@ -624,7 +609,7 @@ fn binding(
             "version `{qualifier}` of function `{name}` does not exist"
         )));
     }
-    if function::lookup(ctx.cloud.store(), &ctx.region, &namespace, name, ctx.now_ms)?.is_none() {
+    if function::lookup(ctx.store(), &ctx.region, &namespace, name, ctx.now_ms)?.is_none() {
         return Err(scf_error(format!(
             "function `{name}` does not exist in namespace `{namespace}` of {}",
             ctx.region
@@ -825,24 +810,21 @@ fn create_api(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let _guard = API_WRITES.lock().unwrap_or_else(|e| e.into_inner());
     path_conflict(&service_apis(ctx, &service_id)?, &api)?;
     let skey = service_key(&ctx.region, &service_id);
-    let api = ctx
-        .cloud
-        .store()
-        .write(|tx| -> Result<ApiRecord, ApiError> {
-            if tx.get::<ServiceRecord>(SERVICES, &skey)?.is_none() {
-                return Err(invalid_service(&service_id));
-            }
-            let mut id = random_id("api");
-            while tx
-                .get::<ApiRecord>(APIS, &api_key(&ctx.region, &service_id, &id))?
-                .is_some()
-            {
-                id = random_id("api");
-            }
-            api.api_id = id;
-            tx.put(APIS, &api_key(&ctx.region, &service_id, &api.api_id), &api)?;
-            Ok(api)
-        })?;
+    let api = ctx.store().write(|tx| -> Result<ApiRecord, ApiError> {
+        if tx.get::<ServiceRecord>(SERVICES, &skey)?.is_none() {
+            return Err(invalid_service(&service_id));
+        }
+        let mut id = random_id("api");
+        while tx
+            .get::<ApiRecord>(APIS, &api_key(&ctx.region, &service_id, &id))?
+            .is_some()
+        {
+            id = random_id("api");
+        }
+        api.api_id = id;
+        tx.put(APIS, &api_key(&ctx.region, &service_id, &api.api_id), &api)?;
+        Ok(api)
+    })?;
     Ok(obj(json!({ "Result": {
         "ApiId": api.api_id,
         "Path": api.path,
@@ -862,8 +844,7 @@ struct ApiIdReq {
 }
 
 fn load_api(ctx: &Ctx, service_id: &str, api_id: &str) -> Result<ApiRecord, ApiError> {
-    ctx.cloud
-        .store()
+    ctx.store()
         .get::<ApiRecord>(APIS, &api_key(&ctx.region, service_id, api_id))?
         .ok_or_else(|| invalid_api(api_id))
 }
@@ -917,7 +898,7 @@ fn describe_api(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         "ServiceMockReturnMessage": "",
         "ServiceScfIsIntegratedResponse": false,
         "ServiceScfEventIsAsyncCall": false,
-        "InternalDomain": if a.protocol == "WEBSOCKET" { internal_domain(&ctx.cloud, &a.api_id) } else { String::new() },
+        "InternalDomain": if a.protocol == "WEBSOCKET" { internal_domain(&ctx.plane, &a.api_id) } else { String::new() },
         "EnableCORS": a.enable_cors,
         "Tags": a.tags,
         "Environments": environments,
@@ -999,7 +980,7 @@ fn modify_api(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let _guard = API_WRITES.lock().unwrap_or_else(|e| e.into_inner());
     path_conflict(&service_apis(ctx, &service_id)?, &api)?;
     let k = api_key(&ctx.region, &service_id, &api_id);
-    ctx.cloud.store().write(|tx| -> Result<(), ApiError> {
+    ctx.store().write(|tx| -> Result<(), ApiError> {
         if tx.get::<ApiRecord>(APIS, &k)?.is_none() {
             return Err(invalid_api(&api_id));
         }
@@ -1015,7 +996,7 @@ fn delete_api(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let api_id = required(req.api_id, "ApiId")?;
     load_service(ctx, &service_id)?;
     let k = api_key(&ctx.region, &service_id, &api_id);
-    ctx.cloud.store().write(|tx| -> Result<(), ApiError> {
+    ctx.store().write(|tx| -> Result<(), ApiError> {
         if !tx.delete(APIS, &k)? {
             return Err(invalid_api(&api_id));
         }

@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, Ctx, obj};
+use super::context::{Ctx, obj};
+use super::error::ApiError;
 
 /// The local account's UIN (also its owner UIN: it is a root account).
 pub const UIN: &str = "100000000001";
@@ -14,7 +15,7 @@ pub(super) const ACTIONS: &[&str] = &["GetUserAppId"];
 pub(super) fn call(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     match ctx.action.as_str() {
         "GetUserAppId" => {
-            let appid = ctx.cloud.options().appid;
+            let appid = ctx.plane.account.appid;
             Ok(obj(json!({ "AppId": appid, "Uin": UIN, "OwnerUin": UIN })))
         }
         other => Err(ApiError::new(

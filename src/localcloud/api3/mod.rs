@@ -19,27 +19,31 @@
 //!    emulator does not implement), `NoSuchVersion`, `MissingParameter` (`X-TC-Region` for SCF
 //!    and API Gateway), `InvalidParameter` (body not a JSON object, wrong types);
 //! 5. fault injection (see [`super::faults`]), never before step 4;
-//! 6. the action itself, on the blocking pool (the store commits durably with fsync).
+//! 6. the action itself, on the blocking pool (the store commits durably with fsync); Invoke
+//!    reads the function on the blocking pool and awaits the runtime on the async one.
 //!
 //! Every answer is in the envelope of [`error`]: HTTP 200, `Content-Type: application/json`.
 
 pub mod apigateway;
 pub mod cam;
+mod context;
 pub mod error;
 pub mod scf;
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::Response;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use context::Ctx;
+pub use context::Plane;
 pub use error::ApiError;
 
-use super::LocalCloud;
 use super::account::AuthError;
 use super::faults::{FailKind, Fault};
-pub(crate) use super::model::clock::now_millis;
+use super::model::clock::now_millis;
 use crate::providers::tencent::tc3;
 
 /// Largest accepted body: the cloud's 10 MB limit for TC3-signed POSTs (API-FACTS §1.1).
@@ -48,7 +52,7 @@ pub const MAX_BODY: usize = 10 * 1024 * 1024;
 pub const MAX_SKEW_SECS: i64 = 300;
 
 /// Handles one API 3.0 request (anything `dispatch` did not send to COS).
-pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
+pub async fn handle(plane: &Arc<Plane>, req: Request<Body>) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
     if parts.uri.path() != "/" {
@@ -95,13 +99,13 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
     };
 
     let action_name = header_str(&parts.headers, "x-tc-action").unwrap_or_default();
-    let delay = cloud.options().latency.round_trip(action_name);
+    let delay = plane.latency.round_trip(action_name);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
 
     let now_ms = now_millis();
-    let routed = match authenticate_and_route(cloud, &parts.headers, &body, now_ms / 1000) {
+    let routed = match authenticate_and_route(plane, &parts.headers, &body, now_ms / 1000) {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(action = action_name, code = %e.code, "api3 request refused");
@@ -109,7 +113,7 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         }
     };
 
-    let fault = cloud.faults().decide();
+    let fault = plane.faults.decide();
     if let Fault::Fail(kind) = fault {
         let err = fault_error(routed.service, &routed.action, kind);
         tracing::debug!(action = routed.action, code = %err.code, "injected fault");
@@ -117,18 +121,24 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
     }
 
     let ctx = Ctx {
-        cloud: cloud.clone(),
+        plane: plane.clone(),
         region: routed.region,
         action: routed.action,
         params: routed.params,
         now_ms,
     };
     let service = routed.service;
-    let result = tokio::task::spawn_blocking(move || {
-        let r = service.call(&ctx);
-        (ctx.action, r)
-    })
-    .await;
+    let result = if service == Service::Scf && scf::is_async(&ctx.action) {
+        // Invoke awaits the function runtime; its store reads go to the blocking pool inside.
+        let action = ctx.action.clone();
+        Ok((action, scf::call_async(ctx).await))
+    } else {
+        tokio::task::spawn_blocking(move || {
+            let r = service.call(&ctx);
+            (ctx.action, r)
+        })
+        .await
+    };
     if fault == Fault::LoseResponse {
         tracing::debug!("injected fault: response dropped after the action");
         return dropped_response();
@@ -210,51 +220,8 @@ struct Routed {
     params: Value,
 }
 
-/// What an action handler gets.
-#[derive(Debug)]
-pub(crate) struct Ctx {
-    pub(crate) cloud: LocalCloud,
-    /// `X-TC-Region` (empty for CAM).
-    pub(crate) region: String,
-    pub(crate) action: String,
-    /// The body, a JSON object.
-    pub(crate) params: Value,
-    /// When the request was accepted, Unix milliseconds.
-    pub(crate) now_ms: i64,
-}
-
-impl Ctx {
-    /// The parameters as `T`; type mismatches are `InvalidParameter`.
-    pub(crate) fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        T::deserialize(&self.params)
-            .map_err(|e| ApiError::invalid(format!("invalid parameters for {}: {e}", self.action)))
-    }
-
-    /// Unix seconds.
-    pub(crate) fn now_secs(&self) -> i64 {
-        self.now_ms.div_euclid(1000)
-    }
-}
-
-/// A JSON object literal as a map (`obj(json!({...}))`).
-pub(crate) fn obj(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(m) => m,
-        other => {
-            let mut m = Map::new();
-            m.insert("Result".into(), other);
-            m
-        }
-    }
-}
-
-/// `Some(v)` or `MissingParameter` naming `name`.
-pub(crate) fn required<T>(value: Option<T>, name: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::missing(name))
-}
-
 fn authenticate_and_route(
-    cloud: &LocalCloud,
+    plane: &Plane,
     headers: &HeaderMap,
     body: &[u8],
     now: i64,
@@ -304,8 +271,8 @@ fn authenticate_and_route(
         )
     })?;
     let token = header_str(headers, "x-tc-token").filter(|t| !t.is_empty());
-    let key = cloud
-        .account()
+    let key = plane
+        .account
         .secret_for(&parsed.secret_id, token, now)
         .map_err(|e| match e {
             AuthError::SecretIdNotFound => {
@@ -443,157 +410,5 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// ISO 8601 UTC (`2024-12-17T09:52:48Z`), the form API Gateway uses for `CreatedTime`.
-pub(crate) fn iso_time(secs: i64) -> String {
-    jiff::Timestamp::from_second(secs)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
-}
-
-/// `{prefix}-` and eight random lowercase letters and digits (`service-0c96l2bo`).
-pub(crate) fn random_id(prefix: &str) -> String {
-    use rand::Rng;
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    let tail: String = (0..8)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect();
-    format!("{prefix}-{tail}")
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::localcloud::account::KeyPair;
-    use crate::localcloud::{ApigwMode, Options};
-
-    fn cloud(dir: &std::path::Path) -> LocalCloud {
-        let opts = Options {
-            data_dir: dir.to_owned(),
-            appid: 1_250_000_000,
-            credentials: KeyPair::default_pair(),
-            latency: Default::default(),
-            faults: Default::default(),
-            apigw: ApigwMode::Available,
-            allow_hosts: Vec::new(),
-            serve: Default::default(),
-        };
-        LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
-    }
-
-    /// A request signed like the SDK does, with `key` as the SecretKey.
-    fn signed(service: &str, action: &str, body: &'static str, key: &str) -> Request<Body> {
-        let ts = now_millis() / 1000;
-        let keys = KeyPair::default_pair();
-        let sig = tc3::sign(
-            &tc3::SignableRequest {
-                service,
-                host: "127.0.0.1:9000",
-                content_type: "application/json",
-                payload: body.as_bytes(),
-                timestamp: ts,
-            },
-            &keys.secret_id,
-            key,
-        );
-        let version = Service::from_scope(service).map_or("x", Service::version);
-        Request::post("/")
-            .header("host", "127.0.0.1:9000")
-            .header("content-type", "application/json")
-            .header("x-tc-action", action)
-            .header("x-tc-version", version)
-            .header("x-tc-timestamp", ts.to_string())
-            .header("x-tc-region", "ap-guangzhou")
-            .header("authorization", sig.authorization)
-            .body(Body::from(body))
-            .unwrap()
-    }
-
-    async fn answer(resp: Response) -> (StatusCode, String, Value) {
-        let status = resp.status();
-        let ct = resp.headers()[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, ct, serde_json::from_slice(&bytes).unwrap())
-    }
-
-    #[tokio::test]
-    async fn answers_are_json_envelopes_with_the_exact_content_type() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = cloud(dir.path());
-        let key = KeyPair::default_pair().secret_key;
-
-        let (st, ct, v) =
-            answer(handle(&c, signed("cam", "GetUserAppId", "{}", key.expose())).await).await;
-        assert_eq!((st, ct.as_str()), (StatusCode::OK, "application/json"));
-        assert_eq!(v["Response"]["AppId"], 1_250_000_000);
-        assert!(v["Response"]["RequestId"].as_str().unwrap().len() == 36);
-
-        let (st, ct, v) =
-            answer(handle(&c, signed("scf", "ListFunctions", "{}", "wrong")).await).await;
-        assert_eq!((st, ct.as_str()), (StatusCode::OK, "application/json"));
-        assert_eq!(
-            v["Response"]["Error"]["Code"],
-            "AuthFailure.SignatureFailure"
-        );
-
-        let req = Request::get("/favicon.ico").body(Body::empty()).unwrap();
-        let (st, ct, v) = answer(handle(&c, req).await).await;
-        assert_eq!(
-            (st, ct.as_str()),
-            (StatusCode::NOT_FOUND, "application/json")
-        );
-        assert_eq!(v["Response"]["Error"]["Code"], "ResourceNotFound");
-    }
-
-    #[tokio::test]
-    async fn a_body_that_is_not_json_is_an_invalid_parameter() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = cloud(dir.path());
-        let key = KeyPair::default_pair().secret_key;
-        let (_, _, v) =
-            answer(handle(&c, signed("scf", "GetFunction", "{oops", key.expose())).await).await;
-        assert_eq!(v["Response"]["Error"]["Code"], "InvalidParameter");
-        let (_, _, v) =
-            answer(handle(&c, signed("scf", "Frobnicate", "{}", key.expose())).await).await;
-        assert_eq!(v["Response"]["Error"]["Code"], "InvalidAction");
-    }
-
-    #[tokio::test]
-    async fn a_huge_parameter_is_not_echoed_back_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = cloud(dir.path());
-        let key = KeyPair::default_pair().secret_key;
-        let name = "a-".repeat(4_000_000);
-        let body: &'static str = Box::leak(format!("{{\"FunctionName\":\"{name}\"}}").into());
-        let (_, _, v) =
-            answer(handle(&c, signed("scf", "GetFunction", body, key.expose())).await).await;
-        let message = v["Response"]["Error"]["Message"].as_str().unwrap();
-        assert!(message.len() < 2048, "{} bytes echoed", message.len());
-        assert!(message.contains("8000000 bytes"), "{message}");
-    }
-
-    #[test]
-    fn times_use_the_clouds_formats() {
-        assert_eq!(
-            crate::providers::tencent::time::format(1_700_000_000),
-            "2023-11-15 06:13:20"
-        );
-        assert_eq!(iso_time(1_700_000_000), "2023-11-14T22:13:20Z");
-    }
-
-    #[test]
-    fn ids_have_the_clouds_shape() {
-        let id = random_id("service");
-        assert_eq!(id.len(), "service-".len() + 8);
-        assert!(
-            id[8..]
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        );
-    }
-}
+mod tests;

@@ -4,7 +4,7 @@
 
 use axum::http::HeaderMap;
 
-use super::{CosError, header_text};
+use super::common::{CosError, header_text};
 use crate::localcloud::account::{Account, AuthError};
 #[cfg(test)]
 use crate::providers::tencent::cos_sign::KeyTime;

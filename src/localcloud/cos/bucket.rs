@@ -4,10 +4,11 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 
-use super::{
+use super::common::{
     BUCKETS, BucketRecord, CosError, OBJECTS, ObjectRecord, Req, SCAN_CHUNK, bucket_exists,
-    bucket_record, empty, now_ms, xml, xml_response,
+    bucket_record, empty, iso8601_ms, now_ms, xml_response,
 };
+use super::xml;
 use crate::localcloud::store::{Store, StoreError};
 use crate::providers::tencent::cos_sign;
 
@@ -219,14 +220,4 @@ pub(super) fn list_objects(store: &Store, req: &Req, appid: u64) -> Result<Respo
     }
     let body = xml::render(&doc);
     xml_response(body)
-}
-
-/// Listing `LastModified` format, `2026-11-25T19:36:13.000Z`.
-pub(super) fn iso8601_ms(ms: i64) -> String {
-    let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    format!(
-        "{}.{:03}Z",
-        ts.strftime("%Y-%m-%dT%H:%M:%S"),
-        ms.rem_euclid(1000)
-    )
 }

@@ -12,201 +12,49 @@
 
 mod auth;
 mod bucket;
+mod common;
 mod header_case;
 mod multipart;
 mod object;
 mod xml;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use axum::http::{HeaderValue, Method, Request, header};
 use axum::response::Response;
 use base64::Engine;
 use percent_encoding::percent_decode_str;
-use serde::{Deserialize, Serialize};
 
-use super::LocalCloud;
-use super::store::{Store, StoreError, Txn};
+pub use common::bucket_host;
+use common::*;
 
-const BUCKETS: &str = "cos_buckets";
-const OBJECTS: &str = "cos_objects";
-const BLOB_PREFIX: &str = "cos-";
+use super::account::Account;
+use super::store::{Store, StoreError};
 
-/// Largest object body accepted by a simple PUT (COS allows 5 GB; we hold bodies in memory).
-const MAX_BODY: usize = 1 << 30;
-/// COS's object key limit, in UTF-8 bytes.
-const MAX_KEY_BYTES: usize = 850;
-/// Records read per store scan while listing.
-const SCAN_CHUNK: usize = 1000;
-
-/// Stored headers, besides `Content-Type`, that GET/HEAD Object return as they were PUT.
-const KEPT_HEADERS: [&str; 5] = [
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "expires",
-];
-
-/// `Some(("bucket-appid", "region"))` when `host` (with or without a port) is a COS bucket host,
-/// `{bucket}.cos.{region}.myqcloud.com` or `….tencentcos.cn`.
-pub fn bucket_host(host: &str) -> Option<(&str, &str)> {
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    };
-    let rest = host
-        .strip_suffix(".myqcloud.com")
-        .or_else(|| host.strip_suffix(".tencentcos.cn"))?;
-    let (bucket, region) = rest.split_once(".cos.")?;
-    if bucket.is_empty() || region.is_empty() || region.contains('.') {
-        return None;
-    }
-    Some((bucket, region))
-}
-
-/// A bucket as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct BucketRecord {
-    region: String,
-    created_ms: i64,
-}
-
-/// An object's metadata as stored; the body is the blob `blob`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ObjectRecord {
-    size: u64,
-    /// The ETag, unquoted: the body's hex MD5, or `{hex}-{parts}` for a multipart upload.
-    etag: String,
-    content_type: String,
-    last_modified_ms: i64,
-    /// `x-cos-meta-*` and [`KEPT_HEADERS`], lowercase names; values byte for byte, one `char`
-    /// per byte (see `object::raw_text`).
-    headers: BTreeMap<String, String>,
-    blob: String,
-}
-
-/// A COS error: status, code and message; rendered as the `<Error>` document.
+/// The COS surface: what it reads and writes (the store's COS tables and blobs) and whom it
+/// answers (the account's keys), given when the local cloud is built.
 #[derive(Debug, Clone)]
-pub(crate) struct CosError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+pub struct Cos {
+    store: Store,
+    account: Arc<Account>,
 }
 
-impl CosError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        CosError {
-            status,
-            code,
-            message: message.into(),
-        }
+impl Cos {
+    /// COS over `store`, answering `account`'s signatures.
+    pub fn new(store: Store, account: Arc<Account>) -> Self {
+        Cos { store, account }
     }
 
-    pub(crate) fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, message)
-    }
-
-    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    fn no_such_bucket() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "NoSuchBucket",
-            "The specified bucket does not exist.",
-        )
-    }
-
-    fn no_such_key() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "NoSuchKey",
-            "The specified key does not exist.",
-        )
-    }
-
-    fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
-    }
-
-    fn not_implemented(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            format!("The local cloud does not implement {what}."),
-        )
+    /// Handles one COS request to `bucket` (`("name-appid", "region")`, from [`bucket_host`]);
+    /// every failure becomes a COS `<Error>` response.
+    pub async fn handle(&self, bucket: (&str, &str), req: Request<Body>) -> Response {
+        handle(self, bucket, req).await
     }
 }
 
-impl From<StoreError> for CosError {
-    fn from(e: StoreError) -> Self {
-        tracing::error!("cos: {e}");
-        CosError::internal("We encountered an internal error. Please try again.")
-    }
-}
-
-/// One request, decoded.
-#[derive(Debug)]
-struct Req {
-    method: Method,
-    bucket: String,
-    region: String,
-    /// Decoded object key; empty for bucket operations.
-    key: String,
-    query: Vec<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-    /// A large PUT's body (object or part), written to a file as it arrived instead of into
-    /// `body`.
-    spooled: Option<Spooled>,
-}
-
-/// A request body streamed to a temporary blob file (fsync'd), with its size and MD5.
-#[derive(Debug)]
-struct Spooled {
-    path: std::path::PathBuf,
-    size: u64,
-    md5: [u8; 16],
-}
-
-impl Drop for Spooled {
-    fn drop(&mut self) {
-        // Renamed into place when the object was stored; otherwise nothing references it.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// PUTs (objects, parts) announcing more than this (or no length) stream their body to disk.
-const SPOOL_OVER: u64 = 8 * 1024 * 1024;
-
-impl Req {
-    /// The request without its body.
-    fn clone_head(&self) -> Req {
-        Req {
-            method: self.method.clone(),
-            bucket: self.bucket.clone(),
-            region: self.region.clone(),
-            key: self.key.clone(),
-            query: self.query.clone(),
-            headers: self.headers.clone(),
-            body: Bytes::new(),
-            spooled: None,
-        }
-    }
-
-    fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Handles one COS request; every failure becomes a COS `<Error>` response.
-pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>) -> Response {
+async fn handle(cos: &Cos, bucket: (&str, &str), req: Request<Body>) -> Response {
     let request_id = new_request_id();
     let (parts, body) = req.into_parts();
     let is_head = parts.method == Method::HEAD;
@@ -217,12 +65,12 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
         bucket.1,
         parts.uri.path()
     );
-    let declared = super::serve::declared_length(&parts.headers);
+    let declared = crate::localcloud::serve::declared_length(&parts.headers);
     let result = async {
         let mut req = decode(parts, bucket.0.to_owned(), bucket.1.to_owned())?;
         // The signature covers no body bytes: check it, and the bucket's owner, before reading
         // (let alone buffering) a body nobody authorised.
-        let (check, account) = (req.clone_head(), cloud.clone());
+        let (check, account) = (req.clone_head(), cos.account.clone());
         tokio::task::spawn_blocking(move || authorize(&account, &check))
             .await
             .map_err(|e| {
@@ -247,15 +95,15 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
             && !req.key.is_empty()
             && !req.headers.contains_key("x-cos-copy-source");
         if data_put && declared.is_none_or(|n| n > SPOOL_OVER) {
-            req.spooled = Some(spool(cloud, body).await?);
+            req.spooled = Some(spool(&cos.store, body).await?);
         } else {
             req.body = axum::body::to_bytes(body, MAX_BODY)
                 .await
                 .map_err(|e| incomplete(&e))?;
         }
-        let cloud = cloud.clone();
+        let store = cos.store.clone();
         // Store calls block (redb commits and blob files are fsync'd).
-        tokio::task::spawn_blocking(move || serve(&cloud, req))
+        tokio::task::spawn_blocking(move || serve(&store, req))
             .await
             .unwrap_or_else(|e| {
                 tracing::error!("cos handler failed: {e}");
@@ -287,13 +135,11 @@ pub async fn handle(cloud: &LocalCloud, bucket: (&str, &str), req: Request<Body>
 }
 
 /// Streams `body` into a new temporary blob file, hashing it on the way; at most [`MAX_BODY`].
-async fn spool(cloud: &LocalCloud, body: Body) -> Result<Spooled, CosError> {
+async fn spool(store: &Store, body: Body) -> Result<Spooled, CosError> {
     use futures_util::StreamExt;
     use md5::Digest;
     use tokio::io::AsyncWriteExt;
-    let path = cloud
-        .store()
-        .blob_path(&format!("{}.part", object::new_blob_name()));
+    let path = store.blob_path(&format!("{}.part", object::new_blob_name()));
     let failed = |e: std::io::Error| {
         tracing::error!("cos: writing {}: {e}", path.display());
         CosError::internal("We encountered an internal error. Please try again.")
@@ -397,16 +243,12 @@ fn decode(
     })
 }
 
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
 /// Authenticates the request (q-sign over method, path, query and headers: never the body) and
 /// checks the bucket name and its owner.
-fn authorize(cloud: &LocalCloud, req: &Req) -> Result<u64, CosError> {
+fn authorize(account: &Account, req: &Req) -> Result<u64, CosError> {
     let path = format!("/{}", req.key);
     auth::verify(
-        cloud.account(),
+        account,
         &auth::Signed {
             method: req.method.as_str(),
             path: &path,
@@ -416,7 +258,7 @@ fn authorize(cloud: &LocalCloud, req: &Req) -> Result<u64, CosError> {
         now_ms().div_euclid(1000),
     )?;
     let appid = bucket_appid(&req.bucket)?;
-    if appid != cloud.account().appid {
+    if appid != account.appid {
         return Err(CosError::forbidden(
             "AccessDenied",
             "Access Denied. The bucket belongs to another account.",
@@ -426,10 +268,9 @@ fn authorize(cloud: &LocalCloud, req: &Req) -> Result<u64, CosError> {
 }
 
 /// Runs the operation of a request [`authorize`] accepted.
-fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
+fn serve(store: &Store, req: Req) -> Result<Response, CosError> {
     let appid = bucket_appid(&req.bucket)?;
     check_params(&req)?;
-    let store = cloud.store();
     if req.key.is_empty() {
         match req.method {
             Method::PUT => bucket::put_bucket(store, &req),
@@ -466,36 +307,6 @@ fn serve(cloud: &LocalCloud, req: Req) -> Result<Response, CosError> {
             _ => Err(method_not_allowed()),
         }
     }
-}
-
-fn method_not_allowed() -> CosError {
-    CosError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "MethodNotAllowed",
-        "The specified method is not allowed against this resource.",
-    )
-}
-
-/// The APPID suffix of `name-appid`, once the whole name is checked against COS's rules.
-fn bucket_appid(bucket: &str) -> Result<u64, CosError> {
-    let invalid = || {
-        CosError::bad_request(
-            "InvalidBucketName",
-            "The specified bucket is not valid: use name-APPID with lowercase letters, digits and \
-             '-'.",
-        )
-    };
-    let (name, appid) = bucket.rsplit_once('-').ok_or_else(invalid)?;
-    let name_ok = (1..=50).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if !name_ok || appid.is_empty() || !appid.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid());
-    }
-    appid.parse().map_err(|_| invalid())
 }
 
 /// Refuses sub-resources (`?acl`, `?cors`, `?tagging`, …) this emulator does not implement,
@@ -546,50 +357,6 @@ fn check_params(req: &Req) -> Result<(), CosError> {
         ));
     }
     Ok(())
-}
-
-/// The request's bucket, if it exists in the request's region.
-fn bucket_record(store: &Store, req: &Req) -> Result<BucketRecord, CosError> {
-    match store.get::<BucketRecord>(BUCKETS, &req.bucket)? {
-        Some(b) if b.region == req.region => Ok(b),
-        _ => Err(CosError::no_such_bucket()),
-    }
-}
-
-/// Inside a write transaction: the request's bucket exists in the request's region.
-fn bucket_exists(tx: &mut Txn<'_>, req: &Req) -> Result<(), CosError> {
-    match tx.get::<BucketRecord>(BUCKETS, &req.bucket)? {
-        Some(b) if b.region == req.region => Ok(()),
-        _ => Err(CosError::no_such_bucket()),
-    }
-}
-
-/// A header value as text, for signing: UTF-8 when it is, else Latin-1 — what Python's
-/// `http.client` puts on the wire for a non-ASCII `str`, which the SDK signed as that `str`.
-pub(crate) fn header_text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
-    }
-}
-
-/// A 200 response carrying an XML document.
-fn xml_response(body: String) -> Result<Response, CosError> {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/xml")
-        .header(header::CONTENT_LENGTH, body.len())
-        .body(Body::from(body))
-        .map_err(|e| CosError::internal(e.to_string()))
-}
-
-/// A bodiless response.
-fn empty(status: StatusCode) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_LENGTH, "0")
-        .body(Body::empty())
-        .unwrap_or_default()
 }
 
 /// Removes object blobs no committed metadata points at: left by a crash between a PUT's blob

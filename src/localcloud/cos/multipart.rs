@@ -14,12 +14,12 @@ use axum::response::Response;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-use super::bucket::iso8601_ms;
-use super::object::{checked_md5, new_blob_name, object_id, object_metadata};
-use super::{
-    CosError, OBJECTS, ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms, xml,
+use super::common::{
+    CosError, OBJECTS, ObjectRecord, Req, bucket_exists, bucket_record, empty, iso8601_ms, now_ms,
     xml_response,
 };
+use super::object::{checked_md5, new_blob_name, object_id, object_metadata};
+use super::xml;
 use crate::localcloud::store::{Store, StoreError};
 use crate::providers::tencent::cos_sign;
 

@@ -9,11 +9,11 @@ use axum::response::Response;
 use base64::Engine;
 use md5::{Digest, Md5};
 
-use super::bucket::iso8601_ms;
-use super::{
+use super::common::{
     BLOB_PREFIX, BUCKETS, BucketRecord, CosError, KEPT_HEADERS, MAX_KEY_BYTES, OBJECTS,
-    ObjectRecord, Req, bucket_exists, bucket_record, empty, now_ms, xml, xml_response,
+    ObjectRecord, Req, bucket_exists, bucket_record, empty, iso8601_ms, now_ms, xml_response,
 };
+use super::xml;
 use crate::localcloud::store::Store;
 
 /// The `cos_objects` key of `key` in `bucket`.
@@ -114,7 +114,7 @@ pub(super) fn copy_object(store: &Store, req: &Req, appid: u64) -> Result<Respon
             "x-cos-copy-source must be <bucket-appid>.cos.<region>.myqcloud.com/<key>.",
         )
     })?;
-    if super::bucket_appid(&src_bucket)? != appid {
+    if super::common::bucket_appid(&src_bucket)? != appid {
         return Err(CosError::forbidden(
             "AccessDenied",
             "Access Denied. The source bucket belongs to another account.",
@@ -170,7 +170,7 @@ pub(super) fn parse_copy_source(source: &str) -> Option<(String, String, String)
         .or_else(|| source.strip_prefix("http://"))
         .unwrap_or(source);
     let (host, path) = source.split_once('/')?;
-    let (bucket, region) = super::bucket_host(host)?;
+    let (bucket, region) = super::common::bucket_host(host)?;
     let path = path.split_once("?versionId=").map_or(path, |(p, _)| p);
     let key = percent_encoding::percent_decode_str(path)
         .decode_utf8()

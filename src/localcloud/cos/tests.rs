@@ -1,9 +1,12 @@
 use super::bucket::*;
 use super::object::*;
 use super::*;
+use crate::localcloud::LocalCloud;
 use crate::localcloud::account::{DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, KeyPair};
 use crate::localcloud::{ApigwMode, Options};
 use crate::providers::tencent::cos_sign;
+use axum::http::{HeaderMap, StatusCode};
+use std::collections::BTreeMap;
 
 const BUCKET: &str = "chat-1250000000";
 const REGION: &str = "ap-guangzhou";
@@ -85,7 +88,7 @@ fn sign(mut req: Request<Body>) -> Request<Body> {
 async fn send(cloud: &LocalCloud, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
     let host = req.headers()["host"].to_str().unwrap().to_owned();
     let target = bucket_host(&host).unwrap();
-    let resp = handle(cloud, target, req).await;
+    let resp = cloud.cos().handle(target, req).await;
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
@@ -525,12 +528,10 @@ async fn a_large_put_streams_its_body_to_disk_as_it_arrives() {
     assert_eq!(headers["etag"], etag.as_str());
     assert!(!spooled(0), "temporary file left behind");
 
-    let resp = handle(
-        &cloud,
-        (BUCKET, REGION),
-        request("GET", HOST, "/big", "", b""),
-    )
-    .await;
+    let resp = cloud
+        .cos()
+        .handle((BUCKET, REGION), request("GET", HOST, "/big", "", b""))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let got = axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
@@ -575,12 +576,10 @@ async fn large_multipart_parts_are_spooled_and_joined_on_disk() {
     let (status, _, body) =
         send(&cloud, request("POST", HOST, "/mp", &query, xml.as_bytes())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let resp = handle(
-        &cloud,
-        (BUCKET, REGION),
-        request("GET", HOST, "/mp", "", b""),
-    )
-    .await;
+    let resp = cloud
+        .cos()
+        .handle((BUCKET, REGION), request("GET", HOST, "/mp", "", b""))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers()["etag"].to_str().unwrap().ends_with("-2\""));
     let got = axum::body::to_bytes(resp.into_body(), usize::MAX)

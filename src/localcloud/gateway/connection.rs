@@ -29,15 +29,14 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 
+use super::invoke::{FailureKind, FunctionTarget, InvokeResult};
+use super::open;
+use super::reply::{ERR_BACKEND, ERR_BAD_REQUEST, ERR_INTERNAL, ERR_LIMIT, ERR_NO_API, reply};
+use super::state::{Gateway, GatewayLimits};
 use super::table::{
     ApiConnections, CLOSE_IDLE, CLOSE_INVALID_DATA, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CloseNow,
     ConnHandle, Control, Outbound,
 };
-use super::{
-    ERR_BACKEND, ERR_BAD_REQUEST, ERR_INTERNAL, ERR_LIMIT, ERR_NO_API, FunctionTarget,
-    GatewayLimits, InvokeResult, reply,
-};
-use crate::localcloud::LocalCloud;
 use crate::localcloud::model::api::{
     self as apigateway, ApiRecord, FunctionBinding, ServiceRecord,
 };
@@ -130,7 +129,7 @@ fn registered(outcome: Result<InvokeResult, tokio::time::error::Elapsed>) -> Reg
                 "register function timed out (ServiceTimeout)".into(),
             );
         }
-        Ok(Err(f)) if f.kind == super::FailureKind::Timeout => {
+        Ok(Err(f)) if f.kind == FailureKind::Timeout => {
             return refuse(
                 StatusCode::GATEWAY_TIMEOUT,
                 format!("register function: {f}"),
@@ -174,7 +173,7 @@ fn registered(outcome: Result<InvokeResult, tokio::time::error::Elapsed>) -> Reg
 }
 
 /// Handles a request on `/service-…`: a WebSocket handshake for a released API.
-pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
+pub async fn handle(gateway: &Arc<Gateway>, req: Request<Body>) -> Response {
     let (mut parts, _body) = req.into_parts();
     let url_path = parts.uri.path().to_owned();
     let Some((service_id, env, api_path)) = split_url(&url_path) else {
@@ -185,7 +184,7 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
         );
     };
     let (store, sid, e, p) = (
-        cloud.store().clone(),
+        gateway.store().clone(),
         service_id.to_owned(),
         env.to_owned(),
         api_path.to_owned(),
@@ -252,12 +251,11 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
             "Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 §4.2.1)",
         );
     }
-    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, cloud).await {
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(ws) => ws,
         Err(rejection) => return reply(rejection.status(), ERR_BAD_REQUEST, rejection.body_text()),
     };
 
-    let gateway = cloud.gateway();
     if gateway.is_shutting_down() {
         return reply(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -281,7 +279,7 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
     let backend_timeout = Duration::from_secs(u64::from(api.service_timeout.max(1)));
     // From here on the admission is the guard's: every early return releases it.
     let mut life = Lifecycle {
-        cloud: cloud.clone(),
+        gateway: gateway.clone(),
         table: table.clone(),
         id: id.clone(),
         cleanup: api.cleanup.as_ref().map(|b| target(&api, b)),
@@ -298,9 +296,7 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
         let event = connecting_event(&service, &api, env, &id, &source_ip, &parts.headers);
-        let call = gateway
-            .invoker()
-            .invoke(cloud, target(&api, register), event);
+        let call = gateway.invoker().invoke(target(&api, register), event);
         match registered(timeout(backend_timeout, call).await) {
             Registered::Accept(p) => chosen = p,
             Registered::Refuse(resp) => {
@@ -313,9 +309,9 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
     // Cleanup is owed from here on: record it durably, so that a crash (or a stop that runs
     // out of time) still gets it run at the next start.
     if let Some(cleanup) = &life.cleanup {
-        let record = super::open::OpenRecord::new(&api.api_id, cleanup, backend_timeout.as_secs());
-        let (store, key) = (cloud.store().clone(), id.clone());
-        match tokio::task::spawn_blocking(move || super::open::admit(&store, &key, &record)).await {
+        let record = open::OpenRecord::new(&api.api_id, cleanup, backend_timeout.as_secs());
+        let (store, key) = (gateway.store().clone(), id.clone());
+        match tokio::task::spawn_blocking(move || open::admit(&store, &key, &record)).await {
             Ok(Ok(())) => life.persisted = true,
             Ok(Err(e)) => tracing::warn!("local cloud store: {e}"),
             Err(e) => tracing::warn!("local cloud store: {e}"),
@@ -354,7 +350,7 @@ pub async fn handle(cloud: &LocalCloud, req: Request<Body>) -> Response {
 
 /// Unpublishes the connection and runs cleanup, exactly once, whichever way it ends.
 struct Lifecycle {
-    cloud: LocalCloud,
+    gateway: Arc<Gateway>,
     table: Arc<ApiConnections>,
     id: String,
     cleanup: Option<FunctionTarget>,
@@ -382,15 +378,13 @@ impl Lifecycle {
     /// `ServiceTimeout`), then forgetting the persisted record.
     fn cleanup_call(&mut self) -> Option<impl Future<Output = ()> + Send + 'static> {
         let target = self.cleanup.clone()?;
-        let call =
-            self.cloud
-                .gateway()
-                .invoker()
-                .invoke(&self.cloud, target, closing_event(&self.id));
-        let (limit, id, cloud) = (self.backend_timeout, self.id.clone(), self.cloud.clone());
+        let call = self
+            .gateway
+            .invoker()
+            .invoke(target, closing_event(&self.id));
+        let (limit, id, gateway) = (self.backend_timeout, self.id.clone(), self.gateway.clone());
         let persisted = std::mem::take(&mut self.persisted);
         Some(async move {
-            let gateway = cloud.gateway();
             gateway
                 .bounded_cleanup(async {
                     match timeout(limit, call).await {
@@ -401,8 +395,8 @@ impl Lifecycle {
                 })
                 .await;
             if persisted {
-                let store = cloud.store().clone();
-                let done = tokio::task::spawn_blocking(move || super::open::done(&store, &id));
+                let store = gateway.store().clone();
+                let done = tokio::task::spawn_blocking(move || open::done(&store, &id));
                 if let Ok(Err(e)) = done.await {
                     tracing::warn!("local cloud store: {e}");
                 }
@@ -551,7 +545,7 @@ async fn socket_loop(
                     }
                 }
                 Some(Outbound::Close) | None => {
-                    break End::Now(CloseNow::Frame(super::CLOSE_NORMAL, ""));
+                    break End::Now(CloseNow::Frame(super::table::CLOSE_NORMAL, ""));
                 }
             },
             p = inbound.reserve(), if permit.is_none() => match p {
@@ -608,7 +602,7 @@ async fn transport_loop(
     mut inbound: mpsc::Receiver<Message>,
     control: &Control,
 ) {
-    let invoker = life.cloud.gateway().invoker().clone();
+    let invoker = life.gateway.invoker().clone();
     while let Some(msg) = inbound.recv().await {
         let Some(target) = &transport else { continue };
         let (data_type, data) = match msg {
@@ -622,7 +616,7 @@ async fn transport_loop(
             "dataType": data_type,
             "data": data,
         }});
-        let call = invoker.invoke(&life.cloud, target.clone(), event);
+        let call = invoker.invoke(target.clone(), event);
         let failure = match timeout(life.backend_timeout, call).await {
             Ok(Ok(_)) => continue,
             Ok(Err(f)) => f.to_string(),
@@ -685,7 +679,7 @@ mod tests {
 
     #[tokio::test]
     async fn register_replies_decide_the_handshake() {
-        use super::super::{FailureKind, InvokeFailure};
+        use super::super::invoke::{FailureKind, InvokeFailure};
         let ok = |v: Value| status(registered(Ok(Ok(v))));
         assert_eq!(
             ok(json!({"errNo": 0, "errMsg": "ok"})),

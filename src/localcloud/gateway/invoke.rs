@@ -1,41 +1,16 @@
 //! The seam between the gateway and whatever runs functions.
 //!
-//! The gateway never depends on the function runtime directly: it calls an [`Invoker`] that
-//! [`LocalCloud`] holds (set when it is opened). The default, [`Unavailable`], answers every
-//! call with [`FailureKind::NotActive`], so a local cloud without a runtime refuses WebSocket
-//! handshakes cleanly instead of hanging. Tests plug closures in with [`from_fn`].
-//!
-//! Plugging the function runtime in is an adapter of this shape (names from the runtime's
-//! planned API), passed as `GatewayConfig { invoker: Arc::new(RuntimeInvoker), .. }` to
-//! [`LocalCloud::open_with_gateway`]:
-//!
-//! ```ignore
-//! struct RuntimeInvoker;
-//! impl Invoker for RuntimeInvoker {
-//!     fn invoke(&self, cloud: &LocalCloud, t: FunctionTarget, event: Value)
-//!         -> BoxFuture<'static, InvokeResult> {
-//!         let cloud = cloud.clone();
-//!         Box::pin(async move {
-//!             let f = FunctionRef { region: t.region, namespace: t.namespace, name: t.name };
-//!             match cloud.runtime().invoke(&cloud, &f, event, InvocationType::RequestResponse).await {
-//!                 Ok(out) => out.outcome.map_err(|e| InvokeFailure::new(kind_of(e.kind), e.message)),
-//!                 Err(e) => Err(InvokeFailure::new(FailureKind::NotActive, e.to_string())),
-//!             }
-//!         })
-//!     }
-//! }
-//! ```
-//!
-//! The invoker gets the [`LocalCloud`] on every call (rather than holding one) so it can be
-//! built before the cloud exists.
+//! The gateway never depends on the function runtime directly: it calls the [`Invoker`] it
+//! was built with. The local cloud plugs its function runtime in (an adapter in
+//! `localcloud/mod.rs`, which maps the runtime's errors onto [`FailureKind`]); [`Unavailable`]
+//! answers every call with [`FailureKind::NotActive`], so a gateway without a runtime refuses
+//! WebSocket handshakes cleanly instead of hanging; tests plug closures in with [`from_fn`].
 
 use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-
-use crate::localcloud::LocalCloud;
 
 /// The function an API binds (`ServiceWebsocket{Register,Transport,Cleanup}Function*`), in the
 /// API's region.
@@ -103,16 +78,11 @@ pub type InvokeResult = Result<Value, InvokeFailure>;
 
 /// Runs a function synchronously (`InvocationType: RequestResponse`) with an event.
 ///
-/// The returned future must not borrow `self` or `cloud` (clone what it needs): the gateway
-/// awaits it from connection tasks.
+/// The returned future must not borrow `self` (clone what it needs): the gateway awaits it
+/// from connection tasks.
 pub trait Invoker: Send + Sync + 'static {
     /// Invokes `target` with `event`; resolves to the handler's return value.
-    fn invoke(
-        &self,
-        cloud: &LocalCloud,
-        target: FunctionTarget,
-        event: Value,
-    ) -> BoxFuture<'static, InvokeResult>;
+    fn invoke(&self, target: FunctionTarget, event: Value) -> BoxFuture<'static, InvokeResult>;
 }
 
 /// The default invoker: no runtime is plugged in, every call fails with `NotActive`.
@@ -120,12 +90,7 @@ pub trait Invoker: Send + Sync + 'static {
 pub struct Unavailable;
 
 impl Invoker for Unavailable {
-    fn invoke(
-        &self,
-        _cloud: &LocalCloud,
-        _target: FunctionTarget,
-        _event: Value,
-    ) -> BoxFuture<'static, InvokeResult> {
+    fn invoke(&self, _target: FunctionTarget, _event: Value) -> BoxFuture<'static, InvokeResult> {
         Box::pin(async {
             Err(InvokeFailure::new(
                 FailureKind::NotActive,
@@ -149,12 +114,7 @@ where
     F: Fn(FunctionTarget, Value) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = InvokeResult> + Send + 'static,
 {
-    fn invoke(
-        &self,
-        _cloud: &LocalCloud,
-        target: FunctionTarget,
-        event: Value,
-    ) -> BoxFuture<'static, InvokeResult> {
+    fn invoke(&self, target: FunctionTarget, event: Value) -> BoxFuture<'static, InvokeResult> {
         Box::pin((self.0)(target, event))
     }
 }

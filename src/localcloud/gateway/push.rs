@@ -16,11 +16,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::table::PushOutcome;
-use super::{
+use super::reply::{
     ERR_BAD_REQUEST, ERR_CONNECTION_NOT_FOUND, ERR_INTERNAL, ERR_NO_API, ERR_QUEUE_FULL, reply,
 };
-use crate::localcloud::LocalCloud;
+use super::state::Gateway;
+use super::table::PushOutcome;
 use crate::localcloud::model::api as apigateway;
 
 #[derive(Debug, Deserialize)]
@@ -88,7 +88,7 @@ fn not_found() -> Response {
 }
 
 /// Handles a request on `/api-xxxxxxxx`.
-pub async fn handle(cloud: &LocalCloud, api_id: &str, req: Request<Body>) -> Response {
+pub async fn handle(gateway: &Gateway, api_id: &str, req: Request<Body>) -> Response {
     if req.method() != Method::POST {
         return reply(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -96,7 +96,6 @@ pub async fn handle(cloud: &LocalCloud, api_id: &str, req: Request<Body>) -> Res
             "the push-back endpoint accepts POST only",
         );
     }
-    let gateway = cloud.gateway();
     let limit = gateway.limits().max_push_body();
     // A declared length over the limit is refused before waiting for a byte of it.
     let declared_over =
@@ -137,7 +136,7 @@ pub async fn handle(cloud: &LocalCloud, api_id: &str, req: Request<Body>) -> Res
     let Some(table) = gateway.existing(api_id) else {
         // Nobody ever connected to this API in this process: tell a wrong URL (404) from a
         // vanished connection (errNo 1). Only this cold path reads the store.
-        let store = cloud.store().clone();
+        let store = gateway.store().clone();
         let id = api_id.to_owned();
         return match tokio::task::spawn_blocking(move || apigateway::find_api(&store, &id)).await {
             Ok(Ok(Some(_))) => not_found(),
@@ -183,29 +182,19 @@ pub async fn handle(cloud: &LocalCloud, api_id: &str, req: Request<Body>) -> Res
 mod tests {
     use std::sync::Arc;
 
-    use axum::extract::State;
     use axum::http::header;
     use tokio::sync::mpsc;
 
     use super::*;
-    use crate::localcloud::account::KeyPair;
+    use crate::localcloud::gateway::invoke::Unavailable;
+    use crate::localcloud::gateway::state::{GatewayConfig, GatewayLimits};
     use crate::localcloud::gateway::table::{
         CLOSE_OVERFLOW, CloseNow, ConnHandle, Control, Outbound,
     };
-    use crate::localcloud::gateway::{GatewayConfig, GatewayLimits};
-    use crate::localcloud::{ApigwMode, Options, dispatch};
+    use crate::localcloud::store::Store;
 
-    fn cloud(dir: &std::path::Path, outbound_queue: usize) -> LocalCloud {
-        let opts = Options {
-            data_dir: dir.to_owned(),
-            appid: 1_250_000_000,
-            credentials: KeyPair::default_pair(),
-            latency: Default::default(),
-            faults: Default::default(),
-            apigw: ApigwMode::Available,
-            allow_hosts: Vec::new(),
-            serve: Default::default(),
-        };
+    /// A gateway over a store in `dir`, running no functions.
+    fn cloud(dir: &std::path::Path, outbound_queue: usize) -> Gateway {
         let config = GatewayConfig {
             limits: GatewayLimits {
                 outbound_queue,
@@ -213,19 +202,15 @@ mod tests {
             },
             ..GatewayConfig::default()
         };
-        LocalCloud::open_with_gateway(opts, "127.0.0.1:9000".parse().unwrap(), config).unwrap()
+        Gateway::new(config, Arc::new(Unavailable), Store::open(dir).unwrap())
     }
 
     /// A connection published in `api`'s table without a socket: the test holds its queue.
-    fn fake_conn(
-        cloud: &LocalCloud,
-        api: &str,
-        id: &str,
-    ) -> (mpsc::Receiver<Outbound>, Arc<Control>) {
-        let queue = cloud.gateway().limits().outbound_queue;
+    fn fake_conn(cloud: &Gateway, api: &str, id: &str) -> (mpsc::Receiver<Outbound>, Arc<Control>) {
+        let queue = cloud.limits().outbound_queue;
         let (tx, rx) = mpsc::channel(queue);
         let control = Arc::new(Control::default());
-        cloud.gateway().table(api).insert(
+        cloud.table(api).insert(
             id,
             ConnHandle {
                 tx,
@@ -235,12 +220,8 @@ mod tests {
         (rx, control)
     }
 
-    async fn send(
-        cloud: &LocalCloud,
-        method: Method,
-        path: &str,
-        body: Value,
-    ) -> (StatusCode, Value) {
+    /// What the push-back endpoint at `path` (`/api-…`) answers.
+    async fn send(cloud: &Gateway, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
         let req = Request::builder()
             .method(method)
             .uri(path)
@@ -248,7 +229,8 @@ mod tests {
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body.to_string()))
             .unwrap();
-        let resp = dispatch(State(cloud.clone()), req).await;
+        let api_id = path.strip_prefix('/').expect("a push-back path");
+        let resp = handle(cloud, api_id, req).await;
         let status = resp.status();
         assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
@@ -297,10 +279,7 @@ mod tests {
             (StatusCode::OK, ok)
         );
         assert!(matches!(other.recv().await, Some(Outbound::Frame(_))));
-        assert_eq!(
-            c.gateway().connection_ids("api-t"),
-            vec!["other".to_owned()]
-        );
+        assert_eq!(c.connection_ids("api-t"), vec!["other".to_owned()]);
     }
 
     #[tokio::test]
@@ -313,7 +292,7 @@ mod tests {
             serde_json::json!({"websocket": {"action": "closing", "secConnectionID": "a"}});
         let (st, v) = send(&c, Method::POST, "/api-t", closing.clone()).await;
         assert_eq!((st, &v["errNo"]), (StatusCode::OK, &serde_json::json!(0)));
-        assert_eq!(c.gateway().connection_count("api-t"), 0);
+        assert_eq!(c.connection_count("api-t"), 0);
         assert!(matches!(rx.recv().await, Some(Outbound::Frame(_))));
         assert!(matches!(rx.recv().await, Some(Outbound::Close)));
         let (st, v) = send(&c, Method::POST, "/api-t", closing).await;
@@ -333,7 +312,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn routes_unknown_apis_bad_methods_and_handshake_urls() {
+    async fn answers_unknown_apis_bad_methods_and_bodies() {
         let dir = tempfile::tempdir().unwrap();
         let c = cloud(dir.path(), 8);
         let (st, v) = send(&c, Method::POST, "/api-nothere", text("a", "x")).await;
@@ -350,20 +329,6 @@ mod tests {
         assert_eq!(
             (st, &v["errNo"]),
             (StatusCode::BAD_REQUEST, &serde_json::json!(3))
-        );
-        let (st, v) = send(&c, Method::GET, "/service-nothere/release/ws", Value::Null).await;
-        assert_eq!(
-            (st, &v["errNo"]),
-            (StatusCode::NOT_FOUND, &serde_json::json!(4))
-        );
-        // `/api-x/more` is not a push URL: API 3.0 answers it with its own 404 envelope.
-        let (st, v) = send(&c, Method::POST, "/api-t/more", Value::Null).await;
-        assert_eq!(
-            (st, &v["Response"]["Error"]["Code"]),
-            (
-                StatusCode::NOT_FOUND,
-                &serde_json::json!("ResourceNotFound")
-            )
         );
     }
 

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::localcloud::LocalCloud;
 use crate::localcloud::account::KeyPair;
+use crate::localcloud::model::function as scf;
 use crate::localcloud::model::function::{KeyValue, Status, TABLE};
 use crate::localcloud::store::StoreError;
 use crate::localcloud::{ApigwMode, Options};
@@ -119,7 +121,7 @@ fn deploy_with(
 
 async fn call(c: &LocalCloud, f: &FunctionRef, event: Value) -> InvokeOutput {
     c.runtime()
-        .invoke(c, f, event, InvocationType::RequestResponse)
+        .invoke(f, event, InvocationType::RequestResponse)
         .await
         .unwrap()
 }
@@ -443,7 +445,7 @@ async fn event_invocations_return_at_once_and_idle_workers_are_reaped() {
     let started = Instant::now();
     let out = c
         .runtime()
-        .invoke(&c, &f, json!({"k": "x"}), InvocationType::Event)
+        .invoke(&f, json!({"k": "x"}), InvocationType::Event)
         .await
         .unwrap();
     assert!(
@@ -487,7 +489,7 @@ async fn unusable_functions_and_interpreters_are_invoke_errors() {
     };
     let e = c
         .runtime()
-        .invoke(&c, &missing, json!({}), InvocationType::RequestResponse)
+        .invoke(&missing, json!({}), InvocationType::RequestResponse)
         .await
         .unwrap_err();
     assert_eq!(e, InvokeError::FunctionNotFound("ghost".into()));
@@ -502,7 +504,7 @@ async fn unusable_functions_and_interpreters_are_invoke_errors() {
         .unwrap();
     let e = c
         .runtime()
-        .invoke(&c, &gone, json!({}), InvocationType::RequestResponse)
+        .invoke(&gone, json!({}), InvocationType::RequestResponse)
         .await
         .unwrap_err();
     assert_eq!(e, InvokeError::FunctionNotFound("gone".into()));
@@ -519,7 +521,7 @@ async fn unusable_functions_and_interpreters_are_invoke_errors() {
     let f = deploy(&no_python, "fn", ECHO, 3);
     let e = no_python
         .runtime()
-        .invoke(&no_python, &f, json!({}), InvocationType::RequestResponse)
+        .invoke(&f, json!({}), InvocationType::RequestResponse)
         .await
         .unwrap_err();
     assert!(
@@ -729,19 +731,4 @@ async fn stopping_the_cloud_ends_the_fork_server_and_its_workers() {
     for p in pids {
         assert!(!alive(p), "process {p} outlived the local cloud");
     }
-}
-
-#[test]
-fn pools_stop_growing_only_for_cpu_bound_work_on_saturated_cpus() {
-    // Below twice the CPU count: always.
-    assert!(may_grow(3, 2, Some(1.0), 1.0));
-    assert!(may_grow(3, 2, None, 1.0));
-    // Beyond: CPU-bound work on saturated CPUs waits for a busy worker.
-    assert!(!may_grow(4, 2, Some(0.6), 0.95));
-    // So does a new function whose first invocations have not finished yet.
-    assert!(!may_grow(4, 2, None, 0.95));
-    // Work that mostly waits (I/O, sleeps) scales out however busy the machine is.
-    assert!(may_grow(40, 2, Some(0.001), 1.0));
-    // CPUs with room: CPU-bound work gets more workers too.
-    assert!(may_grow(40, 2, Some(0.9), 0.5));
 }

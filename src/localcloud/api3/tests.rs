@@ -1,0 +1,127 @@
+//! The control plane's envelope, routing and authentication, through a whole local cloud.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::*;
+use crate::localcloud::LocalCloud;
+use crate::localcloud::account::KeyPair;
+use crate::localcloud::{ApigwMode, Options};
+
+fn cloud(dir: &std::path::Path) -> LocalCloud {
+    let opts = Options {
+        data_dir: dir.to_owned(),
+        appid: 1_250_000_000,
+        credentials: KeyPair::default_pair(),
+        latency: Default::default(),
+        faults: Default::default(),
+        apigw: ApigwMode::Available,
+        allow_hosts: Vec::new(),
+        serve: Default::default(),
+    };
+    LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
+}
+
+/// A request signed like the SDK does, with `key` as the SecretKey.
+fn signed(service: &str, action: &str, body: &'static str, key: &str) -> Request<Body> {
+    let ts = now_millis() / 1000;
+    let keys = KeyPair::default_pair();
+    let sig = tc3::sign(
+        &tc3::SignableRequest {
+            service,
+            host: "127.0.0.1:9000",
+            content_type: "application/json",
+            payload: body.as_bytes(),
+            timestamp: ts,
+        },
+        &keys.secret_id,
+        key,
+    );
+    let version = Service::from_scope(service).map_or("x", Service::version);
+    Request::post("/")
+        .header("host", "127.0.0.1:9000")
+        .header("content-type", "application/json")
+        .header("x-tc-action", action)
+        .header("x-tc-version", version)
+        .header("x-tc-timestamp", ts.to_string())
+        .header("x-tc-region", "ap-guangzhou")
+        .header("authorization", sig.authorization)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+async fn answer(resp: Response) -> (StatusCode, String, Value) {
+    let status = resp.status();
+    let ct = resp.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, ct, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn answers_are_json_envelopes_with_the_exact_content_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path());
+    let key = KeyPair::default_pair().secret_key;
+
+    let (st, ct, v) =
+        answer(handle(c.api3(), signed("cam", "GetUserAppId", "{}", key.expose())).await).await;
+    assert_eq!((st, ct.as_str()), (StatusCode::OK, "application/json"));
+    assert_eq!(v["Response"]["AppId"], 1_250_000_000);
+    assert!(v["Response"]["RequestId"].as_str().unwrap().len() == 36);
+
+    let (st, ct, v) =
+        answer(handle(c.api3(), signed("scf", "ListFunctions", "{}", "wrong")).await).await;
+    assert_eq!((st, ct.as_str()), (StatusCode::OK, "application/json"));
+    assert_eq!(
+        v["Response"]["Error"]["Code"],
+        "AuthFailure.SignatureFailure"
+    );
+
+    let req = Request::get("/favicon.ico").body(Body::empty()).unwrap();
+    let (st, ct, v) = answer(handle(c.api3(), req).await).await;
+    assert_eq!(
+        (st, ct.as_str()),
+        (StatusCode::NOT_FOUND, "application/json")
+    );
+    assert_eq!(v["Response"]["Error"]["Code"], "ResourceNotFound");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_an_invalid_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path());
+    let key = KeyPair::default_pair().secret_key;
+    let (_, _, v) = answer(
+        handle(
+            c.api3(),
+            signed("scf", "GetFunction", "{oops", key.expose()),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(v["Response"]["Error"]["Code"], "InvalidParameter");
+    let (_, _, v) =
+        answer(handle(c.api3(), signed("scf", "Frobnicate", "{}", key.expose())).await).await;
+    assert_eq!(v["Response"]["Error"]["Code"], "InvalidAction");
+}
+
+#[tokio::test]
+async fn a_huge_parameter_is_not_echoed_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path());
+    let key = KeyPair::default_pair().secret_key;
+    let name = "a-".repeat(4_000_000);
+    let body: &'static str = Box::leak(format!("{{\"FunctionName\":\"{name}\"}}").into());
+    let (_, _, v) =
+        answer(handle(c.api3(), signed("scf", "GetFunction", body, key.expose())).await).await;
+    let message = v["Response"]["Error"]["Message"].as_str().unwrap();
+    assert!(message.len() < 2048, "{} bytes echoed", message.len());
+    assert!(message.contains("8000000 bytes"), "{message}");
+}
