@@ -447,3 +447,372 @@ fn merge(segs: Vec<Segment>) -> Vec<Segment> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    //! The engine alone: each row's input is `Conf.inputs.v` in [`STACK`], resolved with the
+    //! row's environment and stage `dev`.
+
+    use std::collections::BTreeMap;
+
+    use super::super::super::raw;
+    use super::*;
+
+    /// `VALUE` is replaced by the row's input, single-quoted.
+    const STACK: &str = "Conf:
+  component: serverless-global
+  inputs:
+    region: ap-guangzhou
+    list: [a, b]
+    nested: {k: deep}
+    empty:
+    chain: '${Conf.region}-${stage}'
+    secret_key: s3cr3t
+    loop: '${Conf.loop}'
+    v: VALUE
+restApi:
+  component: apigateway
+  inputs:
+    serviceName: S
+";
+
+    /// The rendered value, or the error's kind and a fragment of its message or help.
+    type Want = std::result::Result<String, (ErrorKind, &'static str)>;
+
+    /// Literal text as is, gateway outputs as `<ClientUrl>`, nothing as `~`, lists as
+    /// `[a, b]`, mappings as `{k: v}`; `secret ` in front of a sensitive value.
+    fn render(n: &RNode) -> String {
+        let body = match &n.kind {
+            RKind::Null => "~".to_owned(),
+            RKind::Scalar(segs) => segs
+                .iter()
+                .map(|s| match s {
+                    Segment::Literal(l) => l.clone(),
+                    Segment::Deferred(d) => format!("<{d:?}>"),
+                })
+                .collect(),
+            RKind::Seq(items) => {
+                format!(
+                    "[{}]",
+                    items.iter().map(render).collect::<Vec<_>>().join(", ")
+                )
+            }
+            RKind::Map(entries) => format!(
+                "{{{}}}",
+                entries
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", k.name, render(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        if n.sensitive {
+            format!("secret {body}")
+        } else {
+            body
+        }
+    }
+
+    fn run(input: &str, env: &[(&str, String)]) -> Result<RNode> {
+        let yaml = STACK.replace("VALUE", &format!("'{}'", input.replace('\'', "''")));
+        let src = Source {
+            name: "stack.yml",
+            text: &yaml,
+        };
+        let root = raw::parse(&yaml).unwrap_or_else(|e| panic!("{input}: {}", e.message));
+        let NodeKind::Map(entries) = &root.kind else {
+            panic!("STACK is a mapping")
+        };
+        let insts: Vec<Inst<'_>> = entries
+            .iter()
+            .map(|(k, n)| {
+                let NodeKind::Map(fields) = &n.kind else {
+                    panic!("instances are mappings")
+                };
+                Inst {
+                    name: &k.name,
+                    name_span: k.span,
+                    component: if k.name == "restApi" {
+                        Component::ApiGateway
+                    } else {
+                        Component::Global
+                    },
+                    inputs: fields
+                        .iter()
+                        .find(|(k, _)| k.name == "inputs")
+                        .map(|(_, v)| v),
+                    inputs_span: k.span,
+                }
+            })
+            .collect();
+        let opts = LoadOptions {
+            stage: "dev".to_owned(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let NodeKind::Map(fields) = &insts[0].inputs.expect("Conf has inputs").kind else {
+            panic!("Conf.inputs is a mapping")
+        };
+        let v = &fields.iter().find(|(k, _)| k.name == "v").expect("v").1;
+        Resolver::new(&src, &insts, &opts, "restApi").node(v, "Conf.inputs.v")
+    }
+
+    #[test]
+    fn interpolation_table() {
+        let x = |k: &'static str, v: &str| (k, v.to_owned());
+        let ok = |s: &str| -> Want { Ok(s.to_owned()) };
+        let err = |kind: ErrorKind, says: &'static str| -> Want { Err((kind, says)) };
+        let long = |n: usize| "x".repeat(n);
+        use ErrorKind::*;
+        let rows: Vec<(String, Vec<(&str, String)>, Want)> = vec![
+            // Plain text, and no escape syntax: `$`, `{` and `}` alone are text.
+            ("plain text".into(), vec![], ok("plain text")),
+            ("".into(), vec![], ok("")),
+            (
+                "costs $5 {not} a}ref".into(),
+                vec![],
+                ok("costs $5 {not} a}ref"),
+            ),
+            ("$${stage}".into(), vec![], ok("$dev")),
+            ("${stage}}".into(), vec![], ok("dev}")),
+            ("${stage}".into(), vec![], ok("dev")),
+            // ${env:…}
+            ("${env:X}".into(), vec![x("X", "1")], ok("1")),
+            ("${ env: X }".into(), vec![x("X", "1")], ok("1")),
+            ("${env:X}".into(), vec![x("X", "")], ok("")),
+            ("${env:X}".into(), vec![x("X", "${stage}")], ok("${stage}")),
+            (
+                "${env:API_TOKEN}".into(),
+                vec![x("API_TOKEN", "t")],
+                ok("secret t"),
+            ),
+            (
+                "${env:X}".into(),
+                vec![],
+                err(UnsetEnv, "environment variable `X` is not set"),
+            ),
+            (
+                "${env:X}".into(),
+                vec![x("x", "1")],
+                err(UnsetEnv, "`X` is not set"),
+            ),
+            (
+                "${env:}".into(),
+                vec![],
+                err(BadInterpolation, "names no variable"),
+            ),
+            // Adjacent and nested references.
+            ("${stage}${stage}".into(), vec![], ok("devdev")),
+            (
+                "${env:A}${env:B}".into(),
+                vec![x("A", "a"), x("B", "b")],
+                ok("ab"),
+            ),
+            (
+                "[${env:A}]-${stage}-${Conf.region}".into(),
+                vec![x("A", "a")],
+                ok("[a]-dev-ap-guangzhou"),
+            ),
+            ("${Conf.chain}".into(), vec![], ok("ap-guangzhou-dev")),
+            (
+                "x ${Conf.chain} y".into(),
+                vec![],
+                ok("x ap-guangzhou-dev y"),
+            ),
+            // A reference inside a reference is not one: the first `}` closes.
+            (
+                "${env:${stage}}".into(),
+                vec![],
+                err(UnsetEnv, "`${stage` is not set"),
+            ),
+            ("${Conf.list.1}".into(), vec![], ok("b")),
+            ("${Conf.list[0]}".into(), vec![], ok("a")),
+            ("${Conf.nested.k}".into(), vec![], ok("deep")),
+            ("${Conf.nested}".into(), vec![], ok("{k: deep}")),
+            ("${Conf.list}".into(), vec![], ok("[a, b]")),
+            ("${Conf.empty}".into(), vec![], ok("~")),
+            ("a${Conf.empty}b".into(), vec![], ok("ab")),
+            ("${Conf.secret_key}".into(), vec![], ok("secret s3cr3t")),
+            (
+                "id-${Conf.secret_key}".into(),
+                vec![],
+                ok("secret id-s3cr3t"),
+            ),
+            (
+                "x${Conf.nested}".into(),
+                vec![],
+                err(
+                    BadInterpolation,
+                    "is a mapping or a list and cannot be part of a string",
+                ),
+            ),
+            (
+                "${Conf.v}".into(),
+                vec![],
+                err(ReferenceCycle, "cycle: Conf.inputs.v → Conf.inputs.v"),
+            ),
+            (
+                "${Conf.loop}".into(),
+                vec![],
+                err(ReferenceCycle, "Conf.inputs.loop → Conf.inputs.loop"),
+            ),
+            // Gateway outputs: deferred to deploy; the gateway's inputs stay readable.
+            ("${restApi.url}".into(), vec![], ok("<ClientUrl>")),
+            (
+                "${restApi.internalDomain}".into(),
+                vec![],
+                ok("<PushbackUrl>"),
+            ),
+            (
+                "${restApi.url[0].internalDomain}".into(),
+                vec![],
+                ok("<PushbackUrl>"),
+            ),
+            (
+                "${restApi.apis.0.internalDomain}".into(),
+                vec![],
+                ok("<PushbackUrl>"),
+            ),
+            (
+                "ws ${restApi.url} ${restApi.serviceId}".into(),
+                vec![],
+                ok("ws <ClientUrl> <ServiceId>"),
+            ),
+            ("${restApi.serviceName}".into(), vec![], ok("S")),
+            (
+                "${Conf.internalDomain}".into(),
+                vec![],
+                err(UnknownReference, "`Conf.inputs` has no `internalDomain`"),
+            ),
+            (
+                "${restApi.internalDomian}".into(),
+                vec![],
+                err(UnknownReference, "did you mean `internalDomain`?"),
+            ),
+            // Unknown reference kinds: there is no `output:`, `self:` or `opt:`.
+            (
+                "${output:restApi.url}".into(),
+                vec![],
+                err(UnknownInstance, "refers to `output:restApi`"),
+            ),
+            (
+                "${self:stage}".into(),
+                vec![],
+                err(UnknownInstance, "refers to `self:stage`"),
+            ),
+            (
+                "${Nope.x}".into(),
+                vec![],
+                err(UnknownInstance, "which is not an instance"),
+            ),
+            (
+                "${Cnof.region}".into(),
+                vec![],
+                err(UnknownInstance, "did you mean `Conf`?"),
+            ),
+            (
+                "${Conf}".into(),
+                vec![],
+                err(BadInterpolation, "names an instance but no value"),
+            ),
+            ("${}".into(), vec![], err(BadInterpolation, "empty `${}`")),
+            ("${ }".into(), vec![], err(BadInterpolation, "empty `${}`")),
+            (
+                "${Conf.list.5}".into(),
+                vec![],
+                err(UnknownReference, "is a list of 2"),
+            ),
+            (
+                "${Conf.region.x}".into(),
+                vec![],
+                err(UnknownReference, "is a single value"),
+            ),
+            (
+                "${Conf.nope}".into(),
+                vec![],
+                err(UnknownReference, "`Conf.inputs` has no `nope`"),
+            ),
+            // Unclosed `${`.
+            (
+                "${stage".into(),
+                vec![],
+                err(BadInterpolation, "unclosed `${`"),
+            ),
+            (
+                "ok ${stage} then ${env:X".into(),
+                vec![],
+                err(BadInterpolation, "unclosed `${`"),
+            ),
+            ("}${".into(), vec![], err(BadInterpolation, "unclosed `${`")),
+            // MAX_VALUE bounds what interpolation builds; gateway outputs count nothing here.
+            (
+                format!("{}${{stage}}", long(MAX_VALUE - 3)),
+                vec![],
+                Ok(format!("{}dev", long(MAX_VALUE - 3))),
+            ),
+            (
+                format!("{}${{stage}}", long(MAX_VALUE - 2)),
+                vec![],
+                err(InvalidValue, "resolves to 65537 bytes, more than 65536"),
+            ),
+            (
+                "${env:BIG}".into(),
+                vec![x("BIG", &long(MAX_VALUE + 1))],
+                err(InvalidValue, "more than 65536"),
+            ),
+            (
+                format!("${{restApi.url}}{}", long(MAX_VALUE)),
+                vec![],
+                Ok(format!("<ClientUrl>{}", long(MAX_VALUE))),
+            ),
+            // A value without `${` is not interpolated, so not bounded here.
+            (long(MAX_VALUE + 1), vec![], Ok(long(MAX_VALUE + 1))),
+        ];
+        assert_eq!(MAX_VALUE, 65536, "the rows' messages spell it out");
+        for (input, env, want) in &rows {
+            let short: String = input.chars().take(60).collect();
+            match (want, run(input, env)) {
+                (Ok(text), Ok(n)) => {
+                    assert_eq!(&render(&n), text, "{short}");
+                    if let RKind::Scalar(segs) = &n.kind {
+                        // merge(): adjacent literals are joined, and a scalar is never empty.
+                        assert!(!segs.is_empty(), "{short}");
+                        assert!(
+                            !segs
+                                .windows(2)
+                                .any(|w| matches!(w, [Segment::Literal(_), Segment::Literal(_)])),
+                            "{short}: {segs:?}"
+                        );
+                    }
+                }
+                (Err((kind, says)), Err(e)) => {
+                    assert_eq!(e.kind(), *kind, "{short}: {e}");
+                    let text = format!("{}\n{}", e.message(), e.help_text().unwrap_or_default());
+                    assert!(text.contains(says), "{short}: {text}");
+                    assert!(
+                        e.yaml_path().is_some_and(|p| p.starts_with("Conf.inputs.")),
+                        "{short}: {:?}",
+                        e.yaml_path()
+                    );
+                    assert!(e.line().is_some(), "{short}: an error points into the file");
+                }
+                (want, got) => panic!(
+                    "{short}: want {want:?}, got {:?}",
+                    got.as_ref().map(render).map_err(|e| e.to_string())
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn an_error_points_at_the_reference_in_the_string() {
+        // `    v: 'ok ${stage} ${Nope.x}'` on line 11: the bad reference starts at column 21.
+        let e = run("ok ${stage} ${Nope.x}", &[]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownInstance);
+        assert_eq!((e.line(), e.column()), (Some(11), Some(21)), "{e}");
+        let e = run("ok ${stage", &[]).unwrap_err();
+        assert_eq!((e.line(), e.column()), (Some(11), Some(12)), "{e}");
+    }
+}
