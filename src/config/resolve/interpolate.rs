@@ -479,6 +479,9 @@ restApi:
     /// The rendered value, or the error's kind and a fragment of its message or help.
     type Want = std::result::Result<String, (ErrorKind, &'static str)>;
 
+    /// Input, environment, what it resolves to.
+    type Row = (String, Vec<(&'static str, String)>, Want);
+
     /// Literal text as is, gateway outputs as `<ClientUrl>`, nothing as `~`, lists as
     /// `[a, b]`, mappings as `{k: v}`; `secret ` in front of a sensitive value.
     fn render(n: &RNode) -> String {
@@ -566,7 +569,7 @@ restApi:
         let err = |kind: ErrorKind, says: &'static str| -> Want { Err((kind, says)) };
         let long = |n: usize| "x".repeat(n);
         use ErrorKind::*;
-        let rows: Vec<(String, Vec<(&str, String)>, Want)> = vec![
+        let rows: Vec<Row> = vec![
             // Plain text, and no escape syntax: `$`, `{` and `}` alone are text.
             ("plain text".into(), vec![], ok("plain text")),
             ("".into(), vec![], ok("")),
