@@ -1,7 +1,7 @@
 //! The stack file → [`Stack`]: parsing, interpolation and validation (DESIGN §3, §6).
 //!
 //! - `raw.rs` reads the YAML (serde-saphyr) into a node tree with a location on every node;
-//! - `resolve.rs` interpolates `${…}`, applies defaults and checks everything, building the
+//! - `resolve/` interpolates `${…}`, applies defaults and checks everything, building the
 //!   typed [`Stack`] in `model.rs`;
 //! - `diagnostic.rs` is the [`Error`]: kind, file, line, column, YAML path, help, and the
 //!   source snippet miette renders.
@@ -14,9 +14,10 @@ mod model;
 mod raw;
 mod resolve;
 
+pub use diagnostic::suggest;
 pub use diagnostic::{Error, ErrorKind};
 pub use model::*;
-pub use resolve::{DEFERRED_RESERVE, suggest};
+pub use resolve::DEFERRED_RESERVE;
 
 use std::path::Path;
 

@@ -2,6 +2,9 @@
 //!
 //! Rendered by miette with the source snippet; the top-level [`crate::Error`] wraps it with
 //! `#[diagnostic(transparent)]`.
+//!
+//! Also the help texts' helpers: [`suggest`] ("did you mean …?", also used by `logs` and
+//! `package`) and [`list_or_none`].
 
 use std::fmt;
 
@@ -533,4 +536,54 @@ impl Diagnostic for Error {
             LabeledSpan::new_primary_with_span(None, (span.start, span.len)),
         )))
     }
+}
+
+/// `a, b, c`, or `none`.
+pub(super) fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The closest candidate, when close enough to be a likely typo.
+pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let w = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (distance(&w, &c.to_lowercase()), c))
+        .filter(|(d, c)| {
+            *d <= (w.chars().count().max(c.chars().count()) / 3).max(2)
+                && *d < w.chars().count().max(1) + 1
+        })
+        .min_by_key(|(d, _)| *d)
+        .filter(|(d, c)| *d > 0 || *c != word)
+        .map(|(_, c)| c)
+}
+
+/// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
