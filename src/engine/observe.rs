@@ -10,7 +10,8 @@ use futures_util::future::try_join_all;
 use super::error::Error;
 use std::collections::BTreeMap;
 
-use super::{Observed, ObservedBucket, ObservedFunction, backend};
+use super::backend;
+use super::observed::{Observed, ObservedBucket, ObservedFunction};
 use crate::config::Stack;
 use crate::providers::tencent::TencentCloud;
 

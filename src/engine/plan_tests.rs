@@ -1,9 +1,9 @@
 //! The plan's `Change` list, pinned for fixed inputs: resource labels, actions and fields are
 //! what `plan --json` and `deploy --json` print, so a refactor must not move them.
 
-use super::Observed;
 use super::error::Error;
 use super::fixtures::{self, row, summary};
+use super::observed::Observed;
 use super::plan::Change;
 use crate::config::Stack;
 use crate::package::Package;
