@@ -29,7 +29,8 @@ use crate::engine::journal::Journal;
 use crate::engine::plan::{self, Action, Change, ResourceState};
 use crate::engine::tags;
 use crate::providers::tencent::apigateway::{
-    ApiSpec, CreateServiceRequest, ModifyApiRequest, ServiceSummary, WebsocketFunctions,
+    ApiInfo, ApiSpec, ApiSummary, CreateServiceRequest, ModifyApiRequest, ServiceDetail,
+    ServiceSummary, WebsocketFunctions,
 };
 use crate::providers::tencent::{self, TencentCloud};
 
@@ -775,8 +776,20 @@ impl Backend for ApiGateway {
 }
 
 async fn observe_gateway(stack: &Stack, cloud: &TencentCloud) -> Result<Option<Gateway>, Error> {
-    let apigw = cloud.apigateway();
-    let services = apigw.list_services(Vec::new()).await?;
+    let services = cloud.apigateway().list_services(Vec::new()).await?;
+    let Some((service, tagged)) = pick_service(stack, &services) else {
+        return Ok(None);
+    };
+    read_gateway(stack, cloud, &service.service_id, Some(tagged), None).await
+}
+
+/// Which of the listed services is the stack's, and whether it carries our tags: the oldest
+/// that does ([`seniority`]: should two runs ever have left two, the one [`settle`] keeps),
+/// else a namesake with no stage tag at all (found by name: not ours to remove).
+fn pick_service<'a>(
+    stack: &Stack,
+    services: &'a [ServiceSummary],
+) -> Option<(&'a ServiceSummary, bool)> {
     let ours = |s: &&ServiceSummary| {
         s.tag(tags::STACK) == Some(stack.name.as_str())
             && s.tag(tags::STAGE) == Some(stack.stage.as_str())
@@ -784,19 +797,14 @@ async fn observe_gateway(stack: &Stack, cloud: &TencentCloud) -> Result<Option<G
     let untagged_namesake = |s: &&ServiceSummary| {
         s.service_name == stack.gateway.service_name && s.tag(tags::STAGE).is_none()
     };
-    // Should two runs ever have left two, the one `settle` keeps.
     let oldest = services
         .iter()
         .filter(ours)
         .min_by(|a, b| seniority(a).cmp(&seniority(b)));
-    let (service, tagged) = match oldest {
-        Some(s) => (s, true),
-        None => match services.iter().find(untagged_namesake) {
-            Some(s) => (s, false),
-            None => return Ok(None),
-        },
-    };
-    read_gateway(stack, cloud, &service.service_id, Some(tagged), None).await
+    match oldest {
+        Some(s) => Some((s, true)),
+        None => services.iter().find(untagged_namesake).map(|s| (s, false)),
+    }
 }
 
 /// Reads service `service_id`, its released environments and its WebSocket API (`api_id`, when
@@ -834,49 +842,17 @@ async fn read_gateway(
     let Some(detail) = detail else {
         return Ok(None);
     };
-    let tag = |k: &str| {
-        detail
-            .tags
-            .iter()
-            .find(|t| t.key == k)
-            .map(|t| t.value.as_str())
+    let Some(tagged) = owned(stack, &detail, tagged) else {
+        return Ok(None);
     };
-    let tagged = match tagged {
-        Some(t) => t,
-        None if tag(tags::STACK) == Some(stack.name.as_str())
-            && tag(tags::STAGE) == Some(stack.stage.as_str()) =>
-        {
-            true
-        }
-        None => return Ok(None),
-    };
-    let want_path = &stack.gateway.websocket.path;
-    let ws_apis: Vec<_> = detail
-        .api_id_status_set
-        .iter()
-        .filter(|a| a.protocol.eq_ignore_ascii_case("WEBSOCKET"))
-        .collect();
-    let summary = ws_apis
-        .iter()
-        .find(|a| &a.path == want_path)
-        .or_else(|| ws_apis.first());
-    let api = match summary {
+    let api = match websocket_api(stack, &detail) {
         None => None,
         Some(a) => {
             let info = match known_api {
                 Some((id, info)) if id == a.api_id => info,
                 _ => apigw.describe_api(&service_id, &a.api_id).await?,
             };
-            let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-            Some(Api {
-                api_id: a.api_id.clone(),
-                path: a.path.clone(),
-                timeout: info.service_timeout,
-                internal_domain: non_empty(&info.internal_domain),
-                register: non_empty(&info.service_websocket_register_function_name),
-                transport: non_empty(&info.service_websocket_transport_function_name),
-                cleanup: non_empty(&info.service_websocket_cleanup_function_name),
-            })
+            Some(api_of(a, &info))
         }
     };
     Ok(Some(Gateway {
@@ -888,6 +864,57 @@ async fn read_gateway(
         api,
         released,
     }))
+}
+
+/// Whether service `detail` is taken as the stack's, and as tagged ours: as the search found it
+/// (`tagged`), else only when it carries our tags (`None`: not the stack's).
+fn owned(stack: &Stack, detail: &ServiceDetail, tagged: Option<bool>) -> Option<bool> {
+    let tag = |k: &str| {
+        detail
+            .tags
+            .iter()
+            .find(|t| t.key == k)
+            .map(|t| t.value.as_str())
+    };
+    match tagged {
+        Some(t) => Some(t),
+        None if tag(tags::STACK) == Some(stack.name.as_str())
+            && tag(tags::STAGE) == Some(stack.stage.as_str()) =>
+        {
+            Some(true)
+        }
+        None => None,
+    }
+}
+
+/// The service's WebSocket API: the one on the stack file's path, else the first one.
+fn websocket_api<'a>(stack: &Stack, detail: &'a ServiceDetail) -> Option<&'a ApiSummary> {
+    let want_path = &stack.gateway.websocket.path;
+    let ws_apis: Vec<_> = detail
+        .api_id_status_set
+        .iter()
+        .filter(|a| a.protocol.eq_ignore_ascii_case("WEBSOCKET"))
+        .collect();
+    ws_apis
+        .iter()
+        .find(|a| &a.path == want_path)
+        .or_else(|| ws_apis.first())
+        .copied()
+}
+
+/// The WebSocket API as listed (`a`) and as DescribeApi answered (`info`); empty strings are
+/// absent values.
+fn api_of(a: &ApiSummary, info: &ApiInfo) -> Api {
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    Api {
+        api_id: a.api_id.clone(),
+        path: a.path.clone(),
+        timeout: info.service_timeout,
+        internal_domain: non_empty(&info.internal_domain),
+        register: non_empty(&info.service_websocket_register_function_name),
+        transport: non_empty(&info.service_websocket_transport_function_name),
+        cleanup: non_empty(&info.service_websocket_cleanup_function_name),
+    }
 }
 
 #[cfg(test)]

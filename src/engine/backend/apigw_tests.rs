@@ -195,3 +195,224 @@ fn info_keeps_the_gateway_shape_ci_scripts_read() {
         ("gateway service".into(), "-".into(), "missing".into())
     );
 }
+
+fn service(id: &str, name: &str, created: &str, tags: &[(&str, &str)]) -> ServiceSummary {
+    ServiceSummary {
+        service_id: id.to_owned(),
+        service_name: name.to_owned(),
+        created_time: created.to_owned(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| tencent::Tag::new(*k, *v))
+            .collect(),
+        ..ServiceSummary::default()
+    }
+}
+
+const OURS: &[(&str, &str)] = &[(tags::STACK, "ChatDemo"), (tags::STAGE, "dev")];
+
+#[test]
+fn observation_picks_the_oldest_tagged_service_else_an_untagged_namesake() {
+    /// `(case, services listed, (service id, tagged) picked)`.
+    type Case = (
+        &'static str,
+        Vec<ServiceSummary>,
+        Option<(&'static str, bool)>,
+    );
+    let other_stage: &[(&str, &str)] = &[(tags::STACK, "ChatDemo"), (tags::STAGE, "prod")];
+    let other_stack: &[(&str, &str)] = &[(tags::STACK, "Other"), (tags::STAGE, "dev")];
+    let t1 = "2026-01-01 10:00:00";
+    let t2 = "2026-01-01 10:00:01";
+    let cases: Vec<Case> = vec![
+        ("nothing listed", vec![], None),
+        (
+            "ours",
+            vec![service("service-a", "Anything", t1, OURS)],
+            Some(("service-a", true)),
+        ),
+        (
+            "two of ours: the oldest",
+            vec![
+                service("service-a", "ChatDemo", t2, OURS),
+                service("service-b", "ChatDemo", t1, OURS),
+            ],
+            Some(("service-b", true)),
+        ),
+        (
+            "two of ours created in the same second: the smaller id",
+            vec![
+                service("service-b", "ChatDemo", t1, OURS),
+                service("service-a", "ChatDemo", t1, OURS),
+            ],
+            Some(("service-a", true)),
+        ),
+        (
+            "ours before an untagged namesake listed first",
+            vec![
+                service("service-n", "ChatDemo", t1, &[]),
+                service("service-a", "ChatDemo", t2, OURS),
+            ],
+            Some(("service-a", true)),
+        ),
+        (
+            "an untagged namesake: found by name, not ours",
+            vec![
+                service("service-x", "Unrelated", t1, &[]),
+                service("service-n", "ChatDemo", t1, &[]),
+            ],
+            Some(("service-n", false)),
+        ),
+        (
+            "another stage's namesake is neither",
+            vec![service("service-p", "ChatDemo", t1, other_stage)],
+            None,
+        ),
+        (
+            "another stack's service of our stage is neither",
+            vec![service("service-o", "Other", t1, other_stack)],
+            None,
+        ),
+        (
+            "a namesake with only a stack tag counts as untagged",
+            vec![service(
+                "service-s",
+                "ChatDemo",
+                t1,
+                &[(tags::STACK, "Other")],
+            )],
+            Some(("service-s", false)),
+        ),
+    ];
+    let stack = fixtures::stack();
+    for (case, services, want) in cases {
+        let got = pick_service(&stack, &services).map(|(s, t)| (s.service_id.as_str(), t));
+        assert_eq!(got, want, "{case}");
+    }
+}
+
+#[test]
+fn a_service_read_by_id_is_ours_only_with_our_tags_unless_the_search_said() {
+    let stack = fixtures::stack();
+    let detail = |tags: &[(&str, &str)]| ServiceDetail {
+        tags: tags
+            .iter()
+            .map(|(k, v)| tencent::Tag::new(*k, *v))
+            .collect(),
+        ..ServiceDetail::default()
+    };
+    let other_stage: &[(&str, &str)] = &[(tags::STACK, "ChatDemo"), (tags::STAGE, "prod")];
+    // `(case, what the search said, tags DescribeService reports, taken as)`.
+    let cases: &[(&str, Option<bool>, &[(&str, &str)], Option<bool>)] = &[
+        ("a journal hint with our tags", None, OURS, Some(true)),
+        ("a journal hint, untagged: not ours", None, &[], None),
+        (
+            "a journal hint, another stage's: not ours",
+            None,
+            other_stage,
+            None,
+        ),
+        ("the search found it tagged", Some(true), &[], Some(true)),
+        (
+            "the search found it by name",
+            Some(false),
+            OURS,
+            Some(false),
+        ),
+    ];
+    for (case, tagged, tags, want) in cases {
+        assert_eq!(owned(&stack, &detail(tags), *tagged), *want, "{case}");
+    }
+}
+
+#[test]
+fn the_websocket_api_is_the_one_on_the_files_path_else_the_first() {
+    let api = |id: &str, path: &str, protocol: &str| ApiSummary {
+        api_id: id.to_owned(),
+        path: path.to_owned(),
+        protocol: protocol.to_owned(),
+        ..ApiSummary::default()
+    };
+    // `(case, APIs DescribeService lists, the one read)`; the file's path is `/`.
+    let cases: Vec<(&str, Vec<ApiSummary>, Option<&str>)> = vec![
+        ("none", vec![], None),
+        ("an HTTP API only", vec![api("api-h", "/", "HTTP")], None),
+        (
+            "the one on the path",
+            vec![
+                api("api-o", "/old", "WEBSOCKET"),
+                api("api-1", "/", "WEBSOCKET"),
+            ],
+            Some("api-1"),
+        ),
+        (
+            "an HTTP API on the path does not count",
+            vec![api("api-h", "/", "HTTP"), api("api-o", "/old", "WEBSOCKET")],
+            Some("api-o"),
+        ),
+        (
+            "none on the path: the first WebSocket one",
+            vec![
+                api("api-h", "/x", "HTTP"),
+                api("api-o", "/old", "WEBSOCKET"),
+                api("api-p", "/other", "WEBSOCKET"),
+            ],
+            Some("api-o"),
+        ),
+        (
+            "the protocol in any case",
+            vec![api("api-1", "/", "websocket")],
+            Some("api-1"),
+        ),
+    ];
+    let stack = fixtures::stack();
+    for (case, apis, want) in cases {
+        let detail = ServiceDetail {
+            api_id_status_set: apis,
+            ..ServiceDetail::default()
+        };
+        let got = websocket_api(&stack, &detail).map(|a| a.api_id.as_str());
+        assert_eq!(got, want, "{case}");
+    }
+}
+
+#[test]
+fn describe_apis_answer_becomes_the_api_with_empty_values_absent() {
+    let listed = ApiSummary {
+        api_id: "api-1".to_owned(),
+        path: "/".to_owned(),
+        protocol: "WEBSOCKET".to_owned(),
+        ..ApiSummary::default()
+    };
+    let info = ApiInfo {
+        service_timeout: 800,
+        internal_domain: fixtures::PUSHBACK.to_owned(),
+        service_websocket_register_function_name: "ChatReg".to_owned(),
+        service_websocket_transport_function_name: "ChatTrans".to_owned(),
+        service_websocket_cleanup_function_name: "ChatClean".to_owned(),
+        ..ApiInfo::default()
+    };
+    assert_eq!(
+        Some(api_of(&listed, &info)),
+        fixtures::gateway(&fixtures::stack()).api
+    );
+    // Just created: no push-back URL yet, nothing bound.
+    let bare = api_of(
+        &listed,
+        &ApiInfo {
+            service_timeout: 15,
+            ..ApiInfo::default()
+        },
+    );
+    assert_eq!(
+        bare,
+        Api {
+            api_id: "api-1".to_owned(),
+            path: "/".to_owned(),
+            timeout: 15,
+            internal_domain: None,
+            register: None,
+            transport: None,
+            cleanup: None,
+        }
+    );
+}
