@@ -301,8 +301,14 @@ fn a_service_read_by_id_is_ours_only_with_our_tags_unless_the_search_said() {
         ..ServiceDetail::default()
     };
     let other_stage: &[(&str, &str)] = &[(tags::STACK, "ChatDemo"), (tags::STAGE, "prod")];
-    // `(case, what the search said, tags DescribeService reports, taken as)`.
-    let cases: &[(&str, Option<bool>, &[(&str, &str)], Option<bool>)] = &[
+    /// `(case, what the search said, tags DescribeService reports, taken as)`.
+    type Case<'a> = (
+        &'a str,
+        Option<bool>,
+        &'a [(&'a str, &'a str)],
+        Option<bool>,
+    );
+    let cases: &[Case] = &[
         ("a journal hint with our tags", None, OURS, Some(true)),
         ("a journal hint, untagged: not ours", None, &[], None),
         (
