@@ -6,7 +6,8 @@ use crate::providers::tencent::Tag;
 use crate::providers::tencent::scf::{Environment, FunctionInfo, Variable};
 
 use super::backend::apigw::{Api, Gateway};
-use super::{Observed, ObservedBucket, ObservedFunction, tags};
+use super::observed::{Observed, ObservedBucket, ObservedFunction};
+use super::tags;
 
 /// The push-back URL the deployed fixture's API has.
 pub(crate) const PUSHBACK: &str = "http://set-abc.apigateway.tencentyun.com/api-1";

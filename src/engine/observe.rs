@@ -10,9 +10,12 @@ use futures_util::future::try_join_all;
 use super::error::Error;
 use std::collections::BTreeMap;
 
-use super::{Observed, ObservedBucket, ObservedFunction, backend};
+use super::backend::{self, ObservedEntry};
+use super::observed::{Observed, ObservedBucket, ObservedFunction};
 use crate::config::Stack;
 use crate::providers::tencent::TencentCloud;
+use crate::providers::tencent::cos::BucketRegion;
+use crate::providers::tencent::scf::FunctionInfo;
 
 /// Reads the observed state of `stack` (at its stage) from the cloud.
 pub async fn observe(stack: &Stack, cloud: &TencentCloud) -> Result<Observed, Error> {
@@ -27,16 +30,49 @@ pub async fn observe_known(
     cloud: &TencentCloud,
     hint: &BTreeMap<String, String>,
 ) -> Result<Observed, Error> {
-    let (bucket, entry, functions) = tokio::try_join!(
+    let ((bucket, region), entry, infos) = tokio::try_join!(
         observe_bucket(stack, cloud),
         backend::of(stack).observe(stack, cloud, hint),
         observe_functions(stack, cloud),
     )?;
-    Ok(Observed {
-        bucket,
+    Ok(observed(stack, bucket, region, entry, infos))
+}
+
+/// What the look-ups found, as the observed model: the bucket `name` (HeadBucket's region when
+/// it exists), the entry point as its backend described it, and GetFunction's answer for each
+/// function of the stack file, in file order. No I/O: the table tests start here.
+pub(crate) fn observed(
+    stack: &Stack,
+    name: String,
+    region: Option<BucketRegion>,
+    entry: Option<ObservedEntry>,
+    infos: Vec<Option<FunctionInfo>>,
+) -> Observed {
+    Observed {
+        bucket: ObservedBucket {
+            name,
+            exists: region.is_some(),
+            region: region.map_or_else(|| stack.bucket.region.clone(), |r| r.0),
+        },
         entry,
-        functions,
-    })
+        functions: stack
+            .functions
+            .iter()
+            .zip(infos)
+            .map(|(f, info)| ObservedFunction {
+                name: f.name.clone(),
+                role: f.role,
+                status: info.as_ref().map(|i| i.status.clone()),
+                // The variable follows every code update; the tag is only the creation's
+                // (SCF cannot change tags later), so it is the fallback.
+                code_sha256: info
+                    .as_ref()
+                    .and_then(super::functions::code_sha256)
+                    .map(str::to_owned),
+                detail: info,
+            })
+            .collect(),
+    }
 }
 
 /// The full bucket id: as written, or with the account's APPID appended.
@@ -52,7 +88,11 @@ pub async fn bucket_name(
     }
 }
 
-async fn observe_bucket(stack: &Stack, cloud: &TencentCloud) -> Result<ObservedBucket, Error> {
+/// The bucket's full name and, when it exists, its region.
+async fn observe_bucket(
+    stack: &Stack,
+    cloud: &TencentCloud,
+) -> Result<(String, Option<BucketRegion>), Error> {
     let name = bucket_name(stack, cloud).await?;
     let found = match cloud.cos().head_bucket(&name, &stack.bucket.region).await {
         Ok(found) => found,
@@ -72,36 +112,23 @@ async fn observe_bucket(stack: &Stack, cloud: &TencentCloud) -> Result<ObservedB
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(ObservedBucket {
-        name,
-        exists: found.is_some(),
-        region: found.map_or_else(|| stack.bucket.region.clone(), |r| r.0),
-    })
+    Ok((name, found))
 }
 
+/// GetFunction for each function of the stack file, in file order (`None`: it does not exist).
 async fn observe_functions(
     stack: &Stack,
     cloud: &TencentCloud,
-) -> Result<Vec<ObservedFunction>, Error> {
+) -> Result<Vec<Option<FunctionInfo>>, Error> {
     let scf = cloud.scf();
     try_join_all(stack.functions.iter().map(|f| {
         let scf = scf.clone();
-        async move {
-            let info = scf.get_function_opt(&f.name, Some(&f.namespace)).await?;
-            Ok::<_, crate::providers::tencent::Error>(ObservedFunction {
-                name: f.name.clone(),
-                role: f.role,
-                status: info.as_ref().map(|i| i.status.clone()),
-                // The variable follows every code update; the tag is only the creation's
-                // (SCF cannot change tags later), so it is the fallback.
-                code_sha256: info
-                    .as_ref()
-                    .and_then(super::functions::code_sha256)
-                    .map(str::to_owned),
-                detail: info,
-            })
-        }
+        async move { scf.get_function_opt(&f.name, Some(&f.namespace)).await }
     }))
     .await
     .map_err(Error::from)
 }
+
+#[cfg(test)]
+#[path = "observe_tests.rs"]
+mod tests;

@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use super::error::Error;
 use super::graph::{Graph, Observer};
 use super::journal::Journal;
-use super::{Observed, backend, functions};
+use super::observed::Observed;
+use super::{backend, functions};
 use crate::config::Stack;
 use crate::engine::plan::{Action, Change};
 use crate::providers::tencent::TencentCloud;
@@ -275,5 +276,265 @@ mod tests {
         let journal = Journal::new(dir.path(), &stack.name, &stack.stage);
         let err = graph(&stack, &fixtures::cloud(), &observed, journal, &opts(false)).unwrap_err();
         assert!(matches!(err, Error::Foreign { .. }), "{err:?}");
+    }
+
+    /// One row: what is deployed (an edit of the deployed fixture) and `--keep-bucket` → the
+    /// plan lines and the graph's steps, in order.
+    struct Row {
+        case: &'static str,
+        edit: fn(&Stack, &mut Observed),
+        keep_bucket: bool,
+        changes: &'static [&'static str],
+        steps: &'static [(&'static str, &'static str, &'static [usize])],
+    }
+
+    fn gone(o: &mut Observed, i: usize) {
+        o.functions[i].status = None;
+        o.functions[i].detail = None;
+    }
+
+    const EVERYTHING: &[&str] = &[
+        "websocket-api /",
+        "release release",
+        "gateway-service service-abc",
+        "function ChatReg",
+        "function ChatTrans",
+        "function ChatClean",
+        "bucket chat-1250000000",
+    ];
+
+    fn rows() -> Vec<Row> {
+        vec![
+            Row {
+                case: "everything: API, release, service, then the functions, then the bucket",
+                edit: |_, _| {},
+                keep_bucket: false,
+                changes: EVERYTHING,
+                steps: &[
+                    ("delete gateway service service-abc", "gateway", &[]),
+                    ("delete function ChatReg", "functions", &[0]),
+                    ("delete function ChatTrans", "functions", &[0]),
+                    ("delete function ChatClean", "functions", &[0]),
+                    (
+                        "empty and delete bucket chat-1250000000",
+                        "bucket",
+                        &[1, 2, 3],
+                    ),
+                ],
+            },
+            Row {
+                case: "a kept bucket is not deleted",
+                edit: |_, _| {},
+                keep_bucket: true,
+                changes: &EVERYTHING[..6],
+                steps: &[
+                    ("delete gateway service service-abc", "gateway", &[]),
+                    ("delete function ChatReg", "functions", &[0]),
+                    ("delete function ChatTrans", "functions", &[0]),
+                    ("delete function ChatClean", "functions", &[0]),
+                ],
+            },
+            Row {
+                case: "no bucket: nothing to delete last",
+                edit: |_, o| o.bucket.exists = false,
+                keep_bucket: false,
+                changes: &EVERYTHING[..6],
+                steps: &[
+                    ("delete gateway service service-abc", "gateway", &[]),
+                    ("delete function ChatReg", "functions", &[0]),
+                    ("delete function ChatTrans", "functions", &[0]),
+                    ("delete function ChatClean", "functions", &[0]),
+                ],
+            },
+            Row {
+                case: "released to two environments: each unreleased, in order",
+                edit: |s, o| {
+                    fixtures::with_gateway(s, o, |g| {
+                        g.released = vec!["release".into(), "test".into()]
+                    })
+                },
+                keep_bucket: false,
+                changes: &[
+                    "websocket-api /",
+                    "release release",
+                    "release test",
+                    "gateway-service service-abc",
+                    "function ChatReg",
+                    "function ChatTrans",
+                    "function ChatClean",
+                    "bucket chat-1250000000",
+                ],
+                steps: &[
+                    ("delete gateway service service-abc", "gateway", &[]),
+                    ("delete function ChatReg", "functions", &[0]),
+                    ("delete function ChatTrans", "functions", &[0]),
+                    ("delete function ChatClean", "functions", &[0]),
+                    (
+                        "empty and delete bucket chat-1250000000",
+                        "bucket",
+                        &[1, 2, 3],
+                    ),
+                ],
+            },
+            Row {
+                case: "a service with neither API nor release: the service alone",
+                edit: |s, o| {
+                    fixtures::with_gateway(s, o, |g| {
+                        g.api = None;
+                        g.released.clear();
+                    })
+                },
+                keep_bucket: false,
+                changes: &[
+                    "gateway-service service-abc",
+                    "function ChatReg",
+                    "function ChatTrans",
+                    "function ChatClean",
+                    "bucket chat-1250000000",
+                ],
+                steps: &[
+                    ("delete gateway service service-abc", "gateway", &[]),
+                    ("delete function ChatReg", "functions", &[0]),
+                    ("delete function ChatTrans", "functions", &[0]),
+                    ("delete function ChatClean", "functions", &[0]),
+                    (
+                        "empty and delete bucket chat-1250000000",
+                        "bucket",
+                        &[1, 2, 3],
+                    ),
+                ],
+            },
+            Row {
+                case: "an untagged service is left alone: the functions go first",
+                edit: |s, o| fixtures::with_gateway(s, o, |g| g.tagged = false),
+                keep_bucket: false,
+                changes: &EVERYTHING[3..],
+                steps: &[
+                    ("delete function ChatReg", "functions", &[]),
+                    ("delete function ChatTrans", "functions", &[]),
+                    ("delete function ChatClean", "functions", &[]),
+                    (
+                        "empty and delete bucket chat-1250000000",
+                        "bucket",
+                        &[0, 1, 2],
+                    ),
+                ],
+            },
+            Row {
+                case: "no gateway, one function left: it, then the bucket",
+                edit: |_, o| {
+                    o.entry = None;
+                    gone(o, 0);
+                    gone(o, 2);
+                },
+                keep_bucket: false,
+                changes: &["function ChatTrans", "bucket chat-1250000000"],
+                steps: &[
+                    ("delete function ChatTrans", "functions", &[]),
+                    ("empty and delete bucket chat-1250000000", "bucket", &[0]),
+                ],
+            },
+            Row {
+                case: "a gateway and a bucket without functions",
+                edit: |_, o| (0..3).for_each(|i| gone(o, i)),
+                keep_bucket: false,
+                changes: &[
+                    "websocket-api /",
+                    "release release",
+                    "gateway-service service-abc",
+                    "bucket chat-1250000000",
+                ],
+                // No function step to wait for: the bucket does not wait for the gateway.
+                steps: &[
+                    ("delete gateway service service-abc", "gateway", &[]),
+                    ("empty and delete bucket chat-1250000000", "bucket", &[]),
+                ],
+            },
+            Row {
+                case: "only the bucket",
+                edit: |_, o| {
+                    o.entry = None;
+                    (0..3).for_each(|i| gone(o, i));
+                },
+                keep_bucket: false,
+                changes: &["bucket chat-1250000000"],
+                steps: &[("empty and delete bucket chat-1250000000", "bucket", &[])],
+            },
+            Row {
+                case: "only the bucket, kept: nothing to do",
+                edit: |_, o| {
+                    o.entry = None;
+                    (0..3).for_each(|i| gone(o, i));
+                },
+                keep_bucket: true,
+                changes: &[],
+                steps: &[],
+            },
+            Row {
+                case: "nothing",
+                edit: |s, o| *o = fixtures::empty(s),
+                keep_bucket: false,
+                changes: &[],
+                steps: &[],
+            },
+        ]
+    }
+
+    /// Where a resource kind comes in removal: what depends on another goes before it (the
+    /// API and releases before their service, the service before the functions it invokes,
+    /// the functions before the bucket they write to).
+    fn rank(resource: &str) -> usize {
+        let kind = resource.split(' ').next().unwrap();
+        [
+            "websocket-api",
+            "release",
+            "gateway-service",
+            "function",
+            "bucket",
+        ]
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or_else(|| panic!("unknown kind in {resource}"))
+    }
+
+    #[test]
+    fn removal_order_for_each_deployed_state() {
+        let stack = fixtures::stack();
+        for r in rows() {
+            let mut observed = fixtures::deployed(&stack, "c1");
+            (r.edit)(&stack, &mut observed);
+            let planned = changes(&stack, &observed, r.keep_bucket);
+            assert!(
+                planned.iter().all(|c| c.action == Action::Delete),
+                "{}",
+                r.case
+            );
+            let lines: Vec<&str> = planned.iter().map(|c| c.resource.as_str()).collect();
+            assert_eq!(lines, r.changes, "{}", r.case);
+            assert!(
+                lines.windows(2).all(|w| rank(w[0]) <= rank(w[1])),
+                "{}: dependents first: {lines:?}",
+                r.case
+            );
+            let steps = shape(&stack, &observed, r.keep_bucket);
+            let want: Vec<_> = r.steps.iter().map(|(n, p, d)| step(n, p, d)).collect();
+            assert_eq!(steps, want, "{}", r.case);
+            // Every step waits only for steps before it, and every step of a later phase
+            // waits for all of the phase before it that exists.
+            for (i, (name, phase, deps)) in steps.iter().enumerate() {
+                assert!(deps.iter().all(|d| *d < i), "{}: {name}", r.case);
+                let before = match *phase {
+                    "functions" => "gateway",
+                    "bucket" => "functions",
+                    _ => continue,
+                };
+                let needed: Vec<usize> = (0..i).filter(|j| steps[*j].1 == before).collect();
+                assert_eq!(
+                    *deps, needed,
+                    "{}: {name} waits for every {before} step",
+                    r.case
+                );
+            }
+        }
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Backend, EntryInfo, EntryOutputs, EntryPlan, Fields, ObservedEntry};
+use super::seam::{Backend, EntryInfo, EntryOutputs, EntryPlan, Fields, ObservedEntry};
 use crate::config::{FunctionRole, Outputs, Stack};
 use crate::engine::context::ApplyCx;
 use crate::engine::error::Error;
@@ -29,7 +29,8 @@ use crate::engine::journal::Journal;
 use crate::engine::plan::{self, Action, Change, ResourceState};
 use crate::engine::tags;
 use crate::providers::tencent::apigateway::{
-    ApiSpec, CreateServiceRequest, ModifyApiRequest, ServiceSummary, WebsocketFunctions,
+    ApiInfo, ApiSpec, ApiSummary, CreateServiceRequest, ModifyApiRequest, ServiceDetail,
+    ServiceSummary, WebsocketFunctions,
 };
 use crate::providers::tencent::{self, TencentCloud};
 
@@ -775,8 +776,20 @@ impl Backend for ApiGateway {
 }
 
 async fn observe_gateway(stack: &Stack, cloud: &TencentCloud) -> Result<Option<Gateway>, Error> {
-    let apigw = cloud.apigateway();
-    let services = apigw.list_services(Vec::new()).await?;
+    let services = cloud.apigateway().list_services(Vec::new()).await?;
+    let Some((service, tagged)) = pick_service(stack, &services) else {
+        return Ok(None);
+    };
+    read_gateway(stack, cloud, &service.service_id, Some(tagged), None).await
+}
+
+/// Which of the listed services is the stack's, and whether it carries our tags: the oldest
+/// that does ([`seniority`]: should two runs ever have left two, the one [`settle`] keeps),
+/// else a namesake with no stage tag at all (found by name: not ours to remove).
+fn pick_service<'a>(
+    stack: &Stack,
+    services: &'a [ServiceSummary],
+) -> Option<(&'a ServiceSummary, bool)> {
     let ours = |s: &&ServiceSummary| {
         s.tag(tags::STACK) == Some(stack.name.as_str())
             && s.tag(tags::STAGE) == Some(stack.stage.as_str())
@@ -784,19 +797,14 @@ async fn observe_gateway(stack: &Stack, cloud: &TencentCloud) -> Result<Option<G
     let untagged_namesake = |s: &&ServiceSummary| {
         s.service_name == stack.gateway.service_name && s.tag(tags::STAGE).is_none()
     };
-    // Should two runs ever have left two, the one `settle` keeps.
     let oldest = services
         .iter()
         .filter(ours)
         .min_by(|a, b| seniority(a).cmp(&seniority(b)));
-    let (service, tagged) = match oldest {
-        Some(s) => (s, true),
-        None => match services.iter().find(untagged_namesake) {
-            Some(s) => (s, false),
-            None => return Ok(None),
-        },
-    };
-    read_gateway(stack, cloud, &service.service_id, Some(tagged), None).await
+    match oldest {
+        Some(s) => Some((s, true)),
+        None => services.iter().find(untagged_namesake).map(|s| (s, false)),
+    }
 }
 
 /// Reads service `service_id`, its released environments and its WebSocket API (`api_id`, when
@@ -834,49 +842,17 @@ async fn read_gateway(
     let Some(detail) = detail else {
         return Ok(None);
     };
-    let tag = |k: &str| {
-        detail
-            .tags
-            .iter()
-            .find(|t| t.key == k)
-            .map(|t| t.value.as_str())
+    let Some(tagged) = owned(stack, &detail, tagged) else {
+        return Ok(None);
     };
-    let tagged = match tagged {
-        Some(t) => t,
-        None if tag(tags::STACK) == Some(stack.name.as_str())
-            && tag(tags::STAGE) == Some(stack.stage.as_str()) =>
-        {
-            true
-        }
-        None => return Ok(None),
-    };
-    let want_path = &stack.gateway.websocket.path;
-    let ws_apis: Vec<_> = detail
-        .api_id_status_set
-        .iter()
-        .filter(|a| a.protocol.eq_ignore_ascii_case("WEBSOCKET"))
-        .collect();
-    let summary = ws_apis
-        .iter()
-        .find(|a| &a.path == want_path)
-        .or_else(|| ws_apis.first());
-    let api = match summary {
+    let api = match websocket_api(stack, &detail) {
         None => None,
         Some(a) => {
             let info = match known_api {
                 Some((id, info)) if id == a.api_id => info,
                 _ => apigw.describe_api(&service_id, &a.api_id).await?,
             };
-            let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-            Some(Api {
-                api_id: a.api_id.clone(),
-                path: a.path.clone(),
-                timeout: info.service_timeout,
-                internal_domain: non_empty(&info.internal_domain),
-                register: non_empty(&info.service_websocket_register_function_name),
-                transport: non_empty(&info.service_websocket_transport_function_name),
-                cleanup: non_empty(&info.service_websocket_cleanup_function_name),
-            })
+            Some(api_of(a, &info))
         }
     };
     Ok(Some(Gateway {
@@ -890,199 +866,57 @@ async fn read_gateway(
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::fixtures::{self, row, summary};
-
-    #[test]
-    fn websocket_url_follows_the_gateway_convention() {
-        assert_eq!(
-            websocket_url(
-                "service-abc-125.gz.apigw.tencentcs.com",
-                true,
-                "release",
-                "/ws"
-            ),
-            "wss://service-abc-125.gz.apigw.tencentcs.com/release/ws"
-        );
-        assert_eq!(
-            websocket_url("127.0.0.1:9000/service-abc", false, "release", "/"),
-            "ws://127.0.0.1:9000/service-abc/release/"
-        );
-    }
-
-    #[test]
-    fn the_observed_entry_names_its_ids_and_gives_the_client_url_once_released() {
-        let stack = fixtures::stack();
-        let entry = fixtures::gateway(&stack).entry(&stack);
-        assert_eq!(entry.backend, "apigw");
-        assert!(entry.tagged);
-        // Its details come back as the backend's own type, and only as that.
-        assert_eq!(entry.detail::<Gateway>(), Some(&fixtures::gateway(&stack)));
-        assert!(entry.detail::<String>().is_none());
-        let ids: Vec<(&str, &str)> = entry
-            .ids
+/// Whether service `detail` is taken as the stack's, and as tagged ours: as the search found it
+/// (`tagged`), else only when it carries our tags (`None`: not the stack's).
+fn owned(stack: &Stack, detail: &ServiceDetail, tagged: Option<bool>) -> Option<bool> {
+    let tag = |k: &str| {
+        detail
+            .tags
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(ids, [("apiId", "api-1"), ("serviceId", "service-abc")]);
-        assert_eq!(
-            entry.outputs,
-            EntryOutputs {
-                client_url: Some("wss://service-abc-125.gz.apigw.tencentcs.com/release/".into()),
-                pushback_url: Some(fixtures::PUSHBACK.into()),
-            }
-        );
-        let mut g = fixtures::gateway(&stack);
-        g.released.clear();
-        g.secure = false;
-        let entry = g.entry(&stack);
-        assert_eq!(entry.outputs.client_url, None);
-        assert_eq!(
-            entry.outputs.pushback_url.as_deref(),
-            Some(fixtures::PUSHBACK)
-        );
-    }
-
-    /// `(case, change to the deployed gateway or None for none at all, plan lines, push-back
-    /// URL known before applying)`.
-    type Case = (
-        &'static str,
-        Option<fn(&mut Gateway)>,
-        [(&'static str, &'static str, &'static [&'static str]); 3],
-        bool,
-    );
-
-    #[test]
-    fn planning_the_gateway() {
-        let cases: &[Case] = &[
-            (
-                "nothing exists",
-                None,
-                [
-                    ("gateway-service ChatDemo", "create", &[]),
-                    ("websocket-api /", "create", &[]),
-                    ("release release", "create", &[]),
-                ],
-                false,
-            ),
-            (
-                "in step",
-                Some(|_| {}),
-                [
-                    ("gateway-service ChatDemo", "no change", &[]),
-                    ("websocket-api /", "no change", &[]),
-                    ("release release", "no change", &[]),
-                ],
-                true,
-            ),
-            (
-                "the API's binding and timeout changed: released again",
-                Some(|g| {
-                    let api = g.api.as_mut().unwrap();
-                    api.timeout = 15;
-                    api.transport = Some("Other".into());
-                }),
-                [
-                    ("gateway-service ChatDemo", "no change", &[]),
-                    ("websocket-api /", "update", &["timeout", "transport"]),
-                    ("release release", "update", &["api"]),
-                ],
-                true,
-            ),
-            (
-                "not released",
-                Some(|g| g.released = vec!["test".into()]),
-                [
-                    ("gateway-service ChatDemo", "no change", &[]),
-                    ("websocket-api /", "no change", &[]),
-                    ("release release", "create", &[]),
-                ],
-                true,
-            ),
-            (
-                "only an API on another path: a new one",
-                Some(|g| g.api.as_mut().unwrap().path = "/old".into()),
-                [
-                    ("gateway-service ChatDemo", "no change", &[]),
-                    ("websocket-api /", "create", &[]),
-                    ("release release", "update", &["api"]),
-                ],
-                true,
-            ),
-            (
-                "a service without its API",
-                Some(|g| g.api = None),
-                [
-                    ("gateway-service ChatDemo", "no change", &[]),
-                    ("websocket-api /", "create", &[]),
-                    ("release release", "update", &["api"]),
-                ],
-                false,
-            ),
-        ];
-        let stack = fixtures::stack();
-        for (case, change, want, pushback_known) in cases {
-            let observed = change.map(|f| {
-                let mut g = fixtures::gateway(&stack);
-                f(&mut g);
-                g.entry(&stack)
-            });
-            let plan = ApiGateway.plan(&stack, observed.as_ref()).unwrap();
-            let want: Vec<_> = want.iter().map(|(r, a, f)| row(r, a, f)).collect();
-            assert_eq!(summary(&plan.changes()), want, "{case}");
-            let outputs = plan.outputs();
-            assert_eq!(outputs.pushback_url.is_some(), *pushback_known, "{case}");
-            assert_eq!(outputs.service_id.is_some(), observed.is_some(), "{case}");
+            .find(|t| t.key == k)
+            .map(|t| t.value.as_str())
+    };
+    match tagged {
+        Some(t) => Some(t),
+        None if tag(tags::STACK) == Some(stack.name.as_str())
+            && tag(tags::STAGE) == Some(stack.stage.as_str()) =>
+        {
+            Some(true)
         }
-    }
-
-    #[test]
-    fn known_outputs_use_the_files_environment_and_path() {
-        let stack = fixtures::stack();
-        let entry = fixtures::gateway(&stack).entry(&stack);
-        assert_eq!(
-            ApiGateway.plan(&stack, Some(&entry)).unwrap().outputs(),
-            fixtures::outputs()
-        );
-    }
-
-    #[test]
-    fn removal_deletes_the_api_then_each_release_then_the_service() {
-        let stack = fixtures::stack();
-        let mut g = fixtures::gateway(&stack);
-        g.released = vec!["release".into(), "test".into()];
-        let changes = ApiGateway.remove_changes(&g.entry(&stack));
-        assert_eq!(
-            summary(&changes),
-            [
-                row("websocket-api /", "delete", &[]),
-                row("release release", "delete", &[]),
-                row("release test", "delete", &[]),
-                row("gateway-service service-abc", "delete", &[]),
-            ]
-        );
-    }
-
-    #[test]
-    fn info_keeps_the_gateway_shape_ci_scripts_read() {
-        let stack = fixtures::stack();
-        let entry = fixtures::gateway(&stack).entry(&stack);
-        let info = ApiGateway.info(&stack, Some(&entry));
-        assert!(info.legacy_gateway);
-        assert_eq!(
-            serde_json::to_string(&info.resources).unwrap(),
-            r#"{"serviceId":"service-abc","apiId":"api-1","environment":"release","released":true}"#
-        );
-        let none = ApiGateway.info(&stack, None);
-        assert_eq!(
-            serde_json::to_string(&none).unwrap(),
-            r#"{"backend":"apigw","clientUrl":null,"pushbackUrl":null,"resources":{"serviceId":null,"apiId":null,"environment":"release","released":false}}"#
-        );
-        assert_eq!(
-            none.rows[0],
-            ("gateway service".into(), "-".into(), "missing".into())
-        );
+        None => None,
     }
 }
+
+/// The service's WebSocket API: the one on the stack file's path, else the first one.
+fn websocket_api<'a>(stack: &Stack, detail: &'a ServiceDetail) -> Option<&'a ApiSummary> {
+    let want_path = &stack.gateway.websocket.path;
+    let ws_apis: Vec<_> = detail
+        .api_id_status_set
+        .iter()
+        .filter(|a| a.protocol.eq_ignore_ascii_case("WEBSOCKET"))
+        .collect();
+    ws_apis
+        .iter()
+        .find(|a| &a.path == want_path)
+        .or_else(|| ws_apis.first())
+        .copied()
+}
+
+/// The WebSocket API as listed (`a`) and as DescribeApi answered (`info`); empty strings are
+/// absent values.
+fn api_of(a: &ApiSummary, info: &ApiInfo) -> Api {
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    Api {
+        api_id: a.api_id.clone(),
+        path: a.path.clone(),
+        timeout: info.service_timeout,
+        internal_domain: non_empty(&info.internal_domain),
+        register: non_empty(&info.service_websocket_register_function_name),
+        transport: non_empty(&info.service_websocket_transport_function_name),
+        cleanup: non_empty(&info.service_websocket_cleanup_function_name),
+    }
+}
+
+#[cfg(test)]
+#[path = "apigw_tests.rs"]
+mod tests;

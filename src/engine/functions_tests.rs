@@ -1,0 +1,74 @@
+//! Tests of the bucket and function steps, in their own file: they use the shared fixtures,
+//! which use the API Gateway backend, which uses [`super::change`]; were they inline, the
+//! production file would import the fixtures and close a cycle.
+
+use super::*;
+use crate::engine::fixtures;
+
+#[test]
+fn desired_and_observed_of_the_same_function_compare_equal_property_by_property() {
+    let stack = fixtures::stack();
+    let outputs = fixtures::outputs();
+    for f in &stack.functions {
+        let info = fixtures::function_info(&stack, &f.name, "c1");
+        let want = desired_state(f, "c1", &outputs);
+        let have = observed_state(&info);
+        assert_eq!(
+            want.props.keys().collect::<Vec<_>>(),
+            have.props.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(want, have, "{}", f.name);
+    }
+}
+
+#[test]
+fn the_environment_digest_ignores_order_and_the_code_variable_but_not_pending_values() {
+    let a = env_digest([("A", Some("1")), ("B", Some("2"))].into_iter());
+    let b = env_digest([("B", Some("2")), (CODE_VAR, Some("x")), ("A", Some("1"))].into_iter());
+    assert_eq!(a, b);
+    assert_ne!(a, env_digest([("A", Some("1")), ("B", None)].into_iter()));
+    assert_ne!(
+        a,
+        env_digest([("A", Some("1")), ("B", Some("3"))].into_iter())
+    );
+}
+
+#[test]
+fn each_function_change_kind_renders_its_plan_line() {
+    let stack = fixtures::stack();
+    let packages = fixtures::packages(&stack, "c1");
+    let mut observed = fixtures::deployed(&stack, "c1").functions;
+    // ChatReg: gone; ChatTrans: broken; ChatClean: new memory size and role.
+    observed[0].detail = None;
+    observed[1].detail.as_mut().unwrap().status = "CreateFailed".to_owned();
+    let clean = observed[2].detail.as_mut().unwrap();
+    clean.memory_size = 256;
+    clean.role = "OldRole".to_owned();
+    let plans = plan_functions(&stack, &observed, packages, &fixtures::outputs()).unwrap();
+    let steps: Vec<_> = plans
+        .iter()
+        .map(|p| (p.spec.name.as_str(), p.step.clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("ChatReg", FunctionStep::Create),
+            ("ChatTrans", FunctionStep::Replace),
+            (
+                "ChatClean",
+                FunctionStep::Update {
+                    fields: vec!["memorySize".to_owned(), "role".to_owned()]
+                }
+            ),
+        ]
+    );
+    assert_eq!(
+        fixtures::summary(&plans.iter().map(FunctionPlan::change).collect::<Vec<_>>()),
+        [
+            fixtures::row("function ChatReg", "create", &[]),
+            fixtures::row("function ChatTrans", "replace", &[]),
+            fixtures::row("function ChatClean", "update", &["memorySize", "role"]),
+        ]
+    );
+    assert!(!plans[2].code_changes());
+}
