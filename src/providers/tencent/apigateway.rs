@@ -6,11 +6,11 @@
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use super::Tag;
 use super::error::Error;
 use super::http::{ApiClient, Service};
-use super::scf::Filter;
 use super::serde_util::null_default;
+use super::shapes::Filter;
+use super::shapes::Tag;
 
 /// The API Gateway client; cheap to clone.
 #[derive(Debug, Clone)]

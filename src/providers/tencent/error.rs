@@ -372,7 +372,7 @@ impl Error {
         let Kind::Transport(e) = &self.0.kind else {
             return false;
         };
-        e.url().is_some_and(super::http::is_loopback)
+        e.url().is_some_and(super::endpoint::is_loopback)
     }
 
     /// The request never got an answer (network, DNS, TLS, timeout).

@@ -28,15 +28,7 @@ const USER_AGENT: &str = concat!("chatstack/", env!("CARGO_PKG_VERSION"));
 /// The content type we send and sign.
 const CONTENT_TYPE: &str = "application/json";
 
-/// Whether `url` points at this machine (a local cloud, not Tencent Cloud).
-pub fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
+pub use super::endpoint::is_loopback;
 
 /// Builds the HTTP client every Tencent request goes through: rustls with the `ring` provider
 /// (installed idempotently), a 10 s connect timeout, pooled keep-alive connections.

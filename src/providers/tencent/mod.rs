@@ -11,11 +11,13 @@ pub mod cos;
 pub mod cos_sign;
 mod cos_xml;
 pub mod credentials;
+mod endpoint;
 mod error;
 pub mod http;
 pub mod limits;
 pub mod scf;
 mod serde_util;
+mod shapes;
 pub mod tc3;
 pub mod time;
 #[cfg(test)]
@@ -32,28 +34,7 @@ pub use credentials::{CredentialSource, Credentials, Resolved};
 pub use error::{CredentialsError, Error};
 pub use http::{ApiClient, ApiConfig, Language, RateLimiter, RetryPolicy, Service};
 pub use scf::Scf;
-
-/// A resource tag, `{"Key": …, "Value": …}` (SCF and API Gateway).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Tag {
-    /// Tag key, e.g. `chatstack:stack`.
-    #[serde(default, deserialize_with = "serde_util::null_default")]
-    pub key: String,
-    /// Tag value.
-    #[serde(default, deserialize_with = "serde_util::null_default")]
-    pub value: String,
-}
-
-impl Tag {
-    /// A tag.
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Tag {
-            key: key.into(),
-            value: value.into(),
-        }
-    }
-}
+pub use shapes::{Filter, Tag};
 
 /// One account in one region (or one local cloud): hands out the typed clients.
 #[derive(Debug, Clone)]

@@ -11,10 +11,11 @@ use base64::Engine as _;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use super::Tag;
 use super::error::Error;
 use super::http::{ApiClient, Service};
 use super::serde_util::null_default;
+pub use super::shapes::Filter;
+use super::shapes::Tag;
 
 /// The SCF client; cheap to clone.
 #[derive(Debug, Clone)]
@@ -383,34 +384,6 @@ struct DeleteFunctionRequest<'a> {
     function_name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     namespace: Option<&'a str>,
-}
-
-/// A `Filters` entry: `{"Name": "tag-chatstack", "Values": ["prod"]}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Filter {
-    /// Filter name.
-    pub name: String,
-    /// Accepted values.
-    pub values: Vec<String>,
-}
-
-impl Filter {
-    /// A filter.
-    pub fn new(
-        name: impl Into<String>,
-        values: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        Filter {
-            name: name.into(),
-            values: values.into_iter().map(Into::into).collect(),
-        }
-    }
-
-    /// `tag-<key>` = `value`, SCF's tag filter.
-    pub fn tag(key: &str, value: &str) -> Self {
-        Filter::new(format!("tag-{key}"), [value])
-    }
 }
 
 /// ListFunctions.
