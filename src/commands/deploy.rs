@@ -24,12 +24,12 @@ pub struct Args {
 /// Plans and applies.
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let started = std::time::Instant::now();
-    let stack = super::load_stack(global)?;
-    super::print_warnings(global, &stack);
+    let stack = super::common::load_stack(global)?;
+    super::common::print_warnings(global, &stack);
     // Every function is packaged (and its handler checked) before the first cloud call.
-    let packages = super::package_all(&stack)?;
-    let cloud = super::connect(global, &stack)?;
-    let state = super::StateDir::of(&stack);
+    let packages = super::common::package_all(&stack)?;
+    let cloud = super::common::connect(global, &stack)?;
+    let state = super::common::StateDir::of(&stack);
     let _lock = state.lock(&stack, "deploy")?;
     let journal = state.journal(&stack);
     let prepared = engine::deploy::prepare(&stack, &cloud, &journal, packages).await?;
@@ -40,7 +40,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         if !global.json && !global.quiet {
             ui::print_plan(&prepared.plan.changes, false);
         }
-        super::confirm(
+        super::common::confirm(
             args.yes,
             destructive(&prepared.plan.changes),
             "deploy",
@@ -52,7 +52,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     }
     let opts = engine::deploy::ApplyOptions {
         timeout: args.timeout,
-        cancel: super::cancel_on_ctrl_c(),
+        cancel: super::common::cancel_on_ctrl_c(),
     };
     let deployed =
         engine::deploy::apply(&stack, &cloud, prepared, journal, &opts, &progress).await?;

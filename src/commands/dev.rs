@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::StateDir;
+use super::common::StateDir;
 use crate::cli::GlobalArgs;
 use crate::config::Stack;
 use crate::dev::page::{self, Page, PageConfig};
@@ -60,8 +60,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         global.config = Some(example(name, &global)?);
     }
     let global = &global;
-    let mut stack = super::load_stack(global)?;
-    super::print_warnings(global, &stack);
+    let mut stack = super::common::load_stack(global)?;
+    super::common::print_warnings(global, &stack);
     check_runtimes(&stack)?;
     let state = StateDir(StateDir::of(&stack).0.join("dev"));
     let ports = Ports::load(&state.0);
@@ -80,7 +80,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     }
     let (listener, addr) = listen(args.listen, ports.cloud).await?;
     let cloud = open_cloud(&stack, &state, addr)?;
-    super::prepare_python(&cloud, global)
+    super::common::prepare_python(&cloud, global)
         .await
         .map_err(Error::PythonUnavailable)?;
 
@@ -168,7 +168,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
             }))
             .collect();
         ui::status(global, "Changed", &why.join(", "));
-        let reloaded = super::load_stack(global).and_then(|s| {
+        let reloaded = super::common::load_stack(global).and_then(|s| {
             check_runtimes(&s)?;
             Ok(s)
         });
@@ -244,7 +244,7 @@ fn example(name: &str, global: &GlobalArgs) -> Result<PathBuf, Error> {
 /// The local cloud runs Python functions only: say so before deploying, not on the first
 /// connection.
 fn check_runtimes(stack: &Stack) -> Result<(), Error> {
-    match super::not_runnable_locally(stack).next() {
+    match super::common::not_runnable_locally(stack).next() {
         Some(f) => Err(Error::LocalRuntime {
             function: f.name.clone(),
             runtime: f.runtime.clone(),
@@ -316,7 +316,7 @@ async fn deploy(
     interrupted: &CancellationToken,
 ) -> Result<Option<String>, Error> {
     let started = Instant::now();
-    let packages = super::package_all(stack)?;
+    let packages = super::common::package_all(stack)?;
     let _lock = state.lock(stack, "dev")?;
     let journal = state.journal(stack);
     let prepared = engine::deploy::prepare(stack, client, &journal, packages).await?;
@@ -457,7 +457,7 @@ fn interrupt_token() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        super::interrupted().await;
+        super::common::interrupted().await;
         t.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(130);

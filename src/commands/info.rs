@@ -11,8 +11,8 @@ pub struct Args {}
 
 /// Finds the stack's resources in the cloud and prints them.
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<(), Error> {
-    let stack = super::load_stack(global)?;
-    let cloud = super::connect(global, &stack)?;
+    let stack = super::common::load_stack(global)?;
+    let cloud = super::common::connect(global, &stack)?;
     let observed = engine::observe(&stack, &cloud).await?;
     let report = Report::new(&stack, &observed);
     if global.json {

@@ -177,7 +177,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
 
     // Python for the functions is found (and its packages installed) now, visibly, rather than
     // at the first invocation. Without it the control plane and COS still serve.
-    if let Err(reason) = super::prepare_python(&cloud, global).await {
+    if let Err(reason) = super::common::prepare_python(&cloud, global).await {
         ui::warn(
             global,
             &format!(
@@ -304,7 +304,7 @@ async fn serve_until_interrupted(
     }));
     let served = tokio::select! {
         served = &mut server => served,
-        () = super::interrupted() => {
+        () = super::common::interrupted() => {
             tracing::info!("stopping: running cleanups, finishing requests in flight");
             let _ = stop_tx.send(());
             match tokio::time::timeout(budget, &mut server).await {

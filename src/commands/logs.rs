@@ -47,8 +47,8 @@ pub fn parse_since(s: &str) -> Result<Duration, String> {
 /// Prints the function's invocations, newest last; with `--follow`, keeps polling every
 /// second and prints each new invocation once, until Ctrl-C.
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
-    let stack = super::load_stack(global)?;
-    let cloud = super::connect(global, &stack)?;
+    let stack = super::common::load_stack(global)?;
+    let cloud = super::common::connect(global, &stack)?;
     // FUNCTION is an instance name or a FunctionName of the stack file; a near miss of one of
     // those is a typo; anything else is taken as a FunctionName in the stack's region and the
     // default namespace.

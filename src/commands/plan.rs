@@ -26,11 +26,11 @@ pub enum Outcome {
 
 /// Observes and diffs; the caller turns the outcome into `--detailed-exitcode`.
 pub async fn run(global: &GlobalArgs) -> Result<Outcome, Error> {
-    let stack = super::load_stack(global)?;
-    super::print_warnings(global, &stack);
-    let packages = super::package_all(&stack)?;
-    let cloud = super::connect(global, &stack)?;
-    let journal = super::StateDir::of(&stack).journal(&stack);
+    let stack = super::common::load_stack(global)?;
+    super::common::print_warnings(global, &stack);
+    let packages = super::common::package_all(&stack)?;
+    let cloud = super::common::connect(global, &stack)?;
+    let journal = super::common::StateDir::of(&stack).journal(&stack);
     let plan = engine::deploy::prepare(&stack, &cloud, &journal, packages)
         .await?
         .plan;

@@ -28,9 +28,9 @@ pub struct Args {
 /// Observes and deletes.
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let started = std::time::Instant::now();
-    let stack = super::load_stack(global)?;
-    let cloud = super::connect(global, &stack)?;
-    let state = super::StateDir::of(&stack);
+    let stack = super::common::load_stack(global)?;
+    let cloud = super::common::connect(global, &stack)?;
+    let state = super::common::StateDir::of(&stack);
     let _lock = state.lock(&stack, "remove")?;
     let journal = state.journal(&stack);
 
@@ -63,7 +63,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     if !global.json && !global.quiet {
         ui::print_plan(&changes, false);
     }
-    super::confirm(
+    super::common::confirm(
         args.yes,
         true,
         "remove",
@@ -76,7 +76,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let opts = remove::RemoveOptions {
         keep_bucket: args.keep_bucket,
         timeout: args.timeout,
-        cancel: super::cancel_on_ctrl_c(),
+        cancel: super::common::cancel_on_ctrl_c(),
     };
     let timings = remove::remove(&stack, &cloud, &observed, journal, &opts, &progress).await?;
     let total = started.elapsed().as_secs_f64();
