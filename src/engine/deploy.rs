@@ -297,4 +297,35 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn an_api_observed_without_its_push_back_url_is_asked_for_it_before_the_wiring() {
+        // A run cut off between CreateApi and the URL: the API stays, but the functions must
+        // not be configured without the URL. It is read, then wired into all three.
+        let stack = fixtures::stack();
+        let mut observed = fixtures::deployed(&stack, "c1");
+        fixtures::with_gateway(&stack, &mut observed, |g| {
+            g.api.as_mut().unwrap().internal_domain = None
+        });
+        let shape = shape(&stack, &observed, fixtures::packages(&stack, "c1"));
+        let read = shape
+            .iter()
+            .position(|(name, _, _)| name == "read the push-back URL of websocket api /")
+            .unwrap_or_else(|| panic!("no read step in {shape:?}"));
+        for f in ["ChatReg", "ChatTrans", "ChatClean"] {
+            let wire = shape
+                .iter()
+                .find(|(name, _, _)| *name == format!("wire push-back URL into {f}"))
+                .unwrap_or_else(|| panic!("{f} is not wired in {shape:?}"));
+            assert!(
+                wire.2.contains(&read),
+                "{f}'s wiring waits for the read: {shape:?}"
+            );
+        }
+        assert!(
+            !shape.iter().any(|(name, _, _)| name.starts_with("release")
+                || name.starts_with("update websocket api")),
+            "the API itself is left alone: {shape:?}"
+        );
+    }
 }

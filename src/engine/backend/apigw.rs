@@ -291,6 +291,14 @@ impl GatewayPlan {
     fn api_runs(&self) -> bool {
         self.api != ApiStep::Keep || self.service != ServiceStep::Keep
     }
+
+    /// Whether an API that stays as it is must still be asked for its push-back URL: the cloud
+    /// had not set `InternalDomain` yet when it was observed (a run cut off between CreateApi
+    /// and the URL). Without it, the functions' variables that wait for the URL would be
+    /// written without it.
+    fn reads_pushback(&self) -> bool {
+        !self.api_runs() && self.outputs.pushback_url.is_none()
+    }
 }
 
 impl EntryPlan for GatewayPlan {
@@ -342,6 +350,14 @@ impl EntryPlan for GatewayPlan {
                 ensure_service(cx.clone(), self.live.clone()),
             )
         });
+        if self.reads_pushback() {
+            return Some(graph.add(
+                format!("read the push-back URL of websocket api {}", self.path),
+                "gateway",
+                &[],
+                read_pushback(cx.clone(), self.live.clone()),
+            ));
+        }
         if !self.api_runs() {
             return None;
         }
@@ -561,10 +577,32 @@ async fn ensure_api(cx: Arc<ApplyCx>, live: Arc<Mutex<Live>>, create: bool) -> R
     cx.record(|r| {
         r.entry.insert(API_ID.to_owned(), api_id.clone());
     })?;
-    // The push-back URL: DescribeApi until InternalDomain is set.
+    learn_pushback(&cx, &live, &service_id, &api_id).await
+}
+
+/// The push-back URL of an API that stays as it is (see [`GatewayPlan::reads_pushback`]).
+async fn read_pushback(cx: Arc<ApplyCx>, live: Arc<Mutex<Live>>) -> Result<(), Error> {
+    let (service_id, api_id) = {
+        let l = live.lock().expect("gateway state");
+        (l.service_id.clone(), l.api_id.clone())
+    };
+    let service_id = service_id.expect("an observed service");
+    let api_id = api_id.expect("an observed API");
+    learn_pushback(&cx, &live, &service_id, &api_id).await
+}
+
+/// DescribeApi until `InternalDomain` is set; the push-back URL (and the client URL) go into
+/// the outputs and the journal.
+async fn learn_pushback(
+    cx: &ApplyCx,
+    live: &Mutex<Live>,
+    service_id: &str,
+    api_id: &str,
+) -> Result<(), Error> {
+    let apigw = cx.cloud.apigateway();
     let mut delay = Duration::from_millis(200);
     let url = loop {
-        let info = apigw.describe_api(&service_id, &api_id).await?;
+        let info = apigw.describe_api(service_id, api_id).await?;
         if !info.internal_domain.is_empty() {
             break info.internal_domain;
         }
