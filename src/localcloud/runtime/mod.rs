@@ -57,6 +57,14 @@
 //! `USER_CODE_ROOT`, `PYTHONPATH` (the code dir), `PYTHONUNBUFFERED=1`,
 //! `PYTHONDONTWRITEBYTECODE=1`, `PYTHONIOENCODING=utf-8`. The bootstrap points the official COS
 //! SDK at the local COS (see `functions/_runtime/bootstrap.py`).
+//!
+//! **Files, by job:** this one is the [`Runtime`] (pools per function, invoke, the reaper);
+//! [`options`] its settings; [`types`] the interface types and SCF's renderings of them;
+//! [`pool`] a function's slot and a version's pool, and when a pool may grow; [`shape`] what
+//! makes two records run on the same workers; [`env`] a worker's environment and `context`;
+//! [`code`] the unpacked code and the bootstrap on disk; [`worker`], [`zygote`] and
+//! [`protocol`] the worker processes, the fork server and the wire between them; [`python`]
+//! the interpreter; [`cpu`] the machine's load; [`logs`] the invocation records.
 
 mod code;
 mod cpu;
