@@ -427,6 +427,48 @@ async fn redeployed_code_takes_effect_and_old_workers_drain() {
         .expect("the old worker exits");
 }
 
+/// Rewrites `f`'s record in the store with `edit`.
+fn edit_record(c: &LocalCloud, f: &FunctionRef, edit: impl FnOnce(&mut FunctionRecord)) {
+    let key = scf::key(&f.region, &f.namespace, &f.name);
+    let mut rec: FunctionRecord = c.store().get(TABLE, &key).unwrap().unwrap();
+    edit(&mut rec);
+    c.store()
+        .write(|tx| -> Result<(), StoreError> { tx.put(TABLE, &key, &rec) })
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_to_the_functions_table_is_seen_by_the_next_invocation() {
+    // Invocations skip the store while the table is unchanged; after any write they look again,
+    // keep the workers when the function's shape is the same, and see what changed otherwise.
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    let code = "import os\ndef main_handler(e, c):\n    return [os.environ['X'], os.getpid()]\n";
+    let f = deploy_with(&c, "watched", &[("index.py", code)], &[("X", "1")], 3, 10);
+    let a = call(&c, &f, json!({})).await.outcome.unwrap();
+    assert_eq!(a[0], "1");
+    // Another function's deploy moves the revision: same record, same workers.
+    deploy(&c, "other", "def main_handler(e, c):\n    return 0\n", 3);
+    let b = call(&c, &f, json!({})).await.outcome.unwrap();
+    assert_eq!(b, a, "the warm worker is kept");
+    // A variable changes: new workers with the new value.
+    edit_record(&c, &f, |r| r.environment[0].value = "2".into());
+    let d = call(&c, &f, json!({})).await.outcome.unwrap();
+    assert_eq!(d[0], "2");
+    assert_ne!(d[1], a[1]);
+    // The function starts updating: refused, although its pool is warm.
+    edit_record(&c, &f, |r| {
+        r.status = Status::Updating;
+        r.settles_at_ms = i64::MAX;
+    });
+    let e = c
+        .runtime()
+        .invoke(&f, json!({}), InvocationType::RequestResponse)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, InvokeError::NotActive { .. }), "{e:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_invocations_return_at_once_and_idle_workers_are_reaped() {
     let dir = tempfile::tempdir().unwrap();
