@@ -34,6 +34,8 @@ pub enum Command {
     Info(crate::commands::info::Args),
     /// Delete everything of the stack and stage
     Remove(crate::commands::remove::Args),
+    /// Run a function once (SCF Invoke) and print what it returned
+    Invoke(crate::commands::invoke::Args),
     /// Show a function's invocations and output (GetFunctionLogs)
     Logs(crate::commands::logs::Args),
     /// Run the local cloud (control plane, COS, gateway) until Ctrl-C; prints its URL first

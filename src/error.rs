@@ -89,7 +89,7 @@ pub enum Error {
         known: String,
     },
 
-    /// `logs FUNCTION` names no function of the stack, nor one the cloud has.
+    /// `logs`/`invoke FUNCTION` names no function of the stack, nor one the cloud has.
     #[error("no function `{name}` in this stack{}", suggestion.as_ref().map(|s| format!(": did you mean `{s}`?")).unwrap_or_default())]
     #[diagnostic(code(chatstack::unknown_function), help("the stack's functions are: {}", known.join(", ")))]
     UnknownFunction {
@@ -99,6 +99,23 @@ pub enum Error {
         suggestion: Option<String>,
         /// The stack's FunctionNames.
         known: Vec<String>,
+    },
+
+    /// `invoke`: the function ran and failed (exception, timeout, crash, memory).
+    #[error("function `{function}` failed: {message}")]
+    #[diagnostic(
+        code(chatstack::function_failed),
+        help(
+            "RequestId {request_id}; `chatstack invoke {function} --log` prints its output with the error, `chatstack logs {function}` its recent invocations"
+        )
+    )]
+    FunctionFailed {
+        /// FunctionName.
+        function: String,
+        /// The function's error message.
+        message: String,
+        /// The invocation's RequestId.
+        request_id: String,
     },
 
     /// A function's runtime is one the local cloud cannot run.
@@ -169,7 +186,7 @@ impl Error {
             Error::Tencent(e) if e.is_platform_unavailable() => 4,
             Error::Tencent(_) | Error::Runtime(_) | Error::Io { .. } => 1,
             Error::Engine(e) => e.exit_code(),
-            Error::Declined => 1,
+            Error::Declined | Error::FunctionFailed { .. } => 1,
         }
     }
 }

@@ -13,6 +13,7 @@ mod deploy_concurrency;
 mod deploy_faults;
 mod dev;
 mod info;
+mod invoke;
 mod local_command;
 mod localcloud_api3;
 mod localcloud_cos;

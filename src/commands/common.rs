@@ -240,3 +240,71 @@ pub(super) fn cancel_on_ctrl_c() -> tokio_util::sync::CancellationToken {
     });
     token
 }
+
+/// A function a command names: FUNCTION is an instance name or a FunctionName of the stack
+/// file (then it is that function, in its region and namespace); a near miss of one of those
+/// is a typo (refused, naming the closest); anything else is taken as a FunctionName in the
+/// stack's region and the default namespace, which the cloud may or may not have.
+pub(super) struct NamedFunction {
+    /// FunctionName.
+    pub(super) name: String,
+    /// Its namespace, when the stack file says.
+    pub(super) namespace: Option<String>,
+    /// A client for its region.
+    pub(super) cloud: TencentCloud,
+    /// Whether the stack file has it.
+    pub(super) in_stack: bool,
+    /// The stack's FunctionNames, for the error when the cloud has no such function either.
+    known: Vec<String>,
+}
+
+impl NamedFunction {
+    /// The error for a function the stack does not have and the cloud answered not found for.
+    pub(super) fn unknown(self) -> Error {
+        Error::UnknownFunction {
+            name: self.name,
+            suggestion: None,
+            known: self.known,
+        }
+    }
+}
+
+/// Resolves FUNCTION as [`NamedFunction`] describes.
+pub(super) fn named_function(
+    stack: &Stack,
+    cloud: TencentCloud,
+    function: &str,
+) -> Result<NamedFunction, Error> {
+    let known: Vec<String> = stack.functions.iter().map(|f| f.name.clone()).collect();
+    if let Some(f) = stack
+        .functions
+        .iter()
+        .find(|f| f.instance == function || f.name == function)
+    {
+        return Ok(NamedFunction {
+            name: f.name.clone(),
+            namespace: Some(f.namespace.clone()),
+            cloud: cloud.in_region(&f.region)?,
+            in_stack: true,
+            known,
+        });
+    }
+    let names = stack
+        .functions
+        .iter()
+        .flat_map(|f| [f.instance.as_str(), f.name.as_str()]);
+    if let Some(near) = crate::config::suggest(function, names) {
+        return Err(Error::UnknownFunction {
+            name: function.to_owned(),
+            suggestion: Some(near.to_owned()),
+            known,
+        });
+    }
+    Ok(NamedFunction {
+        name: function.to_owned(),
+        namespace: None,
+        cloud,
+        in_stack: false,
+        known,
+    })
+}

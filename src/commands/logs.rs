@@ -49,46 +49,13 @@ pub fn parse_since(s: &str) -> Result<Duration, String> {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let stack = super::common::load_stack(global)?;
     let cloud = super::common::connect(global, &stack)?;
-    // FUNCTION is an instance name or a FunctionName of the stack file; a near miss of one of
-    // those is a typo; anything else is taken as a FunctionName in the stack's region and the
-    // default namespace.
-    let target = stack
-        .functions
-        .iter()
-        .find(|f| f.instance == args.function || f.name == args.function);
-    let known = || -> Vec<String> { stack.functions.iter().map(|f| f.name.clone()).collect() };
-    let (name, namespace, cloud) = match target {
-        Some(f) => (
-            f.name.clone(),
-            Some(f.namespace.clone()),
-            cloud.in_region(&f.region)?,
-        ),
-        None => {
-            let names = stack
-                .functions
-                .iter()
-                .flat_map(|f| [f.instance.as_str(), f.name.as_str()]);
-            if let Some(near) = crate::config::suggest(&args.function, names) {
-                return Err(Error::UnknownFunction {
-                    name: args.function,
-                    suggestion: Some(near.to_owned()),
-                    known: known(),
-                });
-            }
-            (args.function.clone(), None, cloud)
-        }
-    };
-    let scf = cloud.scf();
+    let target = super::common::named_function(&stack, cloud, &args.function)?;
+    let scf = target.cloud.scf();
     let mut seen = Seen::default();
     loop {
-        let page = match fetch(&scf, &name, namespace.as_deref(), args.since).await {
-            Err(e) if e.is_not_found() && target.is_none() => {
-                return Err(Error::UnknownFunction {
-                    name,
-                    suggestion: None,
-                    known: known(),
-                });
-            }
+        let page = fetch(&scf, &target.name, target.namespace.as_deref(), args.since).await;
+        let page = match page {
+            Err(e) if e.is_not_found() && !target.in_stack => return Err(target.unknown()),
             other => other?,
         };
         for e in seen.fresh(page) {

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod dev;
 pub mod info;
 pub mod init;
+pub mod invoke;
 pub mod local;
 pub mod logs;
 pub mod plan;
@@ -30,5 +31,6 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Remove(args) => remove::run(args, g).await.map(|()| 0),
         Command::Local(args) => local::run(args, g).await.map(|()| 0),
         Command::Logs(args) => logs::run(args, g).await.map(|()| 0),
+        Command::Invoke(args) => invoke::run(args, g).await.map(|()| 0),
     }
 }
