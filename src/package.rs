@@ -10,13 +10,18 @@
 //! - entries are deflated at the default level.
 //!
 //! What goes in: everything under `code_dir`, following symlinks, hidden files included, except
-//! - `.git/`, `.chatstack/`, `__pycache__/` and `*.pyc` (always: VCS data, our state, bytecode
-//!   that Python regenerates);
-//! - the function's `exclude` globs (gitignore syntax, matched relative to `code_dir`).
+//! - [`DEFAULT_EXCLUDES`], always: VCS data (`.git/`), our state (`.chatstack/`), bytecode that
+//!   Python regenerates (`__pycache__/`, `*.pyc`), virtual environments and test caches
+//!   (`.venv/`, `.pytest_cache/`), a `tests/` directory at the top of `code_dir` (a nested one,
+//!   inside a package, stays), and the ignore files themselves;
+//! - what `.chatstackignore` files say (gitignore syntax, `!` re-includes; one in a
+//!   subdirectory applies below it; none above `code_dir` is read);
+//! - the function's `exclude` globs (gitignore syntax, matched relative to `code_dir`), which win
+//!   over `.chatstackignore`.
 //!
 //! `.gitignore` files are deliberately *not* honoured: what deploys must not depend on the VCS
 //! state of the directory (a git-ignored config file the handler reads is still shipped). Use
-//! `exclude` to leave things out.
+//! `.chatstackignore` or `exclude` to leave things out.
 //!
 //! Size: code goes inline in the API 3.0 request (`Code.ZipFile`, base64). A TC3 request body
 //! is capped at 10 MB (API-FACTS §2.7), base64 turns 3 bytes into 4, and the rest of the
@@ -38,7 +43,19 @@ use crate::config::Function;
 pub const MAX_INLINE_ZIP: usize = (10 * 1024 * 1024 - 64 * 1024) / 4 * 3;
 
 /// Always left out (gitignore syntax).
-pub const DEFAULT_EXCLUDES: &[&str] = &[".git/", ".chatstack/", "__pycache__/", "*.pyc"];
+pub const DEFAULT_EXCLUDES: &[&str] = &[
+    ".git/",
+    ".chatstack/",
+    "__pycache__/",
+    "*.pyc",
+    ".venv/",
+    ".pytest_cache/",
+    "/tests/",
+    IGNORE_FILE,
+];
+
+/// The per-directory ignore file (gitignore syntax).
+pub const IGNORE_FILE: &str = ".chatstackignore";
 
 /// A function's code, zipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,6 +319,7 @@ fn collect(function: &Function) -> Result<Vec<(String, PathBuf)>, Error> {
     let overrides = overrides.build().map_err(|e| walk_err(e.to_string()))?;
     let walker = WalkBuilder::new(dir)
         .standard_filters(false)
+        .add_custom_ignore_filename(IGNORE_FILE)
         .follow_links(true)
         .overrides(overrides)
         .build();
@@ -640,6 +658,59 @@ mod tests {
         f.exclude = vec!["*.md".to_owned(), "lib/deep/".to_owned(), ".env".to_owned()];
         let p = package(&f).unwrap();
         assert_eq!(p.files, ["lib/util.py", "reg.py"]);
+    }
+
+    #[test]
+    fn chatstackignore_files_and_the_default_excludes_shape_the_package() {
+        let a = tempfile::tempdir().unwrap();
+        for (name, body) in [
+            (
+                "reg.py",
+                "def main_handler(event, context):\n    return {}\n",
+            ),
+            (
+                ".chatstackignore",
+                "# docs stay home\n*.md\n!KEEP.md\ndata/\n",
+            ),
+            ("README.md", "# chat\n"),
+            ("KEEP.md", "shipped\n"),
+            ("data/big.csv", "1,2\n"),
+            ("lib/.chatstackignore", "deep/\n"),
+            ("lib/util.py", "X = 1\n"),
+            ("lib/deep/more.py", "Y = 2\n"),
+            ("lib/tests/helpers.py", "Z = 3\n"),
+            ("tests/test_reg.py", "def test(): pass\n"),
+            (".venv/lib/site.py", "venv\n"),
+            (".pytest_cache/v", "cache\n"),
+            ("notes.txt", "n\n"),
+        ] {
+            write(a.path(), name, body);
+        }
+        let mut f = function(a.path(), "reg.main_handler", "Python3.9");
+        let p = package(&f).unwrap();
+        assert_eq!(
+            p.files,
+            [
+                "KEEP.md",
+                "lib/tests/helpers.py",
+                "lib/util.py",
+                "notes.txt",
+                "reg.py"
+            ]
+        );
+        // The stack file's `exclude` adds to them.
+        f.exclude = vec!["*.txt".to_owned()];
+        let p2 = package(&f).unwrap();
+        assert_eq!(
+            p2.files,
+            ["KEEP.md", "lib/tests/helpers.py", "lib/util.py", "reg.py"]
+        );
+        // An edit to an ignore file that changes what is shipped changes the hash; the ignore
+        // file itself is not shipped.
+        write(a.path(), ".chatstackignore", "*.md\n");
+        let p3 = package(&f).unwrap();
+        assert!(!p3.files.contains(&"KEEP.md".to_owned()));
+        assert_ne!(p3.sha256, p2.sha256);
     }
 
     #[test]
