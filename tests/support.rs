@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use chatstack::localcloud::account::{DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, KeyPair};
+use chatstack::localcloud::account::{DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY};
 use chatstack::localcloud::gateway::GatewayConfig;
-use chatstack::localcloud::{self, ApigwMode, LocalCloud, Options};
+use chatstack::localcloud::{self, LocalCloud, Options};
 
 /// A local cloud running on its own thread and runtime; stopped on drop.
 pub struct Cloud {
@@ -24,16 +24,7 @@ pub struct Cloud {
 
 /// Options for [`Cloud::start_with`].
 pub fn default_options(data_dir: &Path) -> Options {
-    Options {
-        data_dir: data_dir.to_owned(),
-        appid: localcloud::account::DEFAULT_APPID,
-        credentials: KeyPair::default_pair(),
-        latency: Default::default(),
-        faults: Default::default(),
-        apigw: ApigwMode::Available,
-        allow_hosts: Vec::new(),
-        serve: Default::default(),
-    }
+    Options::new(data_dir)
 }
 
 impl Cloud {

@@ -6,21 +6,11 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::*;
-use crate::localcloud::LocalCloud;
 use crate::localcloud::account::KeyPair;
-use crate::localcloud::{ApigwMode, Options};
+use crate::localcloud::{LocalCloud, Options};
 
 fn cloud(dir: &std::path::Path) -> LocalCloud {
-    let opts = Options {
-        data_dir: dir.to_owned(),
-        appid: 1_250_000_000,
-        credentials: KeyPair::default_pair(),
-        latency: Default::default(),
-        faults: Default::default(),
-        apigw: ApigwMode::Available,
-        allow_hosts: Vec::new(),
-        serve: Default::default(),
-    };
+    let opts = Options::new(dir);
     LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
 }
 

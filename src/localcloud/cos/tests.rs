@@ -1,9 +1,8 @@
 use super::bucket::*;
 use super::object::*;
 use super::*;
-use crate::localcloud::LocalCloud;
-use crate::localcloud::account::{DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, KeyPair};
-use crate::localcloud::{ApigwMode, Options};
+use crate::localcloud::account::{DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY};
+use crate::localcloud::{LocalCloud, Options};
 use crate::providers::tencent::cos_sign;
 use axum::http::{HeaderMap, StatusCode};
 use std::collections::BTreeMap;
@@ -13,16 +12,7 @@ const REGION: &str = "ap-guangzhou";
 const HOST: &str = "chat-1250000000.cos.ap-guangzhou.myqcloud.com";
 
 fn open(dir: &std::path::Path) -> LocalCloud {
-    let opts = Options {
-        data_dir: dir.to_owned(),
-        appid: DEFAULT_APPID,
-        credentials: KeyPair::default_pair(),
-        latency: Default::default(),
-        faults: Default::default(),
-        apigw: ApigwMode::Available,
-        allow_hosts: Vec::new(),
-        serve: Default::default(),
-    };
+    let opts = Options::new(dir);
     LocalCloud::open(opts, "127.0.0.1:9000".parse().unwrap()).unwrap()
 }
 

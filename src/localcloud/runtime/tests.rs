@@ -6,12 +6,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::localcloud::LocalCloud;
-use crate::localcloud::account::KeyPair;
 use crate::localcloud::model::function as scf;
 use crate::localcloud::model::function::{KeyValue, Status, TABLE};
 use crate::localcloud::store::StoreError;
-use crate::localcloud::{ApigwMode, Options};
+use crate::localcloud::{LocalCloud, Options};
 
 fn zip(files: &[(&str, &str)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -24,16 +22,7 @@ fn zip(files: &[(&str, &str)]) -> Vec<u8> {
 }
 
 fn cloud(dir: &Path, opts: RuntimeOptions) -> LocalCloud {
-    let o = Options {
-        data_dir: dir.to_owned(),
-        appid: 1_250_000_000,
-        credentials: KeyPair::default_pair(),
-        latency: Default::default(),
-        faults: Default::default(),
-        apigw: ApigwMode::Available,
-        allow_hosts: Vec::new(),
-        serve: Default::default(),
-    };
+    let o = Options::new(dir);
     LocalCloud::open_with_runtime(o, "127.0.0.1:9".parse().unwrap(), opts).unwrap()
 }
 
