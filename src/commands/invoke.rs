@@ -19,11 +19,9 @@ use serde_json::{Value, json};
 
 use crate::cli::GlobalArgs;
 use crate::error::Error;
+use crate::providers::tencent::limits;
 use crate::providers::tencent::scf::{InvokeRequest, InvokeResult};
 use crate::ui;
-
-/// SCF's limit for a synchronous invocation's event, bytes (API-FACTS §2).
-const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
 /// `invoke` flags.
 #[derive(Debug, clap::Args)]
@@ -116,11 +114,11 @@ fn event(data: Option<&str>, stdin: &mut dyn Read) -> Result<String, Error> {
         usage(format!("--data: {from} is not JSON: {e}"))
     })?;
     let compact = value.to_string();
-    if compact.len() > MAX_EVENT_BYTES {
+    if compact.len() > limits::EVENT_SYNC_MAX_BYTES {
         return Err(usage(format!(
             "--data: the event is {} bytes, over SCF's {} MB limit for a synchronous invocation",
             compact.len(),
-            MAX_EVENT_BYTES / (1024 * 1024)
+            limits::EVENT_SYNC_MAX_BYTES / (1024 * 1024)
         )));
     }
     Ok(compact)
@@ -265,7 +263,7 @@ mod tests {
 
     #[test]
     fn an_event_over_six_megabytes_is_refused_before_sending() {
-        let big = format!("\"{}\"", "x".repeat(MAX_EVENT_BYTES));
+        let big = format!("\"{}\"", "x".repeat(limits::EVENT_SYNC_MAX_BYTES));
         let e = event(Some(&big), &mut std::io::empty()).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("6 MB"), "{e}");

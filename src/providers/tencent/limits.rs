@@ -172,6 +172,12 @@ pub const ZIP_MAX_BYTES: usize = 50 * 1024 * 1024;
 /// Unzipped code, layers included, bytes (§2.7, "500MB").
 pub const UNZIPPED_MAX_BYTES: u64 = 500 * 1024 * 1024;
 
+/// An invocation's event (`ClientContext`), bytes, when the caller waits for the result
+/// (§2.5, §2.7, "6MB sync").
+pub const EVENT_SYNC_MAX_BYTES: usize = 6 * 1024 * 1024;
+/// An asynchronous (`Event`) invocation's event, bytes (§2.5, §2.7, "128KB async").
+pub const EVENT_ASYNC_MAX_BYTES: usize = 128 * 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use super::super::error::ApiError;
 use super::common::{FunctionRef, not_active, not_found, reap};
 use crate::localcloud::model::function::Status;
 use crate::localcloud::runtime::{self, InvocationType, InvokeError};
+use crate::providers::tencent::limits;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -36,19 +37,11 @@ pub(super) async fn invoke(ctx: Ctx) -> Result<Map<String, Value>, ApiError> {
             ));
         }
     };
-    let event = match req.client_context.as_deref() {
-        None | Some("") => json!({}),
-        Some(c) => serde_json::from_str::<Value>(c).map_err(|_| {
-            ApiError::new(
-                "InvalidParameterValue.ClientContext",
-                "ClientContext must be a JSON document in a string.",
-            )
-        })?,
-    };
+    // Checked before the event is parsed: an oversized one is refused without reading it.
     let limit = if invocation == InvocationType::Event {
-        128 * 1024
+        limits::EVENT_ASYNC_MAX_BYTES
     } else {
-        6 * 1024 * 1024
+        limits::EVENT_SYNC_MAX_BYTES
     };
     if req.client_context.as_deref().map_or(0, str::len) > limit {
         return Err(ApiError::new(
@@ -59,6 +52,15 @@ pub(super) async fn invoke(ctx: Ctx) -> Result<Map<String, Value>, ApiError> {
             ),
         ));
     }
+    let event = match req.client_context.as_deref() {
+        None | Some("") => json!({}),
+        Some(c) => serde_json::from_str::<Value>(c).map_err(|_| {
+            ApiError::new(
+                "InvalidParameterValue.ClientContext",
+                "ClientContext must be a JSON document in a string.",
+            )
+        })?,
+    };
     let function = FunctionRef {
         function_name: req.function_name,
         namespace: req.namespace,
