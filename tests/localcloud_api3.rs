@@ -30,10 +30,10 @@ fn mint_temporary(dir: &Path) -> Vec<String> {
     let store = Store::open(dir).unwrap();
     let account = Account::new(DEFAULT_APPID, KeyPair::default_pair(), store);
     let valid = account
-        .mint_temporary(now(), Duration::from_secs(3600))
+        .mint_temporary(now(), Duration::from_secs(3600), None)
         .unwrap();
     let expired = account
-        .mint_temporary(now() - 7200, Duration::from_secs(3600))
+        .mint_temporary(now() - 7200, Duration::from_secs(3600), None)
         .unwrap();
     [valid, expired]
         .into_iter()
