@@ -65,6 +65,19 @@ fn api3_scf_actions_succeed_and_fail_with_the_clouds_codes() {
 }
 
 #[test]
+fn api3_cam_roles_and_policies_have_the_sdks_shapes_and_codes_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let cloud = Cloud::start_with(default_options(dir.path()));
+        let out = run_python(&cloud, "api3_cam.py", &[]);
+        assert!(stdout(&out).contains("cam ok"));
+    }
+    let cloud = Cloud::start_with(default_options(dir.path()));
+    let out = run_python(&cloud, "api3_cam.py", &["after"]);
+    assert!(stdout(&out).contains("cam restart ok"));
+}
+
+#[test]
 fn api3_function_states_take_the_latency_profiles_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = default_options(dir.path());
