@@ -394,8 +394,9 @@ pub fn credential_warnings(stack: &Stack, packages: &[Package]) -> Vec<String> {
         .filter(|(_, p)| imports_cos_sdk(p))
         .map(|(f, _)| {
             format!(
-                "function `{}` uses the COS SDK (qcloud_cos) but has no execution role and no \
-                 keys in its environment: in the cloud it gets no credentials. Add \
+                "function `{}`'s code imports the COS SDK (qcloud_cos) but the function has no \
+                 execution role and no keys in its environment: in the cloud it gets no \
+                 credentials. Add \
                  `role: {}-chat` (any role name; chatstack creates it with access to the \
                  stack's bucket) to its inputs",
                 f.name, stack.name
