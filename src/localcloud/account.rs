@@ -267,6 +267,23 @@ mod tests {
     }
 
     #[test]
+    fn records_minted_before_roles_existed_speak_for_the_account() {
+        let (_d, acct) = account();
+        acct.store
+            .write(|tx| {
+                tx.put(
+                    TEMP_TABLE,
+                    "AKIDtmpold",
+                    &serde_json::json!({"secret_key": "k", "token": "t", "expires_at": 9}),
+                )
+            })
+            .unwrap();
+        let caller = acct.caller("AKIDtmpold", Some("t"), 0).unwrap();
+        assert_eq!(caller.role, None);
+        assert_eq!(caller.secret_key.expose(), "k");
+    }
+
+    #[test]
     fn env_keys_replace_the_default_pair() {
         let env = |k: &str| match k {
             "TENCENTCLOUD_SECRET_ID" => Some("AKIDmine".to_owned()),

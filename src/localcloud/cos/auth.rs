@@ -261,3 +261,62 @@ pub(crate) fn sign_for_test(
     };
     cos_sign::sign(&signable, secret_id, secret_key, key_time).authorization
 }
+
+#[cfg(test)]
+mod cam_tests {
+    use super::{cam_action, cam_resource};
+
+    #[test]
+    fn each_cos_request_has_its_cam_action_and_resource() {
+        let table: &[(&str, bool, &[&str], &str)] = &[
+            ("PUT", false, &[], "name/cos:PutBucket"),
+            ("HEAD", false, &[], "name/cos:HeadBucket"),
+            ("DELETE", false, &[], "name/cos:DeleteBucket"),
+            ("GET", false, &[], "name/cos:GetBucket"),
+            ("GET", false, &["uploads"], "name/cos:ListMultipartUploads"),
+            ("POST", false, &["delete"], "name/cos:DeleteMultipleObjects"),
+            ("PUT", true, &[], "name/cos:PutObject"),
+            ("GET", true, &[], "name/cos:GetObject"),
+            ("HEAD", true, &[], "name/cos:HeadObject"),
+            ("DELETE", true, &[], "name/cos:DeleteObject"),
+            (
+                "POST",
+                true,
+                &["uploads"],
+                "name/cos:InitiateMultipartUpload",
+            ),
+            ("PUT", true, &["uploadId"], "name/cos:UploadPart"),
+            (
+                "POST",
+                true,
+                &["uploadId"],
+                "name/cos:CompleteMultipartUpload",
+            ),
+            ("GET", true, &["uploadId"], "name/cos:ListParts"),
+            (
+                "DELETE",
+                true,
+                &["uploadId"],
+                "name/cos:AbortMultipartUpload",
+            ),
+        ];
+        for (method, object, params, want) in table {
+            assert_eq!(
+                cam_action(method, *object, |p| params.contains(&p)),
+                *want,
+                "{method} object={object} {params:?}"
+            );
+        }
+        // Every action the policy chatstack writes is one a request can need.
+        for action in crate::engine::roles::BUCKET_ACTIONS {
+            assert!(
+                table.iter().any(|(_, _, _, a)| a == action),
+                "{action} is never asked for"
+            );
+        }
+        assert_eq!(
+            cam_resource("ap-guangzhou", 1250000000, "chat-1250000000", "a/b.txt"),
+            "qcs::cos:ap-guangzhou:uid/1250000000:chat-1250000000/a/b.txt"
+        );
+    }
+}
