@@ -22,5 +22,6 @@ mod localcloud_runtime;
 mod provider_localcloud;
 mod reliability;
 mod reliability_net;
+mod roles;
 mod security;
 mod support;

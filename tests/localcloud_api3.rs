@@ -30,10 +30,10 @@ fn mint_temporary(dir: &Path) -> Vec<String> {
     let store = Store::open(dir).unwrap();
     let account = Account::new(DEFAULT_APPID, KeyPair::default_pair(), store);
     let valid = account
-        .mint_temporary(now(), Duration::from_secs(3600))
+        .mint_temporary(now(), Duration::from_secs(3600), None)
         .unwrap();
     let expired = account
-        .mint_temporary(now() - 7200, Duration::from_secs(3600))
+        .mint_temporary(now() - 7200, Duration::from_secs(3600), None)
         .unwrap();
     [valid, expired]
         .into_iter()
@@ -69,6 +69,19 @@ fn api3_code_comes_from_cos_and_tags_change_through_the_tag_service() {
     let cloud = Cloud::start();
     let out = run_python(&cloud, "api3_tag_cos_code.py", &[]);
     assert!(stdout(&out).contains("tag and cos code ok"));
+}
+
+#[test]
+fn api3_cam_roles_and_policies_have_the_sdks_shapes_and_codes_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let cloud = Cloud::start_with(default_options(dir.path()));
+        let out = run_python(&cloud, "api3_cam.py", &[]);
+        assert!(stdout(&out).contains("cam ok"));
+    }
+    let cloud = Cloud::start_with(default_options(dir.path()));
+    let out = run_python(&cloud, "api3_cam.py", &["after"]);
+    assert!(stdout(&out).contains("cam restart ok"));
 }
 
 #[test]

@@ -805,6 +805,7 @@ fn provider_credentials_wrong_keys_tokens_and_expired_timestamps() {
         .mint_temporary(
             jiff::Timestamp::now().as_second() - 7200,
             Duration::from_secs(3600),
+            None,
         )
         .unwrap();
     rt().block_on(async {
@@ -1294,6 +1295,7 @@ fn provider_cos_with_permanent_and_temporary_credentials() {
         .mint_temporary(
             jiff::Timestamp::now().as_second() - 7200,
             Duration::from_secs(3600),
+            None,
         )
         .unwrap();
     let refused = [

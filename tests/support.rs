@@ -106,6 +106,7 @@ impl Cloud {
             .mint_temporary(
                 jiff::Timestamp::now().as_second(),
                 std::time::Duration::from_secs(ttl_secs),
+                None,
             )
             .expect("mint temporary credentials")
     }

@@ -44,6 +44,18 @@ pub(super) fn load_stack(global: &GlobalArgs) -> Result<Stack, Error> {
     Ok(config::load(&path, &opts)?)
 }
 
+/// Warns, before `plan` and `deploy` change anything, about Python functions that use the COS
+/// SDK with neither an execution role nor keys (see `engine::roles::credential_warnings`).
+pub(super) fn warn_credentials(
+    global: &GlobalArgs,
+    stack: &Stack,
+    packages: &[crate::package::Package],
+) {
+    for w in crate::engine::roles::credential_warnings(stack, packages) {
+        ui::warn(global, &w);
+    }
+}
+
 /// Prints the stack file's warnings, once, where they matter: before `plan` and `deploy` change
 /// or show a change (not on every `info`, `logs` or `remove`).
 pub(super) fn print_warnings(global: &GlobalArgs, stack: &Stack) {

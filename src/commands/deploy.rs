@@ -28,6 +28,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     super::common::print_warnings(global, &stack);
     // Every function is packaged (and its handler checked) before the first cloud call.
     let packages = super::common::package_all(&stack)?;
+    super::common::warn_credentials(global, &stack, &packages);
     let cloud = super::common::connect(global, &stack)?;
     let state = super::common::StateDir::of(&stack);
     let _lock = state.lock(&stack, "deploy")?;

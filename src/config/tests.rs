@@ -99,7 +99,7 @@ fn seed_stack_file() {
         return;
     };
     let path = seed.join("serverless.yml");
-    check_chat_stack(&path, "Python3.6", "./code", "serverless.yml:49:14");
+    check_chat_stack(&path, "Python3.6", "./code", "serverless.yml:49:14", None);
 }
 
 /// Our own stack file in the article's shape (`tests/fixtures/chat-demo/`), deploying the
@@ -108,7 +108,13 @@ fn seed_stack_file() {
 fn chat_demo_stack_file() {
     let path = crate::test_support::fixture("chat-demo/serverless.yml");
     let code_uri = "../../../functions/chat/code";
-    check_chat_stack(&path, "Python3.9", code_uri, "serverless.yml:54:14");
+    check_chat_stack(
+        &path,
+        "Python3.9",
+        code_uri,
+        "serverless.yml:57:14",
+        Some("ChatDemo-chat"),
+    );
     let code = crate::test_support::manifest_dir().join("functions/chat/code");
     let stack = load(&path, &opts()).unwrap();
     assert_eq!(
@@ -121,7 +127,13 @@ fn chat_demo_stack_file() {
 /// stack: `ChatDemo`, bucket `chat-cos-1256773370`, the three functions with `runtime` and
 /// their code in `code_uri` (as written, relative to the file), and one warning per function
 /// for its hard-coded push-back `url`, the first at `first_warning` (`FILE:LINE:COLUMN`).
-fn check_chat_stack(path: &Path, runtime: &str, code_uri: &str, first_warning: &str) {
+fn check_chat_stack(
+    path: &Path,
+    runtime: &str,
+    code_uri: &str,
+    first_warning: &str,
+    exec_role: Option<&str>,
+) {
     let stack = load(path, &opts()).unwrap();
     assert_eq!(stack.name, "ChatDemo");
     assert_eq!(stack.stage, "dev");
@@ -175,7 +187,7 @@ fn check_chat_stack(path: &Path, runtime: &str, code_uri: &str, first_warning: &
         assert_eq!(f.namespace, "default");
         assert_eq!(f.timeout, 3);
         assert_eq!(f.memory_size, 128);
-        assert_eq!(f.exec_role, None);
+        assert_eq!(f.exec_role.as_deref(), exec_role);
         assert_eq!(f.code_dir, code_dir);
         assert!(f.code_dir.join("reg.py").is_file());
         assert!(f.handler_location.contains("serverless.yml:"));

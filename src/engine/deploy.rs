@@ -8,12 +8,14 @@
 //! ```text
 //! bucket ─┬─ upload code (packages over the inline limit) ─┐
 //!         │                                               │
-//! function ×3 (after their upload) ───────────────────────┼─→ wiring (functions that wait for
+//! role ───┼─→ function ×3 (after their upload and role) ──┼─→ wiring (functions that wait for
 //! backend's entry steps ──────────────────────────────────┘   the outputs) ─→ backend's finish
 //! ```
 //!
-//! After every function that took an uploaded package is done, older packages are deleted
-//! from the bucket.
+//! A function waits for the execution role it names when that role is created (or its policy
+//! attached) in this run ([`super::roles`]), and for the upload of its package when that is
+//! over the inline limit. After every function that took an uploaded package is done, older
+//! packages are deleted from the bucket.
 //!
 //! The backend's entry steps may wait for the functions (API Gateway's API binds them). A warm
 //! redeploy already knows the outputs, so the functions get them in one step and the wiring
@@ -33,6 +35,7 @@ use super::journal::{Journal, Record};
 use super::observe;
 use super::observed::Observed;
 use super::plan::{self, Change};
+use super::roles::{self, RolePlan};
 use crate::config::Stack;
 use crate::package::Package;
 use crate::providers::tencent::TencentCloud;
@@ -52,6 +55,7 @@ pub struct Plan {
     /// The user-facing list of changes, rendered from the steps below.
     pub changes: Vec<Change>,
     bucket: BucketPlan,
+    roles: Vec<RolePlan>,
     functions: Vec<FunctionPlan>,
     entry: Box<dyn EntryPlan>,
 }
@@ -64,6 +68,7 @@ impl Plan {
 
     fn render(&mut self) {
         let mut changes = vec![self.bucket.change()];
+        changes.extend(self.roles.iter().map(RolePlan::change));
         changes.extend(self.functions.iter().map(FunctionPlan::change));
         changes.extend(self.entry.changes());
         self.changes = changes;
@@ -79,6 +84,7 @@ pub fn plan(stack: &Stack, observed: &Observed, packages: Vec<Package>) -> Resul
     let mut plan = Plan {
         changes: Vec::new(),
         bucket: BucketPlan::new(&observed.bucket),
+        roles: roles::plan(stack, &observed.roles, &observed.bucket.name),
         functions,
         entry,
     };
@@ -203,7 +209,9 @@ pub async fn apply(
 
 /// Whether applying `plan` changes nothing but functions.
 fn functions_only(plan: &Plan) -> bool {
-    plan.bucket.step == BucketStep::Keep && !plan::has_changes(&plan.entry.changes())
+    plan.bucket.step == BucketStep::Keep
+        && !plan::has_changes(&plan.entry.changes())
+        && !plan::has_changes(&plan.roles.iter().map(RolePlan::change).collect::<Vec<_>>())
 }
 
 /// The deploy graph: bucket ∥ functions ∥ the backend's entry steps → wiring → the backend's
@@ -243,6 +251,7 @@ fn graph(plan: &Plan, cx: &Arc<ApplyCx>) -> Graph<Error> {
         );
         uploads.push((fp.package.sha256.clone(), step));
     }
+    let role_steps = roles::add_steps(&mut graph, cx, &plan.roles);
     let functions: Vec<(Arc<FunctionPlan>, Option<StepId>)> = plan
         .functions
         .iter()
@@ -254,10 +263,18 @@ fn graph(plan: &Plan, cx: &Arc<ApplyCx>) -> Graph<Error> {
                 FunctionStep::Replace => "replace",
                 FunctionStep::Update { .. } => "update",
             };
-            let deps: Vec<StepId> = uploads
+            // A role created in this run exists before the function that names it, and a
+            // package too large to go inline is in the bucket before it.
+            let deps: Vec<StepId> = role_steps
                 .iter()
-                .filter(|(sha, _)| fp.uploads_code() && *sha == fp.package.sha256)
+                .filter(|(name, _)| fp.spec.exec_role.as_ref() == Some(name))
                 .map(|(_, step)| *step)
+                .chain(
+                    uploads
+                        .iter()
+                        .filter(|(sha, _)| fp.uploads_code() && *sha == fp.package.sha256)
+                        .map(|(_, step)| *step),
+                )
                 .collect();
             let step = graph.add(
                 format!("{verb} function {}", fp.spec.name),
@@ -344,6 +361,38 @@ mod tests {
                 step("wire push-back URL into ChatTrans", "wiring", &[5, 2]),
                 step("wire push-back URL into ChatClean", "wiring", &[5, 3]),
                 step("release release", "release", &[5, 6, 7, 8]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_role_is_created_once_before_the_functions_that_name_it() {
+        let mut stack = fixtures::stack();
+        stack.functions[0].exec_role = Some("chat-role".to_owned());
+        stack.functions[1].exec_role = Some("chat-role".to_owned());
+        let mut observed = fixtures::deployed(&stack, "c1");
+        observed.functions[0].detail.as_mut().unwrap().role = String::new();
+        observed.functions[1].detail.as_mut().unwrap().role = String::new();
+        assert_eq!(
+            shape(&stack, &observed, fixtures::packages(&stack, "c1")),
+            [
+                step("create role chat-role", "roles", &[]),
+                step("update function ChatReg", "functions", &[0]),
+                step("update function ChatTrans", "functions", &[0]),
+            ]
+        );
+        // It exists (ours or not): nothing waits.
+        observed.roles = vec![crate::engine::roles::ObservedRole {
+            name: "chat-role".to_owned(),
+            exists: true,
+            ours: false,
+            attached: Vec::new(),
+        }];
+        assert_eq!(
+            shape(&stack, &observed, fixtures::packages(&stack, "c1")),
+            [
+                step("update function ChatReg", "functions", &[]),
+                step("update function ChatTrans", "functions", &[]),
             ]
         );
     }

@@ -8,7 +8,8 @@
 //! ([`backend::Backend`]: API Gateway today, a WebSocket gateway as an SCF web function next)
 //! fills.
 //!
-//! Layout: [`functions`] plans and applies the bucket and the functions, [`backend`] the entry
+//! Layout: [`functions`] plans and applies the bucket and the functions, [`roles`] the
+//! functions' execution roles, [`backend`] the entry
 //! point, [`deploy`] puts them in one graph, [`remove`] tears them down; [`graph`] runs steps
 //! concurrently, [`journal`] records what exists as it appears.
 
@@ -23,6 +24,7 @@ pub mod observe;
 pub mod observed;
 pub mod plan;
 pub mod remove;
+pub mod roles;
 pub mod tags;
 
 #[cfg(test)]

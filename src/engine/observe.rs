@@ -1,6 +1,7 @@
 //! Observation: find what exists in the cloud for one stack and stage (DESIGN §4).
 //!
-//! Functions by name, the bucket by name, the WebSocket entry point as its backend finds it
+//! Functions by name, the bucket by name, execution roles by name (and tags, see
+//! [`super::roles`]), the WebSocket entry point as its backend finds it
 //! (API Gateway: the service by its `chatstack:stack` / `chatstack:stage` tags and then by
 //! name, see [`super::backend::apigw`]). Independent look-ups run concurrently. Nothing here
 //! writes.
@@ -30,12 +31,15 @@ pub async fn observe_known(
     cloud: &TencentCloud,
     hint: &BTreeMap<String, String>,
 ) -> Result<Observed, Error> {
-    let ((bucket, region), entry, infos) = tokio::try_join!(
+    let ((bucket, region), entry, infos, roles) = tokio::try_join!(
         observe_bucket(stack, cloud),
         backend::of(stack).observe(stack, cloud, hint),
         observe_functions(stack, cloud),
+        super::roles::observe(stack, cloud),
     )?;
-    Ok(observed(stack, bucket, region, entry, infos))
+    let mut observed = observed(stack, bucket, region, entry, infos);
+    observed.roles = roles;
+    Ok(observed)
 }
 
 /// What the look-ups found, as the observed model: the bucket `name` (HeadBucket's region when
@@ -55,6 +59,7 @@ pub(crate) fn observed(
             region: region.map_or_else(|| stack.bucket.region.clone(), |r| r.0),
         },
         entry,
+        roles: Vec::new(),
         functions: stack
             .functions
             .iter()

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::backend::seam::ObservedEntry;
+use super::roles::ObservedRole;
 use crate::config::FunctionRole;
 
 /// What exists in the cloud for one stack and stage.
@@ -17,6 +18,8 @@ pub struct Observed {
     pub entry: Option<ObservedEntry>,
     /// Each function of the stack file, existing or not, in file order.
     pub functions: Vec<ObservedFunction>,
+    /// Each execution role the functions name, existing or not, sorted by name.
+    pub roles: Vec<ObservedRole>,
 }
 
 impl Observed {
@@ -25,6 +28,7 @@ impl Observed {
         !self.bucket.exists
             && self.entry.is_none()
             && self.functions.iter().all(|f| f.status.is_none())
+            && !self.roles.iter().any(|r| r.ours)
     }
 }
 

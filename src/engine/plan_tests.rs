@@ -246,8 +246,24 @@ fn rows() -> Vec<Row> {
             want: Changes(&[("function ChatTrans", "update", &["memorySize"])]),
         },
         Row {
-            case: "an execution role in the file",
+            case: "an execution role in the file: the role is created, the function updated",
             edit: |s, _, _| s.functions[2].exec_role = Some("ChatRole".to_owned()),
+            want: Changes(&[
+                ("role ChatRole", "create", &[]),
+                ("function ChatClean", "update", &["role"]),
+            ]),
+        },
+        Row {
+            case: "an execution role that exists and is not ours: kept as it is",
+            edit: |s, o, _| {
+                s.functions[2].exec_role = Some("TheirRole".to_owned());
+                o.roles = vec![crate::engine::roles::ObservedRole {
+                    name: "TheirRole".to_owned(),
+                    exists: true,
+                    ours: false,
+                    attached: Vec::new(),
+                }];
+            },
             want: Changes(&[("function ChatClean", "update", &["role"])]),
         },
         Row {
@@ -480,11 +496,16 @@ fn rows() -> Vec<Row> {
     ]
 }
 
-/// The resources of `stack` in plan order: bucket, functions in file order, service, API,
-/// release.
+/// The resources of `stack` in plan order: bucket, execution roles by name, functions in file
+/// order, service, API, release.
 fn labels(stack: &Stack) -> Vec<String> {
     let gw = &stack.gateway;
     let mut out = vec![format!("bucket {}", stack.bucket.name)];
+    out.extend(
+        crate::engine::roles::role_names(stack)
+            .iter()
+            .map(|r| format!("role {r}")),
+    );
     out.extend(
         stack
             .functions

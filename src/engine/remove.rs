@@ -1,6 +1,8 @@
 //! Tearing a stack down, in the reverse order of DESIGN §4: DeleteApi → UnReleaseService (each
 //! released environment) → DeleteService → DeleteFunction ×3 (until gone) → empty the bucket
-//! (paged) → DeleteBucket. What is already gone counts as removed; any other error fails the
+//! (paged) → DeleteBucket; the execution roles chatstack created (tagged for this stack and
+//! stage) after the functions: DetachRolePolicy → DeletePolicy (ours) → DeleteRole. A role
+//! chatstack did not create is left alone. What is already gone counts as removed; any other error fails the
 //! command and keeps the record of what is left.
 //!
 //! The entry point's part comes from its backend ([`super::backend::Backend::add_remove`]);
@@ -17,7 +19,7 @@ use super::error::Error;
 use super::graph::{Graph, Observer};
 use super::journal::Journal;
 use super::observed::Observed;
-use super::{backend, functions};
+use super::{backend, functions, roles};
 use crate::config::Stack;
 use crate::engine::plan::{Action, Change};
 use crate::providers::tencent::TencentCloud;
@@ -49,6 +51,7 @@ pub fn changes(stack: &Stack, observed: &Observed, keep_bucket: bool) -> Vec<Cha
     for f in observed.functions.iter().filter(|f| f.status.is_some()) {
         out.push(delete(format!("function {}", f.name)));
     }
+    out.extend(roles::remove_changes(&observed.roles));
     if observed.bucket.exists && !keep_bucket {
         out.push(delete(format!("bucket {}", observed.bucket.name)));
     }
@@ -144,6 +147,9 @@ fn graph(
             },
         ));
     }
+
+    // Roles go once no function uses them any more.
+    roles::add_remove(&mut graph, cloud, &observed.roles, &function_steps);
 
     if observed.bucket.exists && !opts.keep_bucket {
         let cos = cloud.cos();
@@ -250,6 +256,47 @@ mod tests {
                 step("delete function ChatReg", "functions", &[0]),
                 step("delete function ChatTrans", "functions", &[0]),
                 step("delete function ChatClean", "functions", &[0]),
+                step(
+                    "empty and delete bucket chat-1250000000",
+                    "bucket",
+                    &[1, 2, 3]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn roles_we_created_go_after_the_functions_and_others_stay() {
+        let stack = fixtures::stack();
+        let mut observed = fixtures::deployed(&stack, "c1");
+        let role = |name: &str, ours| crate::engine::roles::ObservedRole {
+            name: name.to_owned(),
+            exists: true,
+            ours,
+            attached: Vec::new(),
+        };
+        observed.roles = vec![role("chat-role", true), role("theirs", false)];
+        assert_eq!(
+            summary(&changes(&stack, &observed, false)),
+            [
+                row("websocket-api /", "delete", &[]),
+                row("release release", "delete", &[]),
+                row("gateway-service service-abc", "delete", &[]),
+                row("function ChatReg", "delete", &[]),
+                row("function ChatTrans", "delete", &[]),
+                row("function ChatClean", "delete", &[]),
+                row("role chat-role", "delete", &[]),
+                row("bucket chat-1250000000", "delete", &[]),
+            ]
+        );
+        assert_eq!(
+            shape(&stack, &observed, false),
+            [
+                step("delete gateway service service-abc", "gateway", &[]),
+                step("delete function ChatReg", "functions", &[0]),
+                step("delete function ChatTrans", "functions", &[0]),
+                step("delete function ChatClean", "functions", &[0]),
+                step("delete role chat-role", "roles", &[1, 2, 3]),
                 step(
                     "empty and delete bucket chat-1250000000",
                     "bucket",

@@ -1,6 +1,7 @@
 //! The local cloud's one account: its APPID, the permanent key pair it accepts, and the
-//! temporary credentials it mints (for function runtimes), which both the control plane and COS
-//! accept as tokens.
+//! temporary credentials it mints for functions that have an execution role, which both the
+//! control plane and COS accept as tokens. Temporary credentials carry the role they were
+//! minted for ([`Caller::role`]), so COS can check the role's policies.
 
 use std::time::Duration;
 
@@ -65,6 +66,8 @@ pub struct TempCredentials {
     pub token: Secret,
     /// Unix seconds after which they are refused.
     pub expires_at: i64,
+    /// The execution role they stand for.
+    pub role: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -72,6 +75,19 @@ struct StoredTemp {
     secret_key: String,
     token: String,
     expires_at: i64,
+    /// Absent in records written before roles existed: those speak for the account.
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// Who signed a request: the key to verify it with and, for temporary credentials, the role
+/// whose policies bound what they may do (`None`: the account's own keys).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The SecretKey.
+    pub secret_key: Secret,
+    /// The execution role of temporary credentials.
+    pub role: Option<String>,
 }
 
 /// Why a request's credentials were refused; api3 and COS map these to their own error codes.
@@ -118,8 +134,21 @@ impl Account {
         token: Option<&str>,
         now: i64,
     ) -> Result<Secret, AuthError> {
+        self.caller(secret_id, token, now).map(|c| c.secret_key)
+    }
+
+    /// [`Self::secret_for`], with the role temporary credentials stand for.
+    pub fn caller(
+        &self,
+        secret_id: &str,
+        token: Option<&str>,
+        now: i64,
+    ) -> Result<Caller, AuthError> {
         if secret_id == self.keys.secret_id {
-            return Ok(self.keys.secret_key.clone());
+            return Ok(Caller {
+                secret_key: self.keys.secret_key.clone(),
+                role: None,
+            });
         }
         let stored: StoredTemp = self
             .store
@@ -133,12 +162,21 @@ impl Account {
         if now > stored.expires_at {
             return Err(AuthError::TokenExpired);
         }
-        Ok(Secret::new(stored.secret_key))
+        Ok(Caller {
+            secret_key: Secret::new(stored.secret_key),
+            role: stored.role,
+        })
     }
 
     /// Mints temporary credentials valid for `ttl` from `now`, persisted so they survive a
-    /// restart of the local cloud.
-    pub fn mint_temporary(&self, now: i64, ttl: Duration) -> Result<TempCredentials, StoreError> {
+    /// restart of the local cloud: for execution role `role` (what a function gets), or with
+    /// `None` for the account itself (what the tests use to exercise tokens).
+    pub fn mint_temporary(
+        &self,
+        now: i64,
+        ttl: Duration,
+        role: Option<&str>,
+    ) -> Result<TempCredentials, StoreError> {
         let mut rng = rand::rng();
         let alnum = |rng: &mut rand::rngs::ThreadRng, n: usize| -> String {
             (0..n)
@@ -157,6 +195,7 @@ impl Account {
                     secret_key: secret_key.clone(),
                     token: token.clone(),
                     expires_at,
+                    role: role.map(str::to_owned),
                 },
             )
         })?;
@@ -165,6 +204,7 @@ impl Account {
             secret_key: Secret::new(secret_key),
             token: Secret::new(token),
             expires_at,
+            role: role.map(str::to_owned),
         })
     }
 }
@@ -197,7 +237,15 @@ mod tests {
     #[test]
     fn temporary_credentials_need_their_token_and_expire() {
         let (_d, acct) = account();
-        let t = acct.mint_temporary(1000, Duration::from_secs(60)).unwrap();
+        let t = acct
+            .mint_temporary(1000, Duration::from_secs(60), Some("chat-role"))
+            .unwrap();
+        let caller = acct
+            .caller(&t.secret_id, Some(t.token.expose()), 1030)
+            .unwrap();
+        assert_eq!(caller.role.as_deref(), Some("chat-role"));
+        let root = acct.caller(DEFAULT_SECRET_ID, None, 0).unwrap();
+        assert_eq!(root.role, None);
         let ok = acct
             .secret_for(&t.secret_id, Some(t.token.expose()), 1030)
             .unwrap();
@@ -216,6 +264,23 @@ mod tests {
                 .unwrap_err(),
             AuthError::TokenExpired
         );
+    }
+
+    #[test]
+    fn records_minted_before_roles_existed_speak_for_the_account() {
+        let (_d, acct) = account();
+        acct.store
+            .write(|tx| {
+                tx.put(
+                    TEMP_TABLE,
+                    "AKIDtmpold",
+                    &serde_json::json!({"secret_key": "k", "token": "t", "expires_at": 9}),
+                )
+            })
+            .unwrap();
+        let caller = acct.caller("AKIDtmpold", Some("t"), 0).unwrap();
+        assert_eq!(caller.role, None);
+        assert_eq!(caller.secret_key.expose(), "k");
     }
 
     #[test]

@@ -277,6 +277,17 @@ impl Txn<'_> {
         }
     }
 
+    /// Every document of a table, in key order (inside the transaction).
+    pub fn scan<T: DeserializeOwned>(&mut self, table_name: &str) -> Result<Vec<T>, StoreError> {
+        let t = self.tx.open_table(table(table_name))?;
+        let mut out = Vec::new();
+        for item in t.range::<&str>(..)? {
+            let (k, v) = item?;
+            out.push(decode(table_name, k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
     /// Inserts or replaces a document.
     pub fn put<T: Serialize>(
         &mut self,

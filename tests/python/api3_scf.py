@@ -84,6 +84,11 @@ expect_call_error("ResourceNotFound.Function", c, "GetFunction", {"FunctionName"
 expect_call_error("ResourceNotFound.Function", c, "GetFunction", {"FunctionName": "nothing"})
 expect_call_error("ResourceNotFound.Namespace", c, "GetFunction",
                   {"FunctionName": "chat-register", "Namespace": "prod"})
+# A Role must name a CAM role that exists.
+expect_call_error("ResourceNotFound.Role", c, "CreateFunction",
+                  function_params("chat-norole", Role="NoSuchRole"))
+expect_call_error("ResourceNotFound.Role", c, "UpdateFunctionConfiguration",
+                  {"FunctionName": "chat-register", "Role": "NoSuchRole"})
 # 64 MB and the 3072 MB maximum are valid sizes.
 call(c, "CreateFunction", function_params("chat-small", MemorySize=64))
 call(c, "CreateFunction", function_params("chat-big", MemorySize=3072, Runtime="Nodejs18.15",

@@ -8,7 +8,7 @@ import sys
 from urllib.parse import quote
 
 from api3_common import REGION, scf
-from runtime_common import BUCKET, cos, cos_bucket, create, invoke, ret
+from runtime_common import BUCKET, cos, cos_bucket, create, invoke, ret, role
 
 code_dir = sys.argv[1]
 files = {}
@@ -19,8 +19,10 @@ c = scf()
 have_cos = cos_bucket()
 # No keys in the environment: the registry uses the role's temporary credentials.
 env = {"bucket": BUCKET, "region": REGION}
-create(c, "chat-register", files, handler="reg.main_handler", env=env, timeout=10)
-create(c, "chat-cleanup", files, handler="clean.main_handler", env=env, timeout=10)
+create(c, "chat-register", files, handler="reg.main_handler", env=env, timeout=10,
+       role=role("chat-role"))
+create(c, "chat-cleanup", files, handler="clean.main_handler", env=env, timeout=10,
+       role=role("chat-role"))
 
 
 def event(action, conn):

@@ -6,12 +6,36 @@ import time
 from qcloud_cos import CosConfig, CosS3Client
 from qcloud_cos.cos_exception import CosServiceError
 
-from api3_common import APPID, ENDPOINT, REGION, SECRET_ID, SECRET_KEY, call, wait_status, zip_b64
+from api3_common import APPID, ENDPOINT, REGION, SECRET_ID, SECRET_KEY, cam, call, wait_status, zip_b64
 
 BUCKET = "chat-%d" % APPID
 
+# A trust policy that lets SCF assume a role (as chatstack writes it).
+SCF_TRUST = json.dumps({"version": "2.0", "statement": [{
+    "action": "name/sts:AssumeRole", "effect": "allow",
+    "principal": {"service": ["scf.qcloud.com"]}}]})
 
-def create(c, name, files, handler="index.main_handler", timeout=3, env=None, memory=128):
+
+def role(name, bucket=BUCKET):
+    """Creates execution role `name` for SCF with a policy for `bucket`'s objects (once)."""
+    c = cam()
+    try:
+        call(c, "GetRole", {"RoleName": name})
+        return name
+    except Exception:
+        pass
+    call(c, "CreateRole", {"RoleName": name, "PolicyDocument": SCF_TRUST})
+    doc = json.dumps({"version": "2.0", "statement": [{
+        "effect": "allow", "action": ["name/cos:*"],
+        "resource": ["qcs::cos:%s:uid/%d:%s/*" % (REGION, APPID, bucket)]}]})
+    pid = call(c, "CreatePolicy", {"PolicyName": name + "-cos", "PolicyDocument": doc})["PolicyId"]
+    call(c, "AttachRolePolicy", {"PolicyId": pid, "AttachRoleName": name})
+    return name
+
+
+def create(c, name, files, handler="index.main_handler", timeout=3, env=None, memory=128,
+           role=None):
+    """Creates a function; `role` names its execution role (without one it gets no credentials)."""
     params = {
         "FunctionName": name,
         "Runtime": "Python3.9",
@@ -20,6 +44,8 @@ def create(c, name, files, handler="index.main_handler", timeout=3, env=None, me
         "MemorySize": memory,
         "Timeout": timeout,
     }
+    if role:
+        params["Role"] = role
     if env:
         params["Environment"] = {"Variables": [{"Key": k, "Value": v} for k, v in env.items()]}
     call(c, "CreateFunction", params)

@@ -6,7 +6,7 @@ import json
 import time
 
 from api3_common import APPID, ENDPOINT, REGION, call, expect_call_error, scf, wait_status, zip_b64
-from runtime_common import BUCKET, cos, cos_bucket, create, invoke, logs, ret, wait_log
+from runtime_common import BUCKET, cos, cos_bucket, create, invoke, logs, ret, role, wait_log
 
 c = scf()
 
@@ -23,7 +23,8 @@ def main_handler(event, context):
     return {"event": event, "context": context, "pid": os.getpid(),
             "env": {k: os.environ.get(k) for k in keys}}
 '''
-create(c, "echo", {"index.py": ECHO}, env={"GREETING": "hello"}, timeout=5, memory=256)
+create(c, "echo", {"index.py": ECHO}, env={"GREETING": "hello"}, timeout=5, memory=256,
+       role=role("echo-role"))
 r = invoke(c, "echo", {"msg": "中文 and ascii"})
 v = ret(r)
 assert v["event"] == {"msg": "中文 and ascii"}, v
@@ -189,22 +190,36 @@ def main_handler(event, context):
         out["put"] = "ok"
     except CosServiceError as e:
         out["put"] = "status %s" % e.get_status_code()
+    # The role's policy covers the stack's bucket only.
+    try:
+        cos.put_object(Bucket=event["other"], Key="x.txt", Body=b"not allowed")
+        out["other"] = "ok"
+    except CosServiceError as e:
+        out["other"] = "%s %s" % (e.get_status_code(), e.get_error_code())
     return out
 '''
 have_cos = cos_bucket()
-create(c, "inside", {"index.py": INSIDE}, env={"LOCAL_API": ENDPOINT}, timeout=10)
-v = ret(invoke(c, "inside", {"bucket": BUCKET}))
+create(c, "inside", {"index.py": INSIDE}, env={"LOCAL_API": ENDPOINT}, timeout=10,
+       role=role("inside-role"))
+v = ret(invoke(c, "inside", {"bucket": BUCKET, "other": "other-%d" % APPID}))
 assert "inside" in v["functions"] and "echo" in v["functions"], v
 assert v["ip"] == "127.0.0.1" and v["port"] == int(ENDPOINT.rsplit(":", 1)[1]), v
 assert v["scheme"] == "http" and v["token_set"], v
 assert v["host"] == "%s.cos.%s.myqcloud.com" % (BUCKET, REGION), v
 if have_cos:
     assert v["put"] == "ok", v
+    assert v["other"] == "403 AccessDenied", v
     body = cos().get_object(Bucket=BUCKET, Key="from-function.txt")["Body"].get_raw_stream().read()
     assert body == b"written inside", body
 else:
     # The request reached the local cloud (a skeleton COS answers 404), not the Internet.
     assert v["put"] == "status 404", v
+
+# ---- without an execution role, a function gets no credentials (as in SCF) -----------------
+create(c, "norole", {"index.py": ECHO}, timeout=5)
+env = ret(invoke(c, "norole"))["env"]
+for k in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"):
+    assert env[k] is None, env
 
 # ---- initialisation: bounded by InitTimeout, not by the invocation's Timeout -----------------
 SLOW_IMPORT = '''

@@ -5,14 +5,15 @@ import json
 import sys
 
 from api3_common import REGION, scf
-from runtime_common import BUCKET, cos, cos_bucket, create, invoke, ret
+from runtime_common import BUCKET, cos, cos_bucket, create, invoke, ret, role
 
 reg_py = open(sys.argv[1], encoding="utf-8").read()
 c = scf()
 have_cos = cos_bucket()
-# secret_id/secret_key are left unset: the function runs with the role's temporary credentials.
+# secret_id/secret_key are left unset: the function runs with its execution role's temporary
+# credentials (without a role it would get none, as in SCF).
 create(c, "chat-register", {"reg.py": reg_py}, handler="reg.main_handler",
-       env={"bucket": BUCKET, "region": REGION}, timeout=10)
+       env={"bucket": BUCKET, "region": REGION}, timeout=10, role=role("seed-role"))
 conn = "CQ1RaJAf4vzaVAkNUdHLZA=="
 event = {"requestContext": {"serviceName": "chat", "path": "/ws", "httpMethod": "GET",
                             "requestId": "c6af9ac6-1", "sourceIp": "127.0.0.1",

@@ -39,8 +39,13 @@ pub(crate) fn is_auth_param(name: &str) -> bool {
     QUERY_SIGN_FIELDS.contains(&name) || name == "x-cos-security-token"
 }
 
-/// Checks the request's signature, key time and credentials at Unix second `now`.
-pub(crate) fn verify(account: &Account, req: &Signed<'_>, now: i64) -> Result<(), CosError> {
+/// Checks the request's signature, key time and credentials at Unix second `now`; returns the
+/// execution role temporary credentials stand for (`None`: the account's own keys).
+pub(crate) fn verify(
+    account: &Account,
+    req: &Signed<'_>,
+    now: i64,
+) -> Result<Option<String>, CosError> {
     let auth = authorization(req)?;
     if now < auth.sign_time.start || now < auth.key_time.start {
         return Err(CosError::forbidden(
@@ -59,8 +64,8 @@ pub(crate) fn verify(account: &Account, req: &Signed<'_>, now: i64) -> Result<()
         .get("x-cos-security-token")
         .map(|v| header_text(v.as_bytes()))
         .or_else(|| query_value(req.query, "x-cos-security-token").map(str::to_owned));
-    let secret_key = account
-        .secret_for(&auth.secret_id, token.as_deref(), now)
+    let caller = account
+        .caller(&auth.secret_id, token.as_deref(), now)
         .map_err(|e| match e {
             AuthError::SecretIdNotFound => CosError::forbidden(
                 "InvalidAccessKeyId",
@@ -74,6 +79,7 @@ pub(crate) fn verify(account: &Account, req: &Signed<'_>, now: i64) -> Result<()
                 CosError::bad_request("ExpiredToken", "The provided token has expired.")
             }
         })?;
+    let secret_key = caller.secret_key;
 
     let params: Vec<(String, String)> = auth
         .url_param_list
@@ -140,7 +146,37 @@ pub(crate) fn verify(account: &Account, req: &Signed<'_>, now: i64) -> Result<()
             "The Signature you specified is invalid.",
         ));
     }
-    Ok(())
+    Ok(caller.role)
+}
+
+/// The CAM action name of a COS request (`name/cos:GetObject`), as COS's policy syntax names
+/// them, from the method, whether it is a bucket or an object request, and its sub-resource.
+pub(crate) fn cam_action(method: &str, object: bool, has: impl Fn(&str) -> bool) -> &'static str {
+    let multipart = has("uploadId");
+    match (method, object) {
+        ("PUT", false) => "name/cos:PutBucket",
+        ("HEAD", false) => "name/cos:HeadBucket",
+        ("DELETE", false) => "name/cos:DeleteBucket",
+        ("GET", false) if has("uploads") => "name/cos:ListMultipartUploads",
+        ("GET", false) => "name/cos:GetBucket",
+        ("POST", false) => "name/cos:DeleteMultipleObjects",
+        ("POST", true) if has("uploads") => "name/cos:InitiateMultipartUpload",
+        ("POST", true) if multipart => "name/cos:CompleteMultipartUpload",
+        ("PUT", true) if multipart => "name/cos:UploadPart",
+        ("GET", true) if multipart => "name/cos:ListParts",
+        ("DELETE", true) if multipart => "name/cos:AbortMultipartUpload",
+        ("PUT", true) => "name/cos:PutObject",
+        ("GET", true) => "name/cos:GetObject",
+        ("HEAD", true) => "name/cos:HeadObject",
+        ("DELETE", true) => "name/cos:DeleteObject",
+        _ => "name/cos:Unknown",
+    }
+}
+
+/// The CAM resource of a COS request: `qcs::cos:{region}:uid/{appid}:{bucket}/{key}` (the key
+/// empty for bucket requests).
+pub(crate) fn cam_resource(region: &str, appid: u64, bucket: &str, key: &str) -> String {
+    format!("qcs::cos:{region}:uid/{appid}:{bucket}/{key}")
 }
 
 /// The signature from the `Authorization` header, else from `q-sign-*` query parameters.
@@ -224,4 +260,63 @@ pub(crate) fn sign_for_test(
         headers: &headers,
     };
     cos_sign::sign(&signable, secret_id, secret_key, key_time).authorization
+}
+
+#[cfg(test)]
+mod cam_tests {
+    use super::{cam_action, cam_resource};
+
+    #[test]
+    fn each_cos_request_has_its_cam_action_and_resource() {
+        let table: &[(&str, bool, &[&str], &str)] = &[
+            ("PUT", false, &[], "name/cos:PutBucket"),
+            ("HEAD", false, &[], "name/cos:HeadBucket"),
+            ("DELETE", false, &[], "name/cos:DeleteBucket"),
+            ("GET", false, &[], "name/cos:GetBucket"),
+            ("GET", false, &["uploads"], "name/cos:ListMultipartUploads"),
+            ("POST", false, &["delete"], "name/cos:DeleteMultipleObjects"),
+            ("PUT", true, &[], "name/cos:PutObject"),
+            ("GET", true, &[], "name/cos:GetObject"),
+            ("HEAD", true, &[], "name/cos:HeadObject"),
+            ("DELETE", true, &[], "name/cos:DeleteObject"),
+            (
+                "POST",
+                true,
+                &["uploads"],
+                "name/cos:InitiateMultipartUpload",
+            ),
+            ("PUT", true, &["uploadId"], "name/cos:UploadPart"),
+            (
+                "POST",
+                true,
+                &["uploadId"],
+                "name/cos:CompleteMultipartUpload",
+            ),
+            ("GET", true, &["uploadId"], "name/cos:ListParts"),
+            (
+                "DELETE",
+                true,
+                &["uploadId"],
+                "name/cos:AbortMultipartUpload",
+            ),
+        ];
+        for (method, object, params, want) in table {
+            assert_eq!(
+                cam_action(method, *object, |p| params.contains(&p)),
+                *want,
+                "{method} object={object} {params:?}"
+            );
+        }
+        // Every action the policy chatstack writes is one a request can need.
+        for action in crate::engine::roles::BUCKET_ACTIONS {
+            assert!(
+                table.iter().any(|(_, _, _, a)| a == action),
+                "{action} is never asked for"
+            );
+        }
+        assert_eq!(
+            cam_resource("ap-guangzhou", 1250000000, "chat-1250000000", "a/b.txt"),
+            "qcs::cos:ap-guangzhou:uid/1250000000:chat-1250000000/a/b.txt"
+        );
+    }
 }

@@ -70,8 +70,8 @@ async fn handle(cos: &Cos, bucket: (&str, &str), req: Request<Body>) -> Response
         let mut req = decode(parts, bucket.0.to_owned(), bucket.1.to_owned())?;
         // The signature covers no body bytes: check it, and the bucket's owner, before reading
         // (let alone buffering) a body nobody authorised.
-        let (check, account) = (req.clone_head(), cos.account.clone());
-        tokio::task::spawn_blocking(move || authorize(&account, &check))
+        let (check, account, store) = (req.clone_head(), cos.account.clone(), cos.store.clone());
+        tokio::task::spawn_blocking(move || authorize(&account, &store, &check))
             .await
             .map_err(|e| {
                 tracing::error!("cos handler failed: {e}");
@@ -243,11 +243,12 @@ fn decode(
     })
 }
 
-/// Authenticates the request (q-sign over method, path, query and headers: never the body) and
-/// checks the bucket name and its owner.
-fn authorize(account: &Account, req: &Req) -> Result<u64, CosError> {
+/// Authenticates the request (q-sign over method, path, query and headers: never the body),
+/// checks the bucket name and its owner and, for an execution role's temporary credentials,
+/// that the role's policies allow the action on the bucket and key (`AccessDenied` otherwise).
+fn authorize(account: &Account, store: &Store, req: &Req) -> Result<u64, CosError> {
     let path = format!("/{}", req.key);
-    auth::verify(
+    let role = auth::verify(
         account,
         &auth::Signed {
             method: req.method.as_str(),
@@ -263,6 +264,23 @@ fn authorize(account: &Account, req: &Req) -> Result<u64, CosError> {
             "AccessDenied",
             "Access Denied. The bucket belongs to another account.",
         ));
+    }
+    if let Some(role) = role {
+        let action = auth::cam_action(req.method.as_str(), !req.key.is_empty(), |p| {
+            req.param(p).is_some()
+        });
+        let resource = auth::cam_resource(&req.region, appid, &req.bucket, &req.key);
+        let allowed = crate::localcloud::model::cam::allows(store, &role, action, &resource)
+            .map_err(|e| {
+                tracing::error!("cos policy check failed: {e}");
+                CosError::internal("The request failed unexpectedly.")
+            })?;
+        if !allowed {
+            return Err(CosError::forbidden(
+                "AccessDenied",
+                format!("Access Denied. Role `{role}` is not allowed {action} on {resource}."),
+            ));
+        }
     }
     Ok(appid)
 }

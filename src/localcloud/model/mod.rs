@@ -3,5 +3,6 @@
 //! answers a request or runs a function.
 
 pub mod api;
+pub mod cam;
 pub mod clock;
 pub mod function;

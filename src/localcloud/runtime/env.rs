@@ -54,7 +54,7 @@ pub(super) fn worker_env(
     appid: u64,
     r: &FunctionRecord,
     code_dir: &Path,
-    creds: &TempCredentials,
+    creds: Option<&TempCredentials>,
 ) -> Vec<(String, String)> {
     let code = code_dir.display().to_string();
     let mut env = python::basic_env();
@@ -63,13 +63,22 @@ pub(super) fn worker_env(
             .iter()
             .map(|kv| (kv.key.clone(), kv.value.clone())),
     );
+    // As in the cloud, only a function with an execution role gets credentials (API-FACTS
+    // §2.8, §10.4); the variables are then SCF's, whatever the function's own say.
+    if let Some(creds) = creds {
+        env.extend([
+            ("TENCENTCLOUD_SECRETID".to_owned(), creds.secret_id.clone()),
+            (
+                "TENCENTCLOUD_SECRETKEY".to_owned(),
+                creds.secret_key.expose().to_owned(),
+            ),
+            (
+                "TENCENTCLOUD_SESSIONTOKEN".to_owned(),
+                creds.token.expose().to_owned(),
+            ),
+        ]);
+    }
     let builtins = [
-        ("TENCENTCLOUD_SECRETID", creds.secret_id.clone()),
-        (
-            "TENCENTCLOUD_SECRETKEY",
-            creds.secret_key.expose().to_owned(),
-        ),
-        ("TENCENTCLOUD_SESSIONTOKEN", creds.token.expose().to_owned()),
         ("TENCENTCLOUD_REGION", r.region.clone()),
         ("TENCENTCLOUD_APPID", appid.to_string()),
         ("TENCENTCLOUD_RUNENV", "SCF".to_owned()),

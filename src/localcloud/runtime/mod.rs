@@ -52,7 +52,8 @@
 //! **Environment** of a worker: `PATH`, `HOME`, `LANG`-type basics from ours and nothing else
 //! (our own cloud keys never reach functions), the function's variables, then SCF's:
 //! `TENCENTCLOUD_SECRETID`/`SECRETKEY`/`SESSIONTOKEN` (temporary credentials minted for each
-//! new worker, valid 12 h), `TENCENTCLOUD_REGION`, `TENCENTCLOUD_APPID`, `TENCENTCLOUD_RUNENV=SCF`,
+//! new worker, valid 12 h, only when the function's `Role` names a role SCF may assume — as in
+//! the cloud; they stand for that role, see `model::cam`), `TENCENTCLOUD_REGION`, `TENCENTCLOUD_APPID`, `TENCENTCLOUD_RUNENV=SCF`,
 //! `SCF_FUNCTIONNAME`, `SCF_NAMESPACE`, `SCF_FUNCTIONVERSION=$LATEST`, `SCF_RUNTIME`,
 //! `USER_CODE_ROOT`, `PYTHONPATH` (the code dir), `PYTHONUNBUFFERED=1`,
 //! `PYTHONDONTWRITEBYTECODE=1`, `PYTHONIOENCODING=utf-8`. The bootstrap points the official COS
@@ -89,6 +90,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::account::Account;
+use super::model::cam;
 use super::model::clock::now_millis;
 use super::model::function::{self, FunctionRecord, Status};
 use super::store::{Revision, Store};
@@ -628,16 +630,23 @@ impl Runtime {
     /// A new worker of `pool`, ready (its code loaded, within the function's `InitTimeout`).
     async fn spawn(&self, pool: &Pool) -> Result<Worker, SpawnError> {
         let now = now_millis() / 1000;
-        let creds = self
-            .inner
-            .account
-            .mint_temporary(now, CREDENTIALS_TTL)
-            .map_err(|e| e.to_string())?;
+        // Credentials only for a role that exists and that SCF may assume, as in the cloud.
+        let role =
+            cam::role_for_scf(&self.inner.store, &pool.record.role).map_err(|e| e.to_string())?;
+        let creds = match role {
+            Some(role) => Some(
+                self.inner
+                    .account
+                    .mint_temporary(now, CREDENTIALS_TTL, Some(&role.name))
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
         let env = env::worker_env(
             self.inner.account.appid,
             &pool.record,
             &pool.spec.code_dir,
-            &creds,
+            creds.as_ref(),
         );
         let zygote = if self.inner.opts.fork && env::forkable(&env) {
             self.zygote(&pool.spec).await

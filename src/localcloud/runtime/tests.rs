@@ -33,6 +33,95 @@ fn quick() -> RuntimeOptions {
     }
 }
 
+/// A trust policy that lets SCF assume a role (as chatstack writes it).
+const SCF_TRUST: &str = r#"{"version":"2.0","statement":[{"action":"name/sts:AssumeRole","effect":"allow","principal":{"service":["scf.qcloud.com"]}}]}"#;
+
+/// Stores role `role` with trust policy `trust` and makes it `f`'s execution role.
+fn give_role(c: &LocalCloud, f: &FunctionRef, role: &str, trust: &str) {
+    use crate::localcloud::model::cam::{ROLES, RoleRecord};
+    let key = scf::key(&f.region, &f.namespace, &f.name);
+    c.store()
+        .write(|tx| -> Result<(), StoreError> {
+            tx.put(
+                ROLES,
+                role,
+                &RoleRecord {
+                    role_id: "4611686018427397001".into(),
+                    name: role.into(),
+                    policy_document: trust.into(),
+                    description: String::new(),
+                    tags: Vec::new(),
+                    created: 0,
+                    modified: 0,
+                    attached: Vec::new(),
+                },
+            )?;
+            let mut rec: FunctionRecord = tx.get(TABLE, &key)?.unwrap();
+            rec.role = role.into();
+            tx.put(TABLE, &key, &rec)
+        })
+        .unwrap();
+}
+
+const CREDENTIAL_VARS: [&str; 3] = [
+    "TENCENTCLOUD_SECRETID",
+    "TENCENTCLOUD_SECRETKEY",
+    "TENCENTCLOUD_SESSIONTOKEN",
+];
+
+const CREDS: &str = r#"
+import os
+def main_handler(event, context):
+    return {k: os.environ.get(k) for k in
+            ["TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"]}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_function_whose_role_scf_may_assume_gets_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path(), quick());
+    // No role; a role that does not exist; a role SCF may not assume; a role it may.
+    let none = deploy(&c, "norole", CREDS, 10);
+    let missing = deploy(&c, "missing", CREDS, 10);
+    {
+        let key = scf::key(&missing.region, &missing.namespace, &missing.name);
+        c.store()
+            .write(|tx| -> Result<(), StoreError> {
+                let mut rec: FunctionRecord = tx.get(TABLE, &key)?.unwrap();
+                rec.role = "no-such-role".into();
+                tx.put(TABLE, &key, &rec)
+            })
+            .unwrap();
+    }
+    let other = deploy(&c, "other", CREDS, 10);
+    give_role(
+        &c,
+        &other,
+        "cos-role",
+        &SCF_TRUST.replace("scf.qcloud.com", "cos.qcloud.com"),
+    );
+    let with = deploy(&c, "withrole", CREDS, 10);
+    give_role(&c, &with, "chat-role", SCF_TRUST);
+    for f in [&none, &missing, &other] {
+        let v = call(&c, f, json!({})).await.outcome.unwrap();
+        for k in CREDENTIAL_VARS {
+            assert_eq!(v[k], Value::Null, "{} got {k}", f.name);
+        }
+    }
+    let v = call(&c, &with, json!({})).await.outcome.unwrap();
+    let id = v["TENCENTCLOUD_SECRETID"].as_str().unwrap();
+    assert!(id.starts_with("AKIDtmp"), "{v}");
+    let caller = c
+        .account()
+        .caller(
+            id,
+            v["TENCENTCLOUD_SESSIONTOKEN"].as_str(),
+            now_millis() / 1000,
+        )
+        .unwrap();
+    assert_eq!(caller.role.as_deref(), Some("chat-role"));
+}
+
 /// Stores (or replaces) function `name` with `code` as `index.py`.
 fn deploy(c: &LocalCloud, name: &str, code: &str, timeout: u32) -> FunctionRef {
     deploy_init(c, name, code, timeout, scf::DEFAULT_INIT_TIMEOUT)
@@ -146,6 +235,7 @@ async fn warm_worker_with_scf_context_and_clean_env(opts: RuntimeOptions) {
     let dir = tempfile::tempdir().unwrap();
     let c = cloud(dir.path(), opts);
     let f = deploy(&c, "echo", ECHO, 10);
+    give_role(&c, &f, "echo-role", SCF_TRUST);
     let a = call(&c, &f, json!({"n": 1})).await;
     let v = a.outcome.clone().unwrap();
     assert_eq!(v["event"], json!({"n": 1}));

@@ -91,6 +91,7 @@ pub(super) fn create_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError>
         None => Vec::new(),
     };
     let tags = check_tags(req.tags.unwrap_or_default())?;
+    check_role(ctx, req.role.as_deref())?;
     let zip = code_bytes(ctx, &code)?;
 
     let store = ctx.store();
@@ -281,6 +282,23 @@ pub(super) struct UpdateConfigReq {
     role: Option<String>,
 }
 
+/// A `Role` must name a CAM role that exists (`ResourceNotFound.Role`, API-FACTS §2.6); an
+/// empty one means none.
+fn check_role(ctx: &Ctx, role: Option<&str>) -> Result<(), ApiError> {
+    match role {
+        Some(name) if !name.is_empty() => {
+            if crate::localcloud::model::cam::role(ctx.store(), name)?.is_none() {
+                return Err(ApiError::new(
+                    "ResourceNotFound.Role",
+                    format!("The role `{name}` does not exist."),
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn update_function_configuration(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let req: UpdateConfigReq = ctx.parse()?;
     let name = required(req.function_name, "FunctionName")?;
@@ -299,6 +317,7 @@ pub(super) fn update_function_configuration(ctx: &Ctx) -> Result<Map<String, Val
         Some(vars) => Some(check_environment(vars)?),
         None => None,
     };
+    check_role(ctx, req.role.as_deref())?;
     lookup(ctx.store(), &ctx.region, &namespace, &name, ctx.now_ms)?
         .ok_or_else(|| not_found(&name, &namespace))?;
     modify(
