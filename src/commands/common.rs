@@ -96,12 +96,51 @@ pub(super) fn connect(global: &GlobalArgs, stack: &Stack) -> Result<TencentCloud
 }
 
 /// Packages every function's code (checking its handler is in the zip), before any cloud call.
-pub(super) fn package_all(stack: &Stack) -> Result<Vec<Package>, Error> {
-    stack
-        .functions
-        .iter()
-        .map(|f| package::package(f).map_err(Error::from))
-        .collect()
+/// A Python function's `requirements.txt` is installed first (`.chatstack/deps/` caches it: an
+/// unchanged file starts no pip); built-ins left out get a note.
+pub(super) fn package_all(global: &GlobalArgs, stack: &Stack) -> Result<Vec<Package>, Error> {
+    let cache = StateDir::of(stack).0.join("deps");
+    let python = package::requirements::default_python();
+    let mut out = Vec::new();
+    for f in &stack.functions {
+        let plan = package::requirements::plan(f, &cache).map_err(package_err)?;
+        let Some(plan) = plan else {
+            out.push(package::package(f)?);
+            continue;
+        };
+        for s in &plan.skipped {
+            ui::note(
+                global,
+                &format!(
+                    "function `{}`: {}: `{s}` is not installed: SCF's {} image provides it                      (pin a version to install your own)",
+                    f.name,
+                    plan.path.display(),
+                    f.runtime
+                ),
+            );
+        }
+        if plan.is_cached() {
+            tracing::info!(function = %f.name, key = %plan.key, "dependencies cached");
+        } else {
+            ui::status(
+                global,
+                "Installing",
+                &format!(
+                    "{} for function {} (pip, {})",
+                    package::requirements::FILE,
+                    f.name,
+                    f.runtime
+                ),
+            );
+        }
+        let deps = plan.install(&python).map_err(package_err)?;
+        out.push(package::package_with(f, Some((&plan.site(), &deps)))?);
+    }
+    Ok(out)
+}
+
+fn package_err(e: Box<package::requirements::Error>) -> Error {
+    Error::Package(package::Error::Requirements(e))
 }
 
 /// `.chatstack/` beside the stack file: the journal and the lock.

@@ -82,6 +82,7 @@ pub(crate) fn packages(stack: &Stack, sha: &str) -> Vec<Package> {
             file_count: 0,
             files: Vec::new(),
             file_hashes: Default::default(),
+            dependencies: None,
         })
         .collect()
 }

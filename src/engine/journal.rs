@@ -295,6 +295,7 @@ mod tests {
                 .iter()
                 .map(|(p, h)| ((*p).to_owned(), (*h).to_owned()))
                 .collect(),
+            dependencies: None,
         }
     }
 

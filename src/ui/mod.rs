@@ -78,6 +78,13 @@ pub fn warn(global: &GlobalArgs, message: &str) {
     }
 }
 
+/// A note on stderr (`note: …`), unless quiet or JSON.
+pub fn note(global: &GlobalArgs, message: &str) {
+    if !global.quiet && !global.json {
+        eprintln!("note: {message}");
+    }
+}
+
 /// A cargo-style status line on stderr (`   Deployed 4 changes in 3.2s`), unless quiet or JSON.
 pub fn status(global: &GlobalArgs, verb: &str, message: &str) {
     if !global.quiet && !global.json {
