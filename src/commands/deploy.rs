@@ -108,6 +108,7 @@ mod tests {
             action,
             fields: Vec::new(),
             files: Vec::new(),
+            dependencies: Vec::new(),
         };
         for (action, destructive) in [
             (Action::Create, false),

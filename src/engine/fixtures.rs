@@ -150,6 +150,7 @@ pub(crate) fn deployed(stack: &Stack, sha: &str) -> Observed {
             role: f.role,
             status: Some("Active".to_owned()),
             code_sha256: Some(sha.to_owned()),
+            deps_sha256: None,
             detail: Some(function_info(stack, &f.name, sha)),
         })
         .collect();

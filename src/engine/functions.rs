@@ -98,6 +98,8 @@ pub struct FunctionPlan {
     /// For a code change: the package's files that changed since the last deploy from this
     /// machine (see [`super::journal::Record::changed_files`]).
     pub files: Vec<String>,
+    /// For a code change: how its dependencies changed (see [`dependency_changes`]).
+    pub dependencies: Vec<String>,
 }
 
 impl FunctionPlan {
@@ -116,6 +118,7 @@ impl FunctionPlan {
         };
         Change {
             files: self.files.clone(),
+            dependencies: self.dependencies.clone(),
             ..change(format!("function {}", self.spec.name), action, fields)
         }
     }
@@ -133,6 +136,7 @@ pub(crate) fn change(resource: String, action: Action, fields: Vec<String>) -> C
         action,
         fields,
         files: Vec::new(),
+        dependencies: Vec::new(),
     }
 }
 
@@ -323,9 +327,45 @@ pub fn plan_functions(
                 package,
                 step,
                 files: Vec::new(),
+                dependencies: Vec::new(),
             }
         })
         .collect())
+}
+
+/// How a function's dependencies change with a code change, for the plan line. `deployed` is
+/// the function's `chatstack:deps-sha256` tag; `recorded` the dependencies this machine last
+/// deployed to it (the caller passes them only when the journal's code hash for it is the
+/// deployed one). Nothing when the digests match; the pin changes when the deployed pins are
+/// known; else `dependencies changed` (a fresh runner, or a function deployed before it had a
+/// `requirements.txt` or before the tag existed).
+pub fn dependency_changes(
+    package: &Package,
+    deployed: Option<&str>,
+    recorded: Option<&crate::package::Dependencies>,
+) -> Vec<String> {
+    let want = package.dependencies.as_ref();
+    let want_sha = want.map(|d| d.sha256.as_str());
+    if deployed.is_some() && deployed == want_sha {
+        return Vec::new();
+    }
+    let empty = BTreeMap::new();
+    let new = want.map_or(&empty, |d| &d.pins);
+    if let Some(old) = recorded
+        && deployed.is_none_or(|d| d == old.sha256)
+    {
+        if want_sha == Some(old.sha256.as_str()) {
+            return Vec::new();
+        }
+        let changes = crate::package::requirements::pin_changes(&old.pins, new);
+        if !changes.is_empty() {
+            return changes;
+        }
+    } else if deployed.is_none() && new.is_empty() {
+        // Nothing was known to be installed and nothing is: nothing to say.
+        return Vec::new();
+    }
+    vec!["dependencies changed".to_owned()]
 }
 
 /// Waits until `name` settles (or is gone), honouring Ctrl-C and the deadline.

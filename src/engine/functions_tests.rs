@@ -72,3 +72,53 @@ fn each_function_change_kind_renders_its_plan_line() {
     );
     assert!(!plans[2].code_changes());
 }
+
+#[test]
+fn dependency_changes_say_which_pins_moved_when_known() {
+    use crate::package::Dependencies;
+    let deps = |sha: &str, pins: &[(&str, &str)]| Dependencies {
+        sha256: sha.to_owned(),
+        pins: pins
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        skipped: Vec::new(),
+    };
+    let package = |d: Option<Dependencies>| Package {
+        zip: Vec::new(),
+        sha256: "c2".to_owned(),
+        file_count: 0,
+        files: Vec::new(),
+        file_hashes: BTreeMap::new(),
+        dependencies: d,
+    };
+    let old = deps("d1", &[("bcrypt", "4.1.0")]);
+    let new = deps("d2", &[("bcrypt", "4.2.1"), ("six", "1.16.0")]);
+    let changed = ["dependencies changed"];
+    let moved = ["bcrypt 4.1.0 → 4.2.1", "+six==1.16.0"];
+    for (want, deployed, recorded, expect) in [
+        // Same digest deployed: a code change of the function's own files only.
+        (Some(new.clone()), Some("d2"), Some(&old), &[][..]),
+        // The tag matches what this machine recorded: the pins that moved.
+        (Some(new.clone()), Some("d1"), Some(&old), &moved[..]),
+        // No tag (not written yet), but the journal's code hash is the deployed one.
+        (Some(new.clone()), None, Some(&old), &moved[..]),
+        // The journal recorded other dependencies than the deployed ones: unknown.
+        (Some(new.clone()), Some("d9"), Some(&old), &changed[..]),
+        // A fresh runner: only the digest is known.
+        (Some(new.clone()), Some("d1"), None, &changed[..]),
+        (Some(new.clone()), None, None, &changed[..]),
+        // requirements.txt removed.
+        (None, Some("d1"), Some(&old), &["-bcrypt==4.1.0"][..]),
+        (None, Some("d1"), None, &changed[..]),
+        // Never had any, still has none.
+        (None, None, None, &[][..]),
+    ] {
+        assert_eq!(
+            dependency_changes(&package(want), deployed, recorded),
+            expect,
+            "deployed {deployed:?}, recorded {:?}",
+            recorded.map(|r| &r.sha256)
+        );
+    }
+}

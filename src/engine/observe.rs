@@ -69,6 +69,10 @@ pub(crate) fn observed(
                     .as_ref()
                     .and_then(super::functions::code_sha256)
                     .map(str::to_owned),
+                deps_sha256: info
+                    .as_ref()
+                    .and_then(|i| i.tag(super::tags::DEPS_SHA256))
+                    .map(str::to_owned),
                 detail: info,
             })
             .collect(),
