@@ -63,12 +63,13 @@ impl Project {
         let write = |name: &str, body: &str| std::fs::write(code.path().join(name), body).unwrap();
         write(
             "reg.py",
-            "import bcrypt\nimport text_unidecode\n\n\
+            "import sys\nimport bcrypt\nimport text_unidecode\n\n\
              def main_handler(event, context):\n    \
              hashed = bcrypt.hashpw(b'pw', bcrypt.gensalt(rounds=4))\n    \
              return {'bcrypt': bcrypt.__version__, 'checks': bcrypt.checkpw(b'pw', hashed),\n            \
              'unidecode': text_unidecode.unidecode('Привет'),\n            \
-             'from': text_unidecode.__file__, 'errNo': 0}\n",
+             'from': text_unidecode.__file__, 'errNo': 0,\n            \
+             'python': '%d.%d' % sys.version_info[:2]}\n",
         );
         write(
             "trans.py",
@@ -188,9 +189,18 @@ fn requirements_are_installed_cached_and_their_pin_changes_planned() {
     );
 
     // The deployed function imports both from its own package.
-    let out = p.run(&cloud, &["--json", "invoke", "ChatReg"]);
+    let out = p.run(&cloud, &["--json", "invoke", "ChatReg", "--log"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let result = &out.json()["result"];
+    let doc = out.json();
+    let result = &doc["result"];
+    // The local cloud runs it on python3.9 when there is one; otherwise its log says so.
+    if result["python"] != "3.9" {
+        let log = doc["log"].as_str().unwrap_or_default();
+        assert!(
+            log.contains("runtime Python3.9 runs on Python"),
+            "{result}\n{log}"
+        );
+    }
     assert_eq!(result["bcrypt"], "4.2.1", "{result}");
     assert_eq!(result["checks"], true, "{result}");
     assert_eq!(result["unidecode"], "Privet", "{result}");

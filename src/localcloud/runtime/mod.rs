@@ -129,6 +129,9 @@ struct Inner {
     cos_addr: String,
     /// Resolved once; a failure is retried on the next invocation that needs a new pool.
     python: tokio::sync::OnceCell<python::PythonEnv>,
+    /// The interpreter per function runtime (`Python3.9`), with the warning for its log when
+    /// it is not the runtime's version ([`python::for_runtime`]).
+    runtime_pythons: tokio::sync::Mutex<HashMap<String, (python::PythonEnv, Option<String>)>>,
     /// How busy the machine's CPUs are (sampled while functions run).
     cpu: Arc<cpu::CpuGauge>,
     /// The fork server, started with the first worker.
@@ -177,6 +180,7 @@ impl Runtime {
                 account,
                 cos_addr,
                 python: tokio::sync::OnceCell::new(),
+                runtime_pythons: tokio::sync::Mutex::new(HashMap::new()),
                 zygote: tokio::sync::Mutex::new(ZygoteSlot::default()),
                 cpu: Arc::default(),
                 functions: RwLock::new(HashMap::new()),
@@ -284,8 +288,10 @@ impl Runtime {
                 return Ok((slot, pool));
             }
         }
-        let python = self.python().await?;
-        let pool = self.new_pool(record, shape, revision, &python).await?;
+        let (python, warning) = self.python_for(&record.runtime).await?;
+        let pool = self
+            .new_pool(record, shape, revision, &python, warning)
+            .await?;
         let mut functions = self.inner.functions.write().expect("runtime lock");
         let slot = functions
             .entry(target.clone())
@@ -332,6 +338,7 @@ impl Runtime {
         shape: Shape,
         revision: u64,
         python: &python::PythonEnv,
+        python_warning: Option<String>,
     ) -> Result<Arc<Pool>, InvokeError> {
         let inner = &self.inner;
         if !inner.swept.swap(true, Ordering::SeqCst) {
@@ -363,6 +370,7 @@ impl Runtime {
             live: Arc::default(),
             cpu_share: AtomicU64::new(UNKNOWN_SHARE),
             created: std::time::Instant::now(),
+            python_warning: std::sync::Mutex::new(python_warning),
         }))
     }
 
@@ -426,6 +434,27 @@ impl Runtime {
             })
             .await?;
         Ok(p.clone())
+    }
+
+    /// The interpreter for functions of `runtime` (see [`python::for_runtime`]), chosen once
+    /// per runtime.
+    async fn python_for(
+        &self,
+        runtime: &str,
+    ) -> Result<(python::PythonEnv, Option<String>), InvokeError> {
+        let default = self.python().await?;
+        let mut known = self.inner.runtime_pythons.lock().await;
+        if let Some(p) = known.get(runtime) {
+            return Ok(p.clone());
+        }
+        let o = &self.inner.opts;
+        let explicit = python::configured(o.python.as_deref());
+        let chosen = python::for_runtime(&default, runtime, explicit, o.install_packages).await;
+        if let Some(w) = &chosen.1 {
+            tracing::warn!("{w}");
+        }
+        known.insert(runtime.to_owned(), chosen.clone());
+        Ok(chosen)
     }
 
     /// Runs one invocation on a worker of `pool` and records it.
@@ -566,6 +595,16 @@ impl Runtime {
                 out
             }
         };
+        let mut out = out;
+        // The pool's first invocation says in its log that the interpreter is not the
+        // runtime's version.
+        if let Some(w) = pool.python_warning.lock().expect("pool lock").take() {
+            out.log = if out.log.is_empty() {
+                w
+            } else {
+                format!("{w}\n{}", out.log)
+            };
+        }
         self.record(record, start_ms, invocation, &out).await;
         out
     }
@@ -639,7 +678,12 @@ impl Runtime {
             &pool.spec.code_dir,
             &creds,
         );
-        let zygote = if self.inner.opts.fork && env::forkable(&env) {
+        // The fork server runs the default interpreter: a worker of another one starts on its own.
+        let default_python = self.inner.python.get().map(|p| &p.interpreter);
+        let zygote = if self.inner.opts.fork
+            && env::forkable(&env)
+            && default_python == Some(&pool.spec.python)
+        {
             self.zygote(&pool.spec).await
         } else {
             None
