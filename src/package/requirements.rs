@@ -940,6 +940,24 @@ mod tests {
     }
 
     #[test]
+    fn no_python_is_a_clear_error_and_caches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), "six==1.16.0\n").unwrap();
+        let f = function(dir.path(), "Python3.9");
+        let p = plan(&f, &dir.path().join("cache")).unwrap().unwrap();
+        let e = p.install(Path::new("/nonexistent/python3")).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(*e, Error::NoPip { .. }), "{msg}");
+        assert!(
+            msg.starts_with("function `Fn`: cannot install ")
+                && msg.contains("requirements.txt")
+                && msg.contains("/nonexistent/python3 -m pip is not available"),
+            "{msg}"
+        );
+        assert!(!p.is_cached());
+    }
+
+    #[test]
     fn pin_changes_read_like_a_diff() {
         let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs
