@@ -135,7 +135,8 @@ struct Inner {
     /// How busy the machine's CPUs are (sampled while functions run).
     cpu: Arc<cpu::CpuGauge>,
     /// The fork server, started with the first worker.
-    zygote: tokio::sync::Mutex<ZygoteSlot>,
+    /// One per interpreter (functions of another runtime may run on another Python).
+    zygote: tokio::sync::Mutex<HashMap<PathBuf, ZygoteSlot>>,
     /// `std` lock: never held across an `.await`; written only when a function's pool changes.
     functions: RwLock<HashMap<FunctionRef, Arc<Slot>>>,
     reaper_started: AtomicBool,
@@ -181,7 +182,7 @@ impl Runtime {
                 cos_addr,
                 python: tokio::sync::OnceCell::new(),
                 runtime_pythons: tokio::sync::Mutex::new(HashMap::new()),
-                zygote: tokio::sync::Mutex::new(ZygoteSlot::default()),
+                zygote: tokio::sync::Mutex::new(HashMap::new()),
                 cpu: Arc::default(),
                 functions: RwLock::new(HashMap::new()),
                 reaper_started: AtomicBool::new(false),
@@ -678,12 +679,7 @@ impl Runtime {
             &pool.spec.code_dir,
             &creds,
         );
-        // The fork server runs the default interpreter: a worker of another one starts on its own.
-        let default_python = self.inner.python.get().map(|p| &p.interpreter);
-        let zygote = if self.inner.opts.fork
-            && env::forkable(&env)
-            && default_python == Some(&pool.spec.python)
-        {
+        let zygote = if self.inner.opts.fork && env::forkable(&env) {
             self.zygote(&pool.spec).await
         } else {
             None
@@ -706,7 +702,8 @@ impl Runtime {
     /// The fork server: the running one, or a new one (`None` if it cannot start; then workers
     /// start on their own, and another start is tried after [`ZYGOTE_RETRY`]).
     async fn zygote(&self, spec: &WorkerSpec) -> Option<Arc<Zygote>> {
-        let mut slot = self.inner.zygote.lock().await;
+        let mut slots = self.inner.zygote.lock().await;
+        let slot = slots.entry(spec.python.clone()).or_default();
         if let Some(z) = slot.current.as_ref().filter(|z| z.is_alive()) {
             return Some(z.clone());
         }
