@@ -106,7 +106,12 @@ impl Project {
     }
 
     fn run(&self, cloud: &Cloud, args: &[&str]) -> Run {
+        self.run_with(cloud, args, &[])
+    }
+
+    fn run_with(&self, cloud: &Cloud, args: &[&str], env: &[(&str, &str)]) -> Run {
         let out = chatstack()
+            .envs(env.iter().copied())
             .arg("-c")
             .arg(&self.stack)
             .args(["--endpoint", &cloud.url()])
@@ -292,4 +297,36 @@ fn a_requirement_pip_cannot_find_is_exit_2_before_any_cloud_call() {
     );
     assert!(!run.stderr.contains("api call"), "{}", run.stderr);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn an_unreachable_index_is_exit_2_naming_the_first_requirement() {
+    let cloud = support::cloud();
+    let p = Project::new("# deps\ntext-unidecode==1.3\nbcrypt==4.2.1\n");
+    // Nothing listens on port 9 of loopback: pip's connections are refused at once.
+    let run = p.run_with(
+        &cloud,
+        &["deploy", "--yes"],
+        &[("PIP_INDEX_URL", "http://127.0.0.1:9/simple")],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "requirements.txt:2: cannot install `text-unidecode==1.3`: the package index could \
+             not be reached"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("PIP_INDEX_URL"), "{}", run.stderr);
+    assert!(!run.stderr.contains("api call"), "{}", run.stderr);
+    assert!(
+        !p.stack
+            .parent()
+            .unwrap()
+            .join(".chatstack/deps")
+            .read_dir()
+            .unwrap()
+            .any(|e| { e.unwrap().path().join("pins.json").exists() })
+    );
 }
