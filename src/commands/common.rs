@@ -102,25 +102,29 @@ pub(super) fn package_all(global: &GlobalArgs, stack: &Stack) -> Result<Vec<Pack
     let cache = StateDir::of(stack).0.join("deps");
     let python = package::requirements::default_python();
     let mut out = Vec::new();
+    // Functions sharing a codeUri share the notes: each is said once.
+    let mut noted = std::collections::BTreeSet::new();
     for f in &stack.functions {
         let plan = package::requirements::plan(f, &cache).map_err(package_err)?;
         let Some(plan) = plan else {
             out.push(package::package(f)?);
             continue;
         };
-        for s in &plan.skipped {
+        let first = noted.insert(plan.path.clone());
+        for s in plan.skipped.iter().filter(|_| first) {
             ui::note(
                 global,
                 &format!(
-                    "function `{}`: {}: `{s}` is not installed: SCF's {} image provides it                      (pin a version to install your own)",
+                    "function `{}`: {}: `{s}` is not installed: SCF's {} image provides it (pin a \
+                     version to install your own)",
                     f.name,
                     plan.path.display(),
                     f.runtime
                 ),
             );
         }
-        if plan.is_cached() {
-            tracing::info!(function = %f.name, key = %plan.key, "dependencies cached");
+        if !plan.needs_pip() {
+            tracing::info!(function = %f.name, key = %plan.key, "dependencies cached or nothing for pip");
         } else {
             ui::status(
                 global,

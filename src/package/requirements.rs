@@ -550,6 +550,11 @@ impl Plan {
         self.dir.join("pins.json").is_file()
     }
 
+    /// Whether [`Plan::install`] would start pip: not cached, and something to install.
+    pub fn needs_pip(&self) -> bool {
+        !self.is_cached() && self.install.iter().any(|r| !r.name.is_empty())
+    }
+
     /// The installed tree (the cache entry's `site/`).
     pub fn site(&self) -> PathBuf {
         self.dir.join("site")
@@ -932,6 +937,7 @@ mod tests {
         std::fs::write(dir.path().join(FILE), "requests\n").unwrap();
         let f = function(dir.path(), "Python3.6");
         let p = plan(&f, &dir.path().join("cache")).unwrap().unwrap();
+        assert!(!p.needs_pip());
         // No such interpreter: it is never started.
         let d = p.install(Path::new("/nonexistent/python")).unwrap();
         assert!(d.pins.is_empty());
