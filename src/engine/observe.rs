@@ -72,6 +72,8 @@ pub(crate) fn observed(
                 deps_sha256: info
                     .as_ref()
                     .and_then(|i| i.tag(super::tags::DEPS_SHA256))
+                    // An empty value is how a function that no longer has dependencies says so.
+                    .filter(|v| !v.is_empty())
                     .map(str::to_owned),
                 detail: info,
             })

@@ -9,4 +9,5 @@ pub const CODE_SHA256: &str = "chatstack:code-sha256";
 /// SHA-256 of what a function's `requirements.txt` installed
 /// ([`crate::package::Dependencies::sha256`]), on functions that have one: written at creation
 /// and on every code update, so a fresh runner can tell a dependency change from a code change.
+/// An empty value (or no tag) means no dependencies.
 pub const DEPS_SHA256: &str = "chatstack:deps-sha256";
