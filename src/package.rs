@@ -23,10 +23,12 @@
 //! state of the directory (a git-ignored config file the handler reads is still shipped). Use
 //! `.chatstackignore` or `exclude` to leave things out.
 //!
-//! Size: code goes inline in the API 3.0 request (`Code.ZipFile`, base64). A TC3 request body
-//! is capped at 10 MB (API-FACTS §2.7), base64 turns 3 bytes into 4, and the rest of the
-//! request needs room, so a zip over [`MAX_INLINE_ZIP`] (≈ 7.45 MiB) is refused here rather
-//! than by the cloud.
+//! Size: code goes inline in the API 3.0 request (`Code.ZipFile`, base64) up to
+//! [`MAX_INLINE_ZIP`] (≈ 7.45 MiB): a TC3 request body is capped at 10 MB (API-FACTS §2.7),
+//! base64 turns 3 bytes into 4, and the rest of the request needs room. A larger zip is
+//! uploaded to COS by the deploy (see `engine::functions`). SCF's own limits — a zip of at most
+//! [`limits::ZIP_MAX_BYTES`] and at most [`limits::UNZIPPED_MAX_BYTES`] unzipped — are checked
+//! here, before any call.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, System, ZipWriter};
 
 use crate::config::Function;
+use crate::providers::tencent::limits;
 
 pub mod requirements;
 
@@ -120,25 +123,27 @@ pub enum Error {
     #[diagnostic(transparent)]
     HandlerFunctionNotFound(Box<HandlerFunctionNotFound>),
 
-    /// The zip is too large to send inline.
+    /// The zip, or the files in it, are over SCF's code package limits.
     #[error(
-        "function `{function}`: the code package is over the {limit}-byte inline upload limit \
-         ({size} bytes when zipping stopped)"
+        "function `{function}`: the code package is over SCF's {limit}-byte limit {what} \
+         ({size} bytes when packaging stopped)"
     )]
     #[diagnostic(
         code(chatstack::package::too_large),
         help(
-            "leave out what the function does not need with `exclude:` (tests, docs, build \
-             output), or move large dependencies to a layer"
+            "leave out what the function does not need with `exclude:` or a `.chatstackignore` \
+             (tests, docs, build output), or move large dependencies to a layer"
         )
     )]
     TooLarge {
         /// SCF function name.
         function: String,
-        /// Zip size in bytes when packaging stopped (at least this large).
-        size: usize,
-        /// [`MAX_INLINE_ZIP`].
-        limit: usize,
+        /// `zipped` or `unzipped`.
+        what: &'static str,
+        /// Size in bytes when packaging stopped (at least this large).
+        size: u64,
+        /// The limit it is over.
+        limit: u64,
     },
 
     /// `requirements.txt` could not be installed.
@@ -226,7 +231,7 @@ fn found_list(found: &[String]) -> String {
 }
 
 /// Zips `function.code_dir` (see the module docs), checks the handler's module is in it and
-/// the size fits the inline upload. Dependencies are not installed: see [`package_with`].
+/// the sizes are within SCF's limits. Dependencies are not installed: see [`package_with`].
 pub fn package(function: &Function) -> Result<Package, Error> {
     package_with(function, None)
 }
@@ -269,11 +274,14 @@ pub fn package_with(
             source,
         }
     };
-    let too_large = |size: usize| Error::TooLarge {
+    let too_large = |what, size: u64, limit: u64| Error::TooLarge {
         function: function.name.clone(),
+        what,
         size,
-        limit: MAX_INLINE_ZIP,
+        limit,
     };
+    let zip_limit = limits::ZIP_MAX_BYTES as u64;
+    let mut unzipped: u64 = 0;
     for (name, path) in &files {
         let mut file = std::fs::File::open(path).map_err(io_err(path))?;
         let mode = if is_executable(path) || name.rsplit('/').next() == Some("bootstrap") {
@@ -294,18 +302,21 @@ pub fn package_with(
             inner: &mut w,
             hash: Sha256::new(),
         };
-        std::io::copy(&mut file, &mut hashing).map_err(io_err(path))?;
+        unzipped += std::io::copy(&mut file, &mut hashing).map_err(io_err(path))?;
         if own_names_contains(&names, name) {
             file_hashes.insert(name.clone(), hex::encode(hashing.hash.finalize()));
         }
-        let so_far = w.get_ref().map_or(0, |c| c.get_ref().len());
-        if so_far > MAX_INLINE_ZIP {
-            return Err(too_large(so_far));
+        if unzipped > limits::UNZIPPED_MAX_BYTES {
+            return Err(too_large("unzipped", unzipped, limits::UNZIPPED_MAX_BYTES));
+        }
+        let so_far = w.get_ref().map_or(0, |c| c.get_ref().len()) as u64;
+        if so_far > zip_limit {
+            return Err(too_large("zipped", so_far, zip_limit));
         }
     }
     let zip = w.finish().map_err(zip_err)?.into_inner();
-    if zip.len() > MAX_INLINE_ZIP {
-        return Err(too_large(zip.len()));
+    if zip.len() as u64 > zip_limit {
+        return Err(too_large("zipped", zip.len() as u64, zip_limit));
     }
     let sha256 = hex::encode(Sha256::digest(&zip));
     Ok(Package {
@@ -973,30 +984,41 @@ mod tests {
         assert_eq!(handler_files("Java8", "example.Hello::main"), None);
     }
 
-    #[test]
-    fn too_large() {
-        let a = tempfile::tempdir().unwrap();
-        // Incompressible bytes (xorshift), a little over the limit.
+    /// `len` incompressible bytes (xorshift).
+    fn noise(len: usize) -> Vec<u8> {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let data: Vec<u8> = (0..MAX_INLINE_ZIP + 4096)
+        (0..len)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
                 (x >> 24) as u8
             })
-            .collect();
-        fs::write(a.path().join("blob.bin"), data).unwrap();
+            .collect()
+    }
+
+    #[test]
+    fn a_package_over_the_inline_limit_is_made_and_one_over_scfs_limit_is_refused() {
+        let a = tempfile::tempdir().unwrap();
         write(a.path(), "reg.py", "def main_handler(e, c):\n    pass\n");
+        fs::write(a.path().join("blob.bin"), noise(MAX_INLINE_ZIP + 4096)).unwrap();
+        let p = package(&function(a.path(), "reg.main_handler", "Python3.9")).unwrap();
+        assert!(p.zip.len() > MAX_INLINE_ZIP, "{}", p.zip.len());
+
+        fs::write(
+            a.path().join("blob.bin"),
+            noise(limits::ZIP_MAX_BYTES + 4096),
+        )
+        .unwrap();
         let e = package(&function(a.path(), "reg.main_handler", "Python3.9")).unwrap_err();
         assert!(
-            matches!(
-                e,
-                Error::TooLarge {
-                    limit: MAX_INLINE_ZIP,
-                    ..
-                }
-            ),
+            matches!(e, Error::TooLarge { what: "zipped", limit, .. }
+                if limit == limits::ZIP_MAX_BYTES as u64),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("over SCF's 52428800-byte limit zipped"),
             "{e}"
         );
     }

@@ -600,10 +600,10 @@ fn hostile_code_directories_exit_2_naming_the_path_before_any_network_call() {
             "stolen.txt"
         }),
         (
-            "a file that makes the zip larger than SCF's inline limit",
+            "a file that makes the zip larger than SCF's 50 MB package limit",
             |dir| {
-                std::fs::write(dir.join("model.bin"), noise(9 << 20)).unwrap();
-                "inline upload limit"
+                std::fs::write(dir.join("model.bin"), noise(51 << 20)).unwrap();
+                "52428800-byte limit zipped"
             },
         ),
         ("an unreadable file", |dir| {

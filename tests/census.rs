@@ -23,7 +23,7 @@ pub struct Deployed {
     pub service_id: String,
     pub api_id: String,
     pub pushback_url: String,
-    /// The `CHATSTACK_CODE_SHA256` variable the three functions carry.
+    /// The `chatstack:code-sha256` tag the three functions carry.
     pub code_sha: String,
 }
 
@@ -108,7 +108,7 @@ impl Census {
 
     /// Exactly the chat stack (stack `ChatDemo`, stage `stage`, functions `names`, bucket
     /// `bucket`) and nothing else of that stage: one tagged service released to `release` with
-    /// one WebSocket API on `/`, the functions `Active`, tagged, carrying one code hash (`CHATSTACK_CODE_SHA256`) and the
+    /// one WebSocket API on `/`, the functions `Active`, tagged, carrying one code hash (the `chatstack:code-sha256` tag) and the
     /// API's push-back URL in `url` and `PUSHBACK_URL`, and the bucket.
     pub fn assert_stage(
         &self,
@@ -149,9 +149,13 @@ impl Census {
                 "{name}\n{context}"
             );
             assert_eq!(f["env"]["bucket"], bucket, "{name}\n{context}");
-            // The code a function runs is in its environment; the tag records the creation.
-            let this = f["env"]["CHATSTACK_CODE_SHA256"]
-                .as_str()
+            // The code a function runs is its tag (kept current through the tag service), and
+            // no longer a variable.
+            assert!(
+                f["env"].get("CHATSTACK_CODE_SHA256").is_none(),
+                "{name}\n{context}"
+            );
+            let this = tag(f, "chatstack:code-sha256")
                 .unwrap_or_default()
                 .to_owned();
             assert_eq!(this.len(), 64, "{name}\n{context}");

@@ -259,7 +259,8 @@ fn code_and_environment_changes_touch_only_what_changed() {
     let first = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
 
-    // Code change in one function: only that function's code (and its hash variable).
+    // Code change in one function: only that function's code — one SCF update, and its code tag
+    // through the tag service.
     std::fs::write(
         trans_code.join("trans.py"),
         std::fs::read_to_string(trans_code.join("trans.py")).unwrap() + "\n# v2\n",
@@ -287,10 +288,50 @@ fn code_and_environment_changes_touch_only_what_changed() {
     let writes = code_change.writes();
     assert_eq!(
         writes,
-        ["UpdateFunctionCode", "UpdateFunctionConfiguration"],
+        ["UpdateFunctionCode", "ModifyResourceTags"],
         "{}",
         code_change.stderr
     );
+    // What is deployed is what info says, in the table and in JSON, and what the official SDK
+    // reads from the function's tags; the code hash is not a variable any more.
+    let deployed = code_change.json()["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "ChatTrans")
+        .unwrap()["codeSha256"]
+        .clone();
+    let info = run(&cloud, &stack, &["--json", "info"]);
+    let info_sha = info.json()["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "ChatTrans")
+        .unwrap()["codeSha256"]
+        .clone();
+    assert_eq!(info_sha, deployed, "{}", info.stdout);
+    let table = run(&cloud, &stack, &["info"]);
+    assert!(
+        table.stdout.contains(&deployed.as_str().unwrap()[..12]),
+        "{}",
+        table.stdout
+    );
+    let f = sdk(
+        &cloud,
+        "scf",
+        "2018-04-16",
+        "GetFunction",
+        json!({"FunctionName": "ChatTrans"}),
+    );
+    let tag = f["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["Key"] == "chatstack:code-sha256")
+        .unwrap()["Value"]
+        .clone();
+    assert_eq!(tag, deployed, "{f}");
+    assert!(!env_of(&cloud, "ChatTrans").contains_key("CHATSTACK_CODE_SHA256"));
     assert!(
         code_change
             .stderr
@@ -419,4 +460,164 @@ fn remove_without_yes_and_without_a_terminal_refuses_with_exit_2_and_changes_not
         "{info}"
     );
     assert_eq!(info["bucket"]["exists"], true, "{info}");
+}
+
+/// `len` incompressible bytes (xorshift), so the zip is as large as the file.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// The keys under `chatstack-code/` in `bucket`.
+fn code_objects(cloud: &Cloud, bucket: &str) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(
+        cloud
+            .client()
+            .cos()
+            .list_all(bucket, "ap-guangzhou", "chatstack-code/"),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|o| o.key)
+    .collect()
+}
+
+#[test]
+fn a_12_mib_package_deploys_through_cos_and_leaves_nothing_behind() {
+    let cloud = cloud();
+    let code = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| std::fs::write(code.path().join(name), body).unwrap();
+    write(
+        "reg.py",
+        "def main_handler(event, context):\n    return {'errNo': 0}\n",
+    );
+    write(
+        "trans.py",
+        "def main_handler(event, context):\n    return {}\n",
+    );
+    write(
+        "clean.py",
+        "import hashlib, os\n\ndef main_handler(event, context):\n    \
+         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'blob.bin')\n    \
+         with open(path, 'rb') as f:\n        return hashlib.sha256(f.read()).hexdigest()\n",
+    );
+    let blob = noise(12 << 20);
+    std::fs::write(code.path().join("blob.bin"), &blob).unwrap();
+    let (_dir, stack) = chat_project(Some(code.path()));
+
+    let first = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let doc = first.json();
+    let bucket = doc["bucket"]["name"].as_str().unwrap().to_owned();
+    let sha = doc["functions"][0]["codeSha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // One upload (the three functions share the package), in parts, reported as it goes.
+    let cos_ops: Vec<&str> = first
+        .stderr
+        .lines()
+        .filter(|l| l.contains("cos call"))
+        .filter_map(|l| l.split("action=").nth(1)?.split_whitespace().next())
+        .map(|a| a.trim_matches('"'))
+        .filter(|a| a.contains("Multipart") || *a == "UploadPart")
+        .collect();
+    assert_eq!(
+        cos_ops,
+        [
+            "InitiateMultipartUpload",
+            "UploadPart",
+            "UploadPart",
+            "UploadPart",
+            "UploadPart",
+            "CompleteMultipartUpload"
+        ],
+        "{}",
+        first.stderr
+    );
+    assert_eq!(
+        code_objects(&cloud, &bucket),
+        [format!("chatstack-code/{sha}.zip")]
+    );
+
+    // The function runs the package that went through COS.
+    let out = chatstack()
+        .arg("-c")
+        .arg(&stack)
+        .args(["--endpoint", &cloud.url(), "invoke", "ChatClean", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        result["result"],
+        chatstack::providers::tencent::tc3::sha256_hex(&blob)
+    );
+
+    // A code change uploads the new package, updates the code only, and deletes the old one.
+    // Without --json and a terminal, the upload's progress is a line per quarter.
+    write(
+        "reg.py",
+        "def main_handler(event, context):\n    return {'errNo': 0}\n# v2\n",
+    );
+    let second = run(&cloud, &stack, &["deploy", "--yes"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    for line in [
+        "started  upload code of ChatReg (12.0 MiB)",
+        "upload code of ChatReg (12.0 MiB): 12.0 of 12.0 MiB",
+        "✓ upload code of ChatReg (12.0 MiB)",
+        "✓ delete older code packages",
+    ] {
+        assert!(second.stderr.contains(line), "{line}\n{}", second.stderr);
+    }
+    let mut writes = second.writes();
+    writes.sort();
+    assert_eq!(
+        writes,
+        [
+            "ModifyResourceTags",
+            "ModifyResourceTags",
+            "ModifyResourceTags",
+            "UpdateFunctionCode",
+            "UpdateFunctionCode",
+            "UpdateFunctionCode"
+        ],
+        "{}",
+        second.stderr
+    );
+    let new_sha = run(&cloud, &stack, &["--json", "info"]).json()["functions"][0]["codeSha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_sha, sha);
+    assert_eq!(
+        code_objects(&cloud, &bucket),
+        [format!("chatstack-code/{new_sha}.zip")]
+    );
+
+    // An unchanged redeploy uploads nothing.
+    let third = run(&cloud, &stack, &["--json", "deploy", "--yes"]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert!(third.writes().is_empty(), "{}", third.stderr);
+    assert!(!third.stderr.contains("UploadPart"), "{}", third.stderr);
+
+    let removed = run(&cloud, &stack, &["--json", "remove", "--yes"]);
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let head = rt
+        .block_on(cloud.client().cos().head_bucket(&bucket, "ap-guangzhou"))
+        .unwrap();
+    assert!(head.is_none(), "the bucket and the packages in it are gone");
 }

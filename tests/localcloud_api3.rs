@@ -65,6 +65,13 @@ fn api3_scf_actions_succeed_and_fail_with_the_clouds_codes() {
 }
 
 #[test]
+fn api3_code_comes_from_cos_and_tags_change_through_the_tag_service() {
+    let cloud = Cloud::start();
+    let out = run_python(&cloud, "api3_tag_cos_code.py", &[]);
+    assert!(stdout(&out).contains("tag and cos code ok"));
+}
+
+#[test]
 fn api3_function_states_take_the_latency_profiles_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = default_options(dir.path());

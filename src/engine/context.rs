@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::sync::{OnceCell, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
@@ -29,6 +30,19 @@ pub struct ApplyCx {
     deadline: tokio::time::Instant,
     outputs: Mutex<Outputs>,
     settled: Mutex<BTreeMap<String, FunctionInfo>>,
+    owner_uin: OnceCell<String>,
+    progress: Mutex<Option<mpsc::UnboundedSender<Progress>>>,
+}
+
+/// A step's progress in bytes (a code upload), for the progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The step's name, as the graph knows it.
+    pub step: String,
+    /// Bytes done.
+    pub done: u64,
+    /// Bytes in all.
+    pub total: u64,
 }
 
 impl ApplyCx {
@@ -50,7 +64,42 @@ impl ApplyCx {
             deadline: tokio::time::Instant::now() + timeout,
             outputs: Mutex::new(outputs),
             settled: Mutex::new(BTreeMap::new()),
+            owner_uin: OnceCell::new(),
+            progress: Mutex::new(None),
         }
+    }
+
+    /// Where the steps' byte progress goes (see [`ApplyCx::report_progress`]).
+    pub fn progress_to(&self, tx: mpsc::UnboundedSender<Progress>) {
+        *self.progress.lock().expect("progress lock") = Some(tx);
+    }
+
+    /// Reports that step `step` has done `done` of `total` bytes.
+    pub fn report_progress(&self, step: &str, done: u64, total: u64) {
+        if let Some(tx) = &*self.progress.lock().expect("progress lock") {
+            let _ = tx.send(Progress {
+                step: step.to_owned(),
+                done,
+                total,
+            });
+        }
+    }
+
+    /// The account owner's UIN (CAM GetUserAppId, asked once per apply): resource
+    /// descriptions for the tag service name it.
+    pub async fn owner_uin(&self) -> Result<&str, Error> {
+        let uin = self
+            .owner_uin
+            .get_or_try_init(|| async {
+                let id = self.cloud.cam().get_user_app_id().await?;
+                Ok::<_, Error>(if id.owner_uin.is_empty() {
+                    id.uin
+                } else {
+                    id.owner_uin
+                })
+            })
+            .await?;
+        Ok(uin)
     }
 
     /// The entry point's outputs known so far.

@@ -6,10 +6,14 @@
 //! The graph is the same for every backend:
 //!
 //! ```text
-//! bucket ─────────────────────┐
-//! function ×3 ────────────────┼─→ wiring (functions that wait for the outputs) ─→ backend's finish
-//! backend's entry steps ──────┘        (after the entry step that yields the outputs)
+//! bucket ─┬─ upload code (packages over the inline limit) ─┐
+//!         │                                               │
+//! function ×3 (after their upload) ───────────────────────┼─→ wiring (functions that wait for
+//! backend's entry steps ──────────────────────────────────┘   the outputs) ─→ backend's finish
 //! ```
+//!
+//! After every function that took an uploaded package is done, older packages are deleted
+//! from the bucket.
 //!
 //! The backend's entry steps may wait for the functions (API Gateway's API binds them). A warm
 //! redeploy already knows the outputs, so the functions get them in one step and the wiring
@@ -168,10 +172,38 @@ pub async fn apply(
         opts.timeout,
         plan.entry.outputs(),
     ));
+    // What this deploy observed settled stays so under the lock: the steps start from it
+    // instead of asking again.
+    for o in &observed.functions {
+        if let Some(info) = o.detail.as_ref().filter(|i| i.is_active()) {
+            cx.remember(&o.name, info);
+        }
+    }
+    let (tx, mut progress) = tokio::sync::mpsc::unbounded_channel();
+    cx.progress_to(tx);
     let graph = graph(&plan, &cx);
-    let report = graph.run(opts.timeout, &opts.cancel, observer).await;
+    let run = graph.run(opts.timeout, &opts.cancel, observer);
+    tokio::pin!(run);
+    let report = loop {
+        tokio::select! {
+            report = &mut run => break report,
+            Some(p) = progress.recv() => observer.progress(&p.step, p.done, p.total),
+        }
+    };
     let timings = Error::from_report(report, opts.timeout)?;
-    let observed = observe::observe_known(stack, cloud, &plan.entry.ids()).await?;
+    let observed = if functions_only(&plan) {
+        // Nothing but functions changed, and each changed one was read once it settled: the
+        // rest stands as observed (the lock keeps other deploys out).
+        let mut observed = observed;
+        for (o, f) in observed.functions.iter_mut().zip(&stack.functions) {
+            if let Some(info) = cx.settled(&f.name) {
+                *o = observe::observed_function(f, Some(info));
+            }
+        }
+        observed
+    } else {
+        observe::observe_known(stack, cloud, &plan.entry.ids()).await?
+    };
     Ok(Deployed {
         observed,
         changes: plan.changes,
@@ -179,17 +211,47 @@ pub async fn apply(
     })
 }
 
+/// Whether applying `plan` changes nothing but functions.
+fn functions_only(plan: &Plan) -> bool {
+    plan.bucket.step == BucketStep::Keep && !plan::has_changes(&plan.entry.changes())
+}
+
 /// The deploy graph: bucket ∥ functions ∥ the backend's entry steps → wiring → the backend's
 /// finishing steps.
 fn graph(plan: &Plan, cx: &Arc<ApplyCx>) -> Graph<Error> {
     let mut graph: Graph<Error> = Graph::new();
-    if plan.bucket.step == BucketStep::Create {
+    let bucket_step = (plan.bucket.step == BucketStep::Create).then(|| {
         graph.add(
             format!("bucket {}", plan.bucket.name),
             "bucket",
             &[],
             functions::ensure_bucket(cx.clone(), plan.bucket.name.clone()),
+        )
+    });
+    // Packages too large to go inline: each distinct one uploaded once (functions often share
+    // one codeUri), after the bucket exists.
+    let mut uploads: Vec<(String, StepId)> = Vec::new();
+    for fp in plan.functions.iter().filter(|fp| fp.uploads_code()) {
+        if uploads.iter().any(|(sha, _)| *sha == fp.package.sha256) {
+            continue;
+        }
+        let name = format!(
+            "upload code of {} ({:.1} MiB)",
+            fp.spec.name,
+            fp.package.zip.len() as f64 / (1024.0 * 1024.0)
         );
+        let step = graph.add(
+            name.clone(),
+            "upload",
+            &bucket_step.into_iter().collect::<Vec<_>>(),
+            functions::upload_code(
+                cx.clone(),
+                name,
+                plan.bucket.name.clone(),
+                Arc::new(fp.package.clone()),
+            ),
+        );
+        uploads.push((fp.package.sha256.clone(), step));
     }
     let functions: Vec<(Arc<FunctionPlan>, Option<StepId>)> = plan
         .functions
@@ -202,16 +264,34 @@ fn graph(plan: &Plan, cx: &Arc<ApplyCx>) -> Graph<Error> {
                 FunctionStep::Replace => "replace",
                 FunctionStep::Update { .. } => "update",
             };
+            let deps: Vec<StepId> = uploads
+                .iter()
+                .filter(|(sha, _)| fp.uploads_code() && *sha == fp.package.sha256)
+                .map(|(_, step)| *step)
+                .collect();
             let step = graph.add(
                 format!("{verb} function {}", fp.spec.name),
                 "functions",
-                &[],
+                &deps,
                 functions::ensure_function(cx.clone(), fp.clone()),
             );
             (fp, Some(step))
         })
         .collect();
     let function_steps: Vec<StepId> = functions.iter().filter_map(|(_, s)| *s).collect();
+    if !uploads.is_empty() {
+        let keep = plan
+            .functions
+            .iter()
+            .map(|fp| fp.package.sha256.clone())
+            .collect();
+        graph.add(
+            "delete older code packages".to_owned(),
+            "upload",
+            &function_steps,
+            functions::prune_code(cx.clone(), plan.bucket.name.clone(), keep),
+        );
+    }
     let entry_step = plan.entry.add_entry(&mut graph, cx, &function_steps);
     // Functions whose variables wait for an output not known before applying get them now.
     let mut after: Vec<StepId> = entry_step.into_iter().collect();
@@ -304,6 +384,72 @@ mod tests {
                 step("update function ChatReg", "functions", &[]),
                 step("update websocket api /", "gateway", &[0]),
                 step("release release", "release", &[1]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_package_over_the_inline_limit_is_uploaded_once_after_the_bucket_and_before_its_functions()
+    {
+        let stack = fixtures::stack();
+        let big = vec![0u8; crate::package::MAX_INLINE_ZIP + 1];
+        let mut packages = fixtures::packages(&stack, "c1");
+        // ChatReg and ChatTrans share a large package; ChatClean's is small.
+        for p in &mut packages[..2] {
+            p.zip = big.clone();
+            p.sha256 = "big".to_owned();
+        }
+        let cold = shape(&stack, &fixtures::empty(&stack), packages.clone());
+        assert_eq!(
+            &cold[..5],
+            [
+                step("bucket chat-1250000000", "bucket", &[]),
+                step("upload code of ChatReg (7.5 MiB)", "upload", &[0]),
+                step("create function ChatReg", "functions", &[1]),
+                step("create function ChatTrans", "functions", &[1]),
+                step("create function ChatClean", "functions", &[]),
+            ]
+        );
+        assert_eq!(
+            cold[5],
+            step("delete older code packages", "upload", &[2, 3, 4])
+        );
+
+        // A warm redeploy that changes only the small package uploads nothing; changing the
+        // large one uploads it (the bucket exists: no step to wait for).
+        let mut observed = fixtures::deployed(&stack, "c1");
+        for f in &mut observed.functions[..2] {
+            f.detail
+                .as_mut()
+                .unwrap()
+                .tags
+                .retain(|t| t.key != crate::engine::tags::CODE_SHA256);
+            f.detail
+                .as_mut()
+                .unwrap()
+                .tags
+                .push(crate::providers::tencent::Tag::new(
+                    crate::engine::tags::CODE_SHA256,
+                    "big",
+                ));
+        }
+        let mut small_change = packages.clone();
+        small_change[2].sha256 = "c2".to_owned();
+        assert_eq!(
+            shape(&stack, &observed, small_change),
+            [step("update function ChatClean", "functions", &[])]
+        );
+        let mut big_change = packages;
+        for p in &mut big_change[..2] {
+            p.sha256 = "big2".to_owned();
+        }
+        assert_eq!(
+            shape(&stack, &observed, big_change),
+            [
+                step("upload code of ChatReg (7.5 MiB)", "upload", &[]),
+                step("update function ChatReg", "functions", &[0]),
+                step("update function ChatTrans", "functions", &[0]),
+                step("delete older code packages", "upload", &[1, 2]),
             ]
         );
     }

@@ -112,12 +112,11 @@ pub(crate) fn empty(_stack: &Stack) -> Observed {
 pub(crate) fn function_info(stack: &Stack, name: &str, sha: &str) -> FunctionInfo {
     let f = stack.functions.iter().find(|f| f.name == name).unwrap();
     let outputs = outputs();
-    let mut variables: Vec<Variable> = f
+    let variables: Vec<Variable> = f
         .environment
         .iter()
         .map(|v| Variable::new(v.key.clone(), v.value.resolve(&outputs).unwrap()))
         .collect();
-    variables.push(Variable::new("CHATSTACK_CODE_SHA256", sha));
     FunctionInfo {
         function_name: f.name.clone(),
         namespace: f.namespace.clone(),

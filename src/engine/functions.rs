@@ -1,12 +1,19 @@
 //! The steps every backend shares: the COS bucket and the SCF functions — planning them
 //! (compared properties, environment digest, ownership and runtime checks, `CreateFailed` →
-//! replace) and applying them (create, update code/configuration, wire the entry point's
-//! outputs in).
+//! replace, `UpdateFailed` → update the code again) and applying them (upload a large package,
+//! create, update code/configuration, wire the entry point's outputs in).
 //!
-//! Change detection: the deterministic zip's SHA-256 travels with the function as the
-//! environment variable [`CODE_VAR`] (and as the `chatstack:code-sha256` tag at creation). SCF
-//! has no API to change a function's tags after creation, so the variable is what a later deploy
-//! compares; the other configuration fields are compared with GetFunction's.
+//! Change detection: the deterministic zip's SHA-256 is the function's `chatstack:code-sha256`
+//! tag, set at CreateFunction and, after each UpdateFunctionCode, through the tag service
+//! (ModifyResourceTags: SCF's own API sets tags only at creation). A code change is therefore
+//! one SCF update call, and a fresh CI runner reads the hash from GetFunction's `Tags`. Functions
+//! deployed before this carry the hash in [`LEGACY_CODE_VAR`]; it is read first while present,
+//! and the next configuration update drops it (the environment compares unequal while it is
+//! there). The other configuration fields are compared with GetFunction's.
+//!
+//! Code goes inline (`Code.ZipFile`) up to [`MAX_INLINE_ZIP`]; a larger package is uploaded to
+//! the stack's bucket under [`CODE_PREFIX`]`{sha256}.zip` first and named by `CosBucketName`/
+//! `CosObjectName`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,15 +26,24 @@ use super::observed::{ObservedBucket, ObservedFunction};
 use super::plan::{self, Action, Change, ResourceState};
 use super::tags;
 use crate::config::{Function, Outputs, Stack};
-use crate::package::Package;
+use crate::package::{MAX_INLINE_ZIP, Package};
 use crate::providers::tencent::scf::{
     Code, CreateFunctionRequest, Environment, FunctionInfo, UpdateFunctionCodeRequest,
     UpdateFunctionConfigurationRequest, Variable,
 };
-use crate::providers::tencent::{self, Tag};
+use crate::providers::tencent::{self, Tag, tag};
 
-/// Environment variable carrying the code package's SHA-256 (see the module docs).
-pub const CODE_VAR: &str = "CHATSTACK_CODE_SHA256";
+/// The environment variable earlier versions kept the code package's SHA-256 in (see the
+/// module docs); read, never written.
+pub const LEGACY_CODE_VAR: &str = "CHATSTACK_CODE_SHA256";
+
+/// Where in the stack's bucket packages over the inline limit are uploaded.
+pub const CODE_PREFIX: &str = "chatstack-code/";
+
+/// The bucket key of a package uploaded to COS: content-addressed, so a retry finds it there.
+pub fn code_key(package: &Package) -> String {
+    format!("{CODE_PREFIX}{}.zip", package.sha256)
+}
 
 /// What deploy does to the bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +124,17 @@ impl FunctionPlan {
         matches!(&self.step, FunctionStep::Update { fields } if fields.iter().any(|f| f == "code"))
     }
 
+    /// Whether applying sends its code, and the package is too large to go inline: it is
+    /// uploaded to COS first.
+    pub fn uploads_code(&self) -> bool {
+        let sends = match &self.step {
+            FunctionStep::Create | FunctionStep::Replace => true,
+            FunctionStep::Update { .. } => self.code_changes(),
+            FunctionStep::Keep => false,
+        };
+        sends && !fits_inline(&self.package)
+    }
+
     /// The plan line.
     pub fn change(&self) -> Change {
         let (action, fields) = match &self.step {
@@ -169,7 +196,7 @@ impl Compared<'_> {
 
 /// What the stack file wants of `f` with code `sha256`, the outputs filled in as far as known.
 fn desired_state(f: &Function, sha256: &str, outputs: &Outputs) -> ResourceState {
-    let env = desired_env(f, sha256, outputs);
+    let env = desired_env(f, outputs);
     Compared {
         code: sha256,
         handler: &f.handler,
@@ -202,31 +229,34 @@ fn observed_state(info: &FunctionInfo) -> ResourceState {
     .state(&info.function_name)
 }
 
-/// The code a function runs: [`CODE_VAR`], else the creation tag.
+/// The code a function runs: [`LEGACY_CODE_VAR`] while a function still has it, else the
+/// `chatstack:code-sha256` tag.
 pub(crate) fn code_sha256(info: &FunctionInfo) -> Option<&str> {
     info.environment
         .variables
         .iter()
-        .find(|v| v.key == CODE_VAR)
+        .find(|v| v.key == LEGACY_CODE_VAR)
         .map(|v| v.value.as_str())
         .or_else(|| info.tag(tags::CODE_SHA256))
 }
 
-/// The environment SCF should hold for `f`: its variables with outputs filled in, plus the code
-/// hash. `None` for a variable whose output is not known yet.
-fn desired_env(f: &Function, sha256: &str, outputs: &Outputs) -> Vec<(String, Option<String>)> {
-    let mut vars: Vec<(String, Option<String>)> = f
-        .environment
-        .iter()
-        .map(|v| (v.key.clone(), v.value.resolve(outputs)))
-        .collect();
-    vars.push((CODE_VAR.to_owned(), Some(sha256.to_owned())));
-    vars
+/// The tags that say which code a function runs.
+fn code_tags(package: &Package) -> Vec<Tag> {
+    vec![Tag::new(tags::CODE_SHA256, &package.sha256)]
 }
 
-/// A digest of an environment (values never leave this function), ignoring [`CODE_VAR`].
+/// The environment SCF should hold for `f`: its variables with outputs filled in. `None` for a
+/// variable whose output is not known yet.
+fn desired_env(f: &Function, outputs: &Outputs) -> Vec<(String, Option<String>)> {
+    f.environment
+        .iter()
+        .map(|v| (v.key.clone(), v.value.resolve(outputs)))
+        .collect()
+}
+
+/// A digest of an environment (values never leave this function).
 fn env_digest<'a>(vars: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> String {
-    let mut sorted: Vec<(&str, Option<&str>)> = vars.filter(|(k, _)| *k != CODE_VAR).collect();
+    let mut sorted: Vec<(&str, Option<&str>)> = vars.collect();
     sorted.sort();
     let mut h = Sha256::new();
     for (k, v) in sorted {
@@ -314,7 +344,12 @@ pub fn plan_functions(
                 Some(i) if i.status == "CreateFailed" => FunctionStep::Replace,
                 Some(i) => {
                     let want = desired_state(f, &package.sha256, outputs);
-                    let fields = plan::changed_fields(&want, &observed_state(i));
+                    let mut fields = plan::changed_fields(&want, &observed_state(i));
+                    // A failed update may have left any code in place: send it again.
+                    if i.status == "UpdateFailed" && !fields.iter().any(|f| f == "code") {
+                        fields.push("code".to_owned());
+                        fields.sort();
+                    }
                     if fields.is_empty() {
                         FunctionStep::Keep
                     } else {
@@ -404,7 +439,7 @@ async fn settle_active(cx: &ApplyCx, name: &str, namespace: &str) -> Result<Func
 /// output not known yet are left out).
 fn environment(cx: &ApplyCx, fp: &FunctionPlan) -> Environment {
     let outputs = cx.outputs();
-    let variables = desired_env(&fp.spec, &fp.package.sha256, &outputs)
+    let variables = desired_env(&fp.spec, &outputs)
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| Variable::new(k, v)))
         .collect();
@@ -430,14 +465,81 @@ where
     }
 }
 
+/// Whether `package` goes inline in the request.
+fn fits_inline(package: &Package) -> bool {
+    package.zip.len() <= MAX_INLINE_ZIP
+}
+
+/// The stack's bucket name without its `-appid` suffix, as SCF's `CosBucketName` wants it.
+fn bucket_without_appid(stack: &Stack) -> &str {
+    let b = &stack.bucket;
+    b.appid
+        .and_then(|appid| b.name.strip_suffix(&format!("-{appid}")))
+        .unwrap_or(&b.name)
+}
+
+/// `Code` for `fp`'s package: inline, or the COS object [`upload_code`] put it in.
+fn code_source(cx: &ApplyCx, fp: &FunctionPlan) -> Code {
+    if fits_inline(&fp.package) {
+        Code::zip(&fp.package.zip)
+    } else {
+        Code::cos(
+            bucket_without_appid(&cx.stack),
+            &format!("/{}", code_key(&fp.package)),
+            Some(&cx.stack.bucket.region),
+        )
+    }
+}
+
+/// Uploads `package` to `bucket` at [`code_key`], unless an earlier run already did (the key is
+/// its hash). `step` names the graph step, for the byte progress.
+pub async fn upload_code(
+    cx: Arc<ApplyCx>,
+    step: String,
+    bucket: String,
+    package: Arc<Package>,
+) -> Result<(), Error> {
+    let cos = cx.cloud.cos();
+    let region = &cx.stack.bucket.region;
+    let key = code_key(&package);
+    let total = package.zip.len() as u64;
+    if cos.head_object(&bucket, region, &key).await? == Some(total) {
+        cx.report_progress(&step, total, total);
+        return Ok(());
+    }
+    let body = bytes::Bytes::from(package.zip.clone());
+    let report = |done: u64| cx.report_progress(&step, done, total);
+    tokio::select! {
+        r = cos.upload(&bucket, region, &key, body, "application/zip", &report) => Ok(r?),
+        () = cx.cancel.cancelled() => Err(Error::Interrupted),
+    }
+}
+
+/// Deletes the packages under [`CODE_PREFIX`] in `bucket` that none of `keep` (hashes) is: the
+/// functions have taken their code, and older packages are no longer needed.
+pub async fn prune_code(cx: Arc<ApplyCx>, bucket: String, keep: Vec<String>) -> Result<(), Error> {
+    let cos = cx.cloud.cos();
+    let region = &cx.stack.bucket.region;
+    for object in cos.list_all(&bucket, region, CODE_PREFIX).await? {
+        let hash = object
+            .key
+            .strip_prefix(CODE_PREFIX)
+            .and_then(|k| k.strip_suffix(".zip"));
+        if hash.is_none_or(|h| !keep.iter().any(|k| k == h)) {
+            cos.delete_object(&bucket, region, &object.key).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn create_function(cx: &ApplyCx, fp: &FunctionPlan) -> Result<(), Error> {
     let f = &fp.spec;
     let environment = environment(cx, fp);
     let mut tags = cx.tags();
-    tags.push(Tag::new(tags::CODE_SHA256, &fp.package.sha256));
+    tags.extend(code_tags(&fp.package));
     let req = CreateFunctionRequest {
         function_name: f.name.clone(),
-        code: Code::zip(&fp.package.zip),
+        code: code_source(cx, fp),
         handler: Some(f.handler.clone()),
         runtime: Some(f.runtime.clone()),
         namespace: Some(f.namespace.clone()),
@@ -453,7 +555,7 @@ async fn create_function(cx: &ApplyCx, fp: &FunctionPlan) -> Result<(), Error> {
         Ok(()) => {}
         // A retried create whose first attempt went through: adopt it, then make it match.
         Err(e) if e.is_already_exists() => {
-            let info = settle_active(cx, &f.name, &f.namespace).await?;
+            let info = settle_updatable(cx, &f.name, &f.namespace).await?;
             cx.record(|r| {
                 r.functions.insert(f.name.clone(), String::new());
             })?;
@@ -466,6 +568,42 @@ async fn create_function(cx: &ApplyCx, fp: &FunctionPlan) -> Result<(), Error> {
     Ok(())
 }
 
+/// Waits until `name` settles in a state an update may start from: `Active`, or `UpdateFailed`
+/// (the update is what mends it).
+async fn settle_updatable(
+    cx: &ApplyCx,
+    name: &str,
+    namespace: &str,
+) -> Result<FunctionInfo, Error> {
+    match settle(cx, name, namespace).await? {
+        Some(info) if info.status == "UpdateFailed" => Ok(info),
+        _ => settle_active(cx, name, namespace).await,
+    }
+}
+
+/// Sets the code tags of `fp`'s function (ModifyResourceTags).
+async fn tag_code(cx: &ApplyCx, fp: &FunctionPlan) -> Result<(), Error> {
+    let f = &fp.spec;
+    let uin = cx.owner_uin().await?;
+    let resource = tag::scf_function(&f.region, uin, &f.namespace, &f.name);
+    cx.cloud
+        .tags()
+        .modify_resource_tags(&resource, &code_tags(&fp.package), &[])
+        .await?;
+    Ok(())
+}
+
+/// `info` with the code tags of `package`, as a tag write just set them.
+fn with_code_tags(mut info: FunctionInfo, package: &Package) -> FunctionInfo {
+    let new = code_tags(package);
+    info.tags.retain(|t| !new.iter().any(|n| n.key == t.key));
+    info.tags.extend(new);
+    info
+}
+
+/// Updates what differs: the code (UpdateFunctionCode, then the code tag while SCF applies it)
+/// and the configuration (UpdateFunctionConfiguration). `info` is the function as last seen
+/// settled, when known.
 async fn update_function(
     cx: &ApplyCx,
     fp: &FunctionPlan,
@@ -474,30 +612,33 @@ async fn update_function(
     config: bool,
 ) -> Result<(), Error> {
     let f = &fp.spec;
-    let info = match info {
+    let info = match info.or_else(|| cx.settled(&f.name)) {
         Some(info) => info,
-        None => settle_active(cx, &f.name, &f.namespace).await?,
+        None => settle_updatable(cx, &f.name, &f.namespace).await?,
     };
-    let code = code
-        || info
-            .environment
-            .variables
-            .iter()
-            .find(|v| v.key == CODE_VAR)
-            .is_none_or(|v| v.value != fp.package.sha256);
+    let code = code || code_sha256(&info) != Some(fp.package.sha256.as_str());
     if code {
         let req = UpdateFunctionCodeRequest {
             function_name: f.name.clone(),
             namespace: Some(f.namespace.clone()),
             handler: Some(f.handler.clone()),
-            code: Some(Code::zip(&fp.package.zip)),
+            code: Some(code_source(cx, fp)),
             ..UpdateFunctionCodeRequest::default()
         };
         let scf = cx.cloud.scf();
         when_idle(cx, f, || scf.update_function_code(&req)).await?;
-        settle_active(cx, &f.name, &f.namespace).await?;
+        // SCF took the code: the tag may say so while it applies it. An update that then fails
+        // leaves `UpdateFailed`, which the next plan updates again whatever the tag says.
+        let (info, ()) =
+            tokio::try_join!(settle_active(cx, &f.name, &f.namespace), tag_code(cx, fp))?;
+        // The read that saw it settle may have come before the tag write.
+        cx.remember(&f.name, &with_code_tags(info, &fp.package));
+    } else if info.tag(tags::CODE_SHA256) != Some(fp.package.sha256.as_str()) {
+        // The code is this package (the legacy variable says so) but the tag does not.
+        tag_code(cx, fp).await?;
+        cx.remember(&f.name, &with_code_tags(info, &fp.package));
     }
-    if config || code {
+    if config {
         configure(cx, fp).await?;
     }
     cx.record(|r| r.code_deployed(&f.name, &fp.package))

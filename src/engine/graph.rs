@@ -36,6 +36,8 @@ pub trait Observer: Send + Sync {
     fn started(&self, name: &str);
     /// A step finished; `error` is its failure, if any.
     fn finished(&self, name: &str, elapsed: Duration, error: Option<&dyn fmt::Display>);
+    /// A running step has done `done` of `total` bytes (a code upload).
+    fn progress(&self, _name: &str, _done: u64, _total: u64) {}
 }
 
 /// An observer that reports nothing.

@@ -59,25 +59,31 @@ pub(crate) fn observed(
             .functions
             .iter()
             .zip(infos)
-            .map(|(f, info)| ObservedFunction {
-                name: f.name.clone(),
-                role: f.role,
-                status: info.as_ref().map(|i| i.status.clone()),
-                // The variable follows every code update; the tag is only the creation's
-                // (SCF cannot change tags later), so it is the fallback.
-                code_sha256: info
-                    .as_ref()
-                    .and_then(super::functions::code_sha256)
-                    .map(str::to_owned),
-                deps_sha256: info
-                    .as_ref()
-                    .and_then(|i| i.tag(super::tags::DEPS_SHA256))
-                    // An empty value is how a function that no longer has dependencies says so.
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_owned),
-                detail: info,
-            })
+            .map(|(f, info)| observed_function(f, info))
             .collect(),
+    }
+}
+
+/// One function of the stack file as GetFunction described it (`None`: it does not exist).
+pub(crate) fn observed_function(
+    f: &crate::config::Function,
+    info: Option<FunctionInfo>,
+) -> ObservedFunction {
+    ObservedFunction {
+        name: f.name.clone(),
+        role: f.role,
+        status: info.as_ref().map(|i| i.status.clone()),
+        code_sha256: info
+            .as_ref()
+            .and_then(super::functions::code_sha256)
+            .map(str::to_owned),
+        deps_sha256: info
+            .as_ref()
+            .and_then(|i| i.tag(super::tags::DEPS_SHA256))
+            // An empty value is how a function that no longer has dependencies says so.
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
+        detail: info,
     }
 }
 

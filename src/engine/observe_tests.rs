@@ -35,9 +35,12 @@ const NONE: [Function; 3] = [
 
 fn set_code_var(info: &mut FunctionInfo, value: Option<&str>) {
     let vars = &mut info.environment.variables;
-    vars.retain(|v| v.key != crate::engine::functions::CODE_VAR);
+    vars.retain(|v| v.key != crate::engine::functions::LEGACY_CODE_VAR);
     if let Some(value) = value {
-        vars.push(Variable::new(crate::engine::functions::CODE_VAR, value));
+        vars.push(Variable::new(
+            crate::engine::functions::LEGACY_CODE_VAR,
+            value,
+        ));
     }
 }
 
@@ -126,11 +129,11 @@ fn rows() -> Vec<Row> {
             empty: false,
         },
         Row {
-            case: "the code variable wins over the creation tag; the tag is the fallback",
+            case: "the legacy code variable wins over the tag while a function has it",
             edit: |_, _, f| {
-                // ChatReg: updated since creation (variable c2, tag c1).
+                // ChatReg: deployed by an earlier version, updated since (variable c2, tag c1).
                 set_code_var(f[0].as_mut().unwrap(), Some("c2"));
-                // ChatTrans: no variable, the tag only.
+                // ChatTrans: the tag only, as deployed now.
                 set_code_var(f[1].as_mut().unwrap(), None);
                 // ChatClean: neither (not created by chatstack).
                 let clean = f[2].as_mut().unwrap();

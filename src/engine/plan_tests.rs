@@ -7,6 +7,8 @@ use super::observed::Observed;
 use super::plan::{Action, Change};
 use crate::config::Stack;
 use crate::package::Package;
+use crate::providers::tencent::Tag;
+use crate::providers::tencent::scf::Variable;
 
 fn plan(stack: &Stack, observed: &Observed, packages: &[Package]) -> Result<Vec<Change>, Error> {
     Ok(super::deploy::plan(stack, observed, packages.to_vec())?.changes)
@@ -288,20 +290,44 @@ fn rows() -> Vec<Row> {
             )]),
         },
         Row {
-            case: "the code hash only in the creation tag: still compared",
+            case: "deployed by an earlier version (hash in the legacy variable): the variable \
+                   is dropped, the code is not sent again",
+            edit: |_, o, _| {
+                let f = fixtures::function(o, "ChatReg");
+                f.tags.retain(|t| t.key != crate::engine::tags::CODE_SHA256);
+                f.tags
+                    .push(Tag::new(crate::engine::tags::CODE_SHA256, "c0"));
+                f.environment.variables.push(Variable::new(
+                    crate::engine::functions::LEGACY_CODE_VAR,
+                    "c1",
+                ));
+            },
+            want: Changes(&[("function ChatReg", "update", &["environment"])]),
+        },
+        Row {
+            case: "deployed by an earlier version with other code: code and variable",
             edit: |_, o, p| {
                 fixtures::function(o, "ChatReg")
                     .environment
                     .variables
-                    .retain(|v| v.key != crate::engine::functions::CODE_VAR);
+                    .push(Variable::new(
+                        crate::engine::functions::LEGACY_CODE_VAR,
+                        "c1",
+                    ));
                 p[0].sha256 = "c2".to_owned();
             },
-            want: Changes(&[("function ChatReg", "update", &["code"])]),
+            want: Changes(&[("function ChatReg", "update", &["code", "environment"])]),
         },
         Row {
-            case: "a function without our tags is taken over as it is",
+            case: "UpdateFailed: the code is sent again although the tag matches",
+            edit: |_, o, _| fixtures::function(o, "ChatTrans").status = "UpdateFailed".to_owned(),
+            want: Changes(&[("function ChatTrans", "update", &["code"])]),
+        },
+        Row {
+            case: "a function without our tags is taken over, its code sent (nothing says \
+                   which code it runs)",
             edit: |_, o, _| fixtures::function(o, "ChatTrans").tags.clear(),
-            want: Changes(&[]),
+            want: Changes(&[("function ChatTrans", "update", &["code"])]),
         },
         // A function's existence and state.
         Row {

@@ -172,6 +172,22 @@ fn graph(
                 Ok(journal.update(|r| r.bucket = None)?)
             },
         );
+    } else if observed.bucket.exists && !function_steps.is_empty() {
+        // The bucket stays with the user's objects; the code packages deploy uploaded there
+        // are chatstack's, and go with the functions.
+        let cos = cloud.cos();
+        let name = observed.bucket.name.clone();
+        let region = stack.bucket.region.clone();
+        graph.add(
+            format!("delete code packages in bucket {name}"),
+            "bucket",
+            &function_steps,
+            async move {
+                cos.delete_all(&name, &region, super::functions::CODE_PREFIX)
+                    .await?;
+                Ok(())
+            },
+        );
     }
 
     Ok(graph)
@@ -263,6 +279,11 @@ mod tests {
             [
                 step("delete function ChatReg", "functions", &[]),
                 step("delete function ChatClean", "functions", &[]),
+                step(
+                    "delete code packages in bucket chat-1250000000",
+                    "bucket",
+                    &[0, 1]
+                ),
             ]
         );
         assert!(changes(&stack, &fixtures::empty(&stack), false).is_empty());
@@ -324,7 +345,7 @@ mod tests {
                 ],
             },
             Row {
-                case: "a kept bucket is not deleted",
+                case: "a kept bucket is not deleted, only the code packages in it",
                 edit: |_, _| {},
                 keep_bucket: true,
                 changes: &EVERYTHING[..6],
@@ -333,6 +354,11 @@ mod tests {
                     ("delete function ChatReg", "functions", &[0]),
                     ("delete function ChatTrans", "functions", &[0]),
                     ("delete function ChatClean", "functions", &[0]),
+                    (
+                        "delete code packages in bucket chat-1250000000",
+                        "bucket",
+                        &[1, 2, 3],
+                    ),
                 ],
             },
             Row {

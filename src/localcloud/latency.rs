@@ -45,7 +45,8 @@ impl Profile {
     ///   `Deleting` ~1 s;
     /// - API Gateway calls are slower, ~200–400 ms (they touch the gateway cluster), and a
     ///   release takes ~1 s;
-    /// - CAM's GetUserAppId is a plain read, ~100 ms.
+    /// - CAM's GetUserAppId is a plain read, ~100 ms; the tag service's calls are like SCF's
+    ///   (a write ~150 ms, a read ~100 ms) and change no function state.
     pub fn realistic() -> Self {
         let actions = [
             // SCF
@@ -72,6 +73,9 @@ impl Profile {
             ("DeleteService", 350),
             // CAM
             ("GetUserAppId", 100),
+            // Tags
+            ("ModifyResourceTags", 150),
+            ("DescribeResourceTagsByResourceIds", 100),
         ]
         .into_iter()
         .map(|(a, ms)| (a.to_owned(), ms))

@@ -40,7 +40,11 @@ pub struct Progress {
     mode: Mode,
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    /// In plain-line mode: the last quarter of each upload reported.
+    quarters: Mutex<HashMap<String, u64>>,
 }
+
+const MIB: f64 = 1024.0 * 1024.0;
 
 impl fmt::Debug for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,6 +65,7 @@ impl Progress {
             mode,
             multi: MultiProgress::with_draw_target(target),
             bars: Mutex::new(HashMap::new()),
+            quarters: Mutex::new(HashMap::new()),
         }
     }
 
@@ -101,6 +106,45 @@ impl Observer for Progress {
                     .insert(name.to_owned(), bar);
             }
             Mode::Lines => eprintln!("{} started  {name}", now()),
+            Mode::Hidden => {}
+        }
+    }
+
+    fn progress(&self, name: &str, done: u64, total: u64) {
+        match self.mode {
+            Mode::Spinners => {
+                if let Some(bar) = self.bars.lock().expect("progress lock").get(name) {
+                    if bar.length() != Some(total) {
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "  {spinner} {msg} [{bar:24}] {bytes}/{total_bytes} \
+                                 {bytes_per_sec:.dim} {elapsed:.dim}",
+                            )
+                            .expect("valid template")
+                            .progress_chars("=> "),
+                        );
+                        bar.set_length(total);
+                    }
+                    bar.set_position(done);
+                }
+            }
+            // One line per quarter, so a log shows an upload moving without a line per part.
+            Mode::Lines => {
+                let quarter = |n: u64| n.saturating_mul(4) / total.max(1);
+                let before = self
+                    .quarters
+                    .lock()
+                    .expect("progress lock")
+                    .insert(name.to_owned(), quarter(done));
+                if before != Some(quarter(done)) {
+                    eprintln!(
+                        "{} {name}: {:.1} of {:.1} MiB",
+                        now(),
+                        done as f64 / MIB,
+                        total as f64 / MIB
+                    );
+                }
+            }
             Mode::Hidden => {}
         }
     }

@@ -1,5 +1,6 @@
 //! API 3.0 control plane of the local cloud: SCF (`scf`, 2018-04-16), API Gateway
-//! (`apigateway`, 2018-08-08) and CAM's GetUserAppId (`cam`, 2019-01-16), behind the cloud's
+//! (`apigateway`, 2018-08-08), CAM's GetUserAppId (`cam`, 2019-01-16) and the tag service's
+//! actions on SCF functions (`tag`, 2018-08-13), behind the cloud's
 //! request checks and in its envelope (API-FACTS §1).
 //!
 //! One request goes through, in order:
@@ -29,6 +30,7 @@ pub mod cam;
 mod context;
 pub mod error;
 pub mod scf;
+pub mod tag;
 
 use std::sync::Arc;
 
@@ -168,6 +170,8 @@ pub enum Service {
     Apigateway,
     /// CAM (only GetUserAppId).
     Cam,
+    /// Tags (SCF functions' tags).
+    Tag,
 }
 
 impl Service {
@@ -177,6 +181,7 @@ impl Service {
             "scf" => Some(Service::Scf),
             "apigateway" => Some(Service::Apigateway),
             "cam" => Some(Service::Cam),
+            "tag" => Some(Service::Tag),
             _ => None,
         }
     }
@@ -187,6 +192,7 @@ impl Service {
             Service::Scf => "2018-04-16",
             Service::Apigateway => "2018-08-08",
             Service::Cam => "2019-01-16",
+            Service::Tag => "2018-08-13",
         }
     }
 
@@ -195,11 +201,12 @@ impl Service {
             Service::Scf => scf::ACTIONS,
             Service::Apigateway => apigateway::ACTIONS,
             Service::Cam => cam::ACTIONS,
+            Service::Tag => tag::ACTIONS,
         }
     }
 
     fn needs_region(self) -> bool {
-        self != Service::Cam
+        !matches!(self, Service::Cam | Service::Tag)
     }
 
     fn call(self, ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
@@ -207,6 +214,7 @@ impl Service {
             Service::Scf => scf::call(ctx),
             Service::Apigateway => apigateway::call(ctx),
             Service::Cam => cam::call(ctx),
+            Service::Tag => tag::call(ctx),
         }
     }
 }
@@ -382,7 +390,7 @@ fn fault_error(service: Service, action: &str, kind: FailKind) -> ApiError {
                 "InternalError.System",
                 "Internal system error, please retry later (injected fault).",
             ),
-            Service::Cam => ApiError::internal("Internal error (injected fault)."),
+            Service::Cam | Service::Tag => ApiError::internal("Internal error (injected fault)."),
         },
     }
 }

@@ -359,6 +359,30 @@ fn check_params(req: &Req) -> Result<(), CosError> {
     Ok(())
 }
 
+/// The body of object `key` in `bucket` (full name, `name-appid`) in `region`, `None` when the
+/// bucket (in that region) or the object does not exist. For SCF, which reads a function's code
+/// package from COS when CreateFunction/UpdateFunctionCode names one; nothing is written.
+pub fn object_body(
+    store: &Store,
+    bucket: &str,
+    region: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    match store.get::<BucketRecord>(BUCKETS, bucket)? {
+        Some(b) if b.region == region => {}
+        _ => return Ok(None),
+    }
+    let Some(record) = store.get::<ObjectRecord>(OBJECTS, &object::object_id(bucket, key))? else {
+        return Ok(None);
+    };
+    let path = store.blob_path(&record.blob);
+    match std::fs::read(&path) {
+        Ok(body) => Ok(Some(body)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StoreError::Io { path, source }),
+    }
+}
+
 /// Removes object blobs no committed metadata points at: left by a crash between a PUT's blob
 /// write and its commit, or between a commit and the deletion of the blob it replaced. Call
 /// before serving.

@@ -65,6 +65,15 @@ pub fn bucket_host(bucket: &str, region: &str) -> String {
     format!("{bucket}.cos.{region}.myqcloud.com")
 }
 
+/// Bodies up to this size go up in one PUT Object; larger ones as a multipart upload.
+pub const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
+
+/// The size of each part of a multipart upload but the last (COS takes 1 MB to 5 GB).
+pub const PART_SIZE: usize = 4 * 1024 * 1024;
+
+/// How many parts of one upload are sent at once.
+pub const PARTS_IN_FLIGHT: usize = 3;
+
 /// One request, before signing.
 struct CosRequest<'a> {
     op: &'static str,
@@ -310,6 +319,143 @@ impl Cos {
         }
     }
 
+    /// HEAD Object: the object's size, or `None` when the key does not exist (404).
+    pub async fn head_object(
+        &self,
+        bucket: &str,
+        region: &str,
+        key: &str,
+    ) -> Result<Option<u64>, Error> {
+        let mut req = CosRequest::new("HeadObject", Method::HEAD, bucket, region);
+        req.key = Some(key);
+        match self.send(req).await {
+            Ok(resp) => Ok(Some(
+                resp.headers
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            )),
+            Err(e) if e.http_status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Uploads `body` as `key`: one PUT Object up to [`MULTIPART_THRESHOLD`], else a multipart
+    /// upload of [`PART_SIZE`] parts, [`PARTS_IN_FLIGHT`] at a time (aborted if a part fails for
+    /// good). `progress` gets the bytes uploaded so far after each part.
+    pub async fn upload(
+        &self,
+        bucket: &str,
+        region: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), Error> {
+        if body.len() <= MULTIPART_THRESHOLD {
+            self.put_object(bucket, region, key, body.clone(), content_type)
+                .await?;
+            progress(body.len() as u64);
+            return Ok(());
+        }
+        let mut req = CosRequest::new("InitiateMultipartUpload", Method::POST, bucket, region);
+        req.key = Some(key);
+        req.params = vec![("uploads", String::new())];
+        req.content_type = Some(content_type);
+        let resp = self.send(req).await?;
+        let upload_id = cos_xml::initiate_multipart_upload_result(&String::from_utf8_lossy(
+            &resp.body,
+        ))
+        .map_err(|e| {
+            Error::setup(format!(
+                "COS answered InitiateMultipartUpload for {bucket}/{key} with a body we cannot \
+                 read: {e}"
+            ))
+        })?
+        .upload_id;
+        match self
+            .upload_parts(bucket, region, key, &upload_id, &body, progress)
+            .await
+        {
+            Ok(parts) => {
+                let mut req =
+                    CosRequest::new("CompleteMultipartUpload", Method::POST, bucket, region);
+                req.key = Some(key);
+                req.params = vec![("uploadId", upload_id)];
+                req.content_type = Some("application/xml");
+                req.body = Some(Bytes::from(cos_xml::complete_multipart_upload(&parts)));
+                self.send(req).await?;
+                Ok(())
+            }
+            Err(e) => {
+                let mut req =
+                    CosRequest::new("AbortMultipartUpload", Method::DELETE, bucket, region);
+                req.key = Some(key);
+                req.params = vec![("uploadId", upload_id)];
+                if let Err(abort) = self.send(req).await {
+                    tracing::debug!(error = %abort, "abort of a failed multipart upload failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// UploadPart for each [`PART_SIZE`] slice of `body`; the parts' numbers and ETags, in order.
+    async fn upload_parts(
+        &self,
+        bucket: &str,
+        region: &str,
+        key: &str,
+        upload_id: &str,
+        body: &Bytes,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Vec<(u32, String)>, Error> {
+        use futures_util::stream::{StreamExt, TryStreamExt};
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let slices: Vec<(u32, Bytes)> = (0..body.len())
+            .step_by(PART_SIZE)
+            .zip(1u32..)
+            .map(|(start, number)| {
+                (
+                    number,
+                    body.slice(start..(start + PART_SIZE).min(body.len())),
+                )
+            })
+            .collect();
+        let done = &done;
+        futures_util::stream::iter(slices)
+            .map(|(number, part)| async move {
+                let len = part.len() as u64;
+                let mut req = CosRequest::new("UploadPart", Method::PUT, bucket, region);
+                req.key = Some(key);
+                req.params = vec![
+                    ("partNumber", number.to_string()),
+                    ("uploadId", upload_id.to_owned()),
+                ];
+                req.content_md5 =
+                    Some(base64::engine::general_purpose::STANDARD.encode(Md5::digest(&part)));
+                req.body = Some(part);
+                let resp = self.send(req).await?;
+                let etag = resp
+                    .headers
+                    .get(http::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        Error::setup(format!(
+                            "COS sent no ETag for part {number} of {bucket}/{key}"
+                        ))
+                    })?;
+                let so_far = done.fetch_add(len, std::sync::atomic::Ordering::Relaxed) + len;
+                progress(so_far);
+                Ok::<_, Error>((number, etag))
+            })
+            .buffered(PARTS_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+
     /// Sends with retries; any status ≥ 400 becomes an [`Error`].
     async fn send(&self, req: CosRequest<'_>) -> Result<CosResponse, Error> {
         let retry = self.shared.retry;
@@ -382,7 +528,7 @@ impl Cos {
             value.set_sensitive(sensitive);
             Ok::<_, Error>(value)
         };
-        let big = matches!(req.op, "PutObject" | "GetObject");
+        let big = matches!(req.op, "PutObject" | "GetObject" | "UploadPart");
         let mut builder = self
             .shared
             .http

@@ -1,5 +1,6 @@
-//! quick-xml (serde) types for the COS XML bodies the client reads: `ListBucketResult` and
-//! `<Error>` (API-FACTS §5.2, §5.3). quick-xml changes often, so every `quick_xml` path of the
+//! quick-xml (serde) types for the COS XML bodies the client reads and writes:
+//! `ListBucketResult`, `<Error>` (API-FACTS §5.2, §5.3) and the multipart upload's
+//! `InitiateMultipartUploadResult` and `CompleteMultipartUpload`. quick-xml changes often, so every `quick_xml` path of the
 //! client lives here.
 
 use serde::Deserialize;
@@ -44,6 +45,33 @@ pub(crate) struct ErrorBody {
     pub(crate) request_id: Option<String>,
 }
 
+/// Initiate Multipart Upload's answer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct InitiateMultipartUploadResult {
+    pub(crate) upload_id: String,
+}
+
+pub(crate) fn initiate_multipart_upload_result(
+    xml: &str,
+) -> Result<InitiateMultipartUploadResult, quick_xml::DeError> {
+    quick_xml::de::from_str(xml)
+}
+
+/// The body of Complete Multipart Upload: each part's number and ETag (as UploadPart sent it,
+/// quotes included), in order.
+pub(crate) fn complete_multipart_upload(parts: &[(u32, String)]) -> String {
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (number, etag) in parts {
+        xml.push_str(&format!(
+            "<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>",
+            quick_xml::escape::escape(etag.as_str())
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    xml
+}
+
 pub(crate) fn list_bucket_result(xml: &str) -> Result<ListBucketResult, quick_xml::DeError> {
     quick_xml::de::from_str(xml)
 }
@@ -59,6 +87,22 @@ pub(crate) fn error_body(xml: &str) -> Option<ErrorBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multipart_bodies_have_cos_shapes() {
+        let xml = "<InitiateMultipartUploadResult><Bucket>b-1</Bucket><Key>k</Key>\
+                   <UploadId>1585130821cbb7df1d</UploadId></InitiateMultipartUploadResult>";
+        assert_eq!(
+            initiate_multipart_upload_result(xml).unwrap().upload_id,
+            "1585130821cbb7df1d"
+        );
+        assert_eq!(
+            complete_multipart_upload(&[(1, "\"ab\"".into()), (2, "\"cd\"".into())]),
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&quot;ab&quot;</ETag>\
+             </Part><Part><PartNumber>2</PartNumber><ETag>&quot;cd&quot;</ETag></Part>\
+             </CompleteMultipartUpload>"
+        );
+    }
 
     #[test]
     fn parses_the_documented_list_result() {

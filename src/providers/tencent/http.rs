@@ -56,6 +56,8 @@ pub enum Service {
     ApiGateway,
     /// Cloud Access Management, `cam` 2019-01-16.
     Cam,
+    /// Tags, `tag` 2018-08-13.
+    Tag,
 }
 
 impl Service {
@@ -65,6 +67,7 @@ impl Service {
             Service::Scf => "scf",
             Service::ApiGateway => "apigateway",
             Service::Cam => "cam",
+            Service::Tag => "tag",
         }
     }
 
@@ -74,6 +77,7 @@ impl Service {
             Service::Scf => "2018-04-16",
             Service::ApiGateway => "2018-08-08",
             Service::Cam => "2019-01-16",
+            Service::Tag => "2018-08-13",
         }
     }
 

@@ -167,7 +167,8 @@ pub fn is_env_key(key: &str) -> bool {
 }
 
 /// An inline `Code.ZipFile`, bytes (§2.7, "50MB"); the request-body cap makes the practical
-/// inline limit smaller (see `package::MAX_INLINE_ZIP`).
+/// inline limit smaller (see `package::MAX_INLINE_ZIP`): larger zips go through COS, where
+/// this limit is assumed to hold as well (only a live account could say otherwise).
 pub const ZIP_MAX_BYTES: usize = 50 * 1024 * 1024;
 /// Unzipped code, layers included, bytes (§2.7, "500MB").
 pub const UNZIPPED_MAX_BYTES: u64 = 500 * 1024 * 1024;

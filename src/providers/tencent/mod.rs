@@ -18,6 +18,7 @@ pub mod limits;
 pub mod scf;
 mod serde_util;
 mod shapes;
+pub mod tag;
 pub mod tc3;
 pub mod time;
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub use error::{CredentialsError, Error};
 pub use http::{ApiClient, ApiConfig, Language, RateLimiter, RetryPolicy, Service};
 pub use scf::Scf;
 pub use shapes::{Filter, Tag};
+pub use tag::Tags;
 
 /// One account in one region (or one local cloud): hands out the typed clients.
 #[derive(Debug, Clone)]
@@ -122,6 +124,11 @@ impl TencentCloud {
     /// The CAM client.
     pub fn cam(&self) -> Cam {
         Cam::new(self.api())
+    }
+
+    /// The tag client.
+    pub fn tags(&self) -> Tags {
+        Tags::new(self.api())
     }
 
     /// The COS client.

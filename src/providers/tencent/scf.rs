@@ -628,10 +628,14 @@ struct InvokeResponse {
     result: InvokeResult,
 }
 
+/// The first interval between two GetFunction polls of [`Scf::wait_for_function`].
+pub const POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The longest interval between two GetFunction polls of [`Scf::wait_for_function`]: at most
-/// 2 calls/s per waited function, far under SCF's per-action limit, and the end of a state is
-/// noticed within half a second.
-pub const POLL_CAP: std::time::Duration = std::time::Duration::from_millis(500);
+/// 4 calls/s per waited function (12/s while a stack's three functions update), far under
+/// SCF's per-action limit, and the end of a state is noticed within a quarter second plus a
+/// round trip. A one-function code change is mostly this wait (BENCHMARKS.md, (d)).
+pub const POLL_CAP: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Scf {
     /// Wraps an API client.
@@ -680,9 +684,9 @@ impl Scf {
 
     /// Polls GetFunction while the function is in a transitional state (`Creating`,
     /// `Updating`, `Publishing`, `Deleting`), for at most `timeout`. The interval grows
-    /// gently, 200 ms × 1.5 up to [`POLL_CAP`]: a state lasts seconds, and with a steeper or
-    /// higher-capped backoff (250 ms doubling to 2 s) the poll that notices the end comes on
-    /// average ~1 s late, on every step of a deploy's critical path. Returns the settled function (`Active` or a `*Failed` state: check
+    /// gently, [`POLL_FIRST`] × 1.5 up to [`POLL_CAP`]: a state lasts seconds, and with a
+    /// steeper or higher-capped backoff (250 ms doubling to 2 s) the poll that notices the end
+    /// comes on average ~1 s late, on every step of a deploy's critical path. Returns the settled function (`Active` or a `*Failed` state: check
     /// [`FunctionInfo::is_failed`]), or `None` once it no longer exists (after a delete).
     pub async fn wait_for_function(
         &self,
@@ -691,7 +695,7 @@ impl Scf {
         timeout: std::time::Duration,
     ) -> Result<Option<FunctionInfo>, Error> {
         let started = tokio::time::Instant::now();
-        let mut delay = std::time::Duration::from_millis(200);
+        let mut delay = POLL_FIRST;
         loop {
             let Some(info) = self.get_function_opt(name, namespace).await? else {
                 return Ok(None);

@@ -25,6 +25,7 @@ pub(super) struct CodeParam {
     zip_file: Option<String>,
     cos_bucket_name: Option<String>,
     cos_object_name: Option<String>,
+    cos_bucket_region: Option<String>,
     image_config: Option<Value>,
     demo_id: Option<String>,
     temp_cos_object_name: Option<String>,
@@ -90,7 +91,7 @@ pub(super) fn create_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError>
         None => Vec::new(),
     };
     let tags = check_tags(req.tags.unwrap_or_default())?;
-    let zip = decode_code(&code)?;
+    let zip = code_bytes(ctx, &code)?;
 
     let store = ctx.store();
     let function_id = random_id("lam");
@@ -211,6 +212,7 @@ pub(super) struct UpdateCodeReq {
     zip_file: Option<String>,
     cos_bucket_name: Option<String>,
     cos_object_name: Option<String>,
+    cos_bucket_region: Option<String>,
 }
 
 pub(super) fn update_function_code(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
@@ -223,6 +225,7 @@ pub(super) fn update_function_code(ctx: &Ctx) -> Result<Map<String, Value>, ApiE
             zip_file: req.zip_file,
             cos_bucket_name: req.cos_bucket_name,
             cos_object_name: req.cos_object_name,
+            cos_bucket_region: req.cos_bucket_region,
             ..CodeParam::default()
         },
     };
@@ -231,7 +234,7 @@ pub(super) fn update_function_code(ctx: &Ctx) -> Result<Map<String, Value>, ApiE
     if let Some(h) = &req.handler {
         check_handler(&current.runtime, h)?;
     }
-    let zip = decode_code(&code)?;
+    let zip = code_bytes(ctx, &code)?;
     let store = ctx.store();
     let blob = format!(
         "scf-{}-{}.zip",
@@ -382,8 +385,11 @@ pub(super) fn delete_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError>
     Ok(Map::new())
 }
 
-/// The zip bytes of `Code.ZipFile`, checked to be a readable zip.
-pub(super) fn decode_code(code: &CodeParam) -> Result<Vec<u8>, ApiError> {
+/// The zip bytes a `Code` names: `ZipFile` (base64) or a COS object (`CosBucketName` without
+/// the `-appid` suffix, `CosObjectName`, `CosBucketRegion` defaulting to the request's region),
+/// checked to be a readable zip. SCF reads the object with its own service role; the local
+/// cloud reads its own COS store (no permission check: the caller owns both).
+pub(super) fn code_bytes(ctx: &Ctx, code: &CodeParam) -> Result<Vec<u8>, ApiError> {
     if let Some(b64) = &code.zip_file {
         let cleaned: Vec<u8> = b64.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
         let bytes = base64::engine::general_purpose::STANDARD
@@ -394,39 +400,79 @@ pub(super) fn decode_code(code: &CodeParam) -> Result<Vec<u8>, ApiError> {
                     format!("Failed to decode the base64 of Code.ZipFile: {e}."),
                 )
             })?;
-        let mut archive = zip::ZipArchive::new(Cursor::new(bytes.as_slice())).map_err(|e| {
-            ApiError::new(
-                "InvalidParameterValue.ZipFile",
-                format!("Code.ZipFile is not a standard zip file ({e}); compress it again."),
-            )
-        })?;
-        for i in 0..archive.len() {
-            archive.by_index_raw(i).map_err(|e| {
-                ApiError::new(
-                    "InvalidParameterValue.ZipFile",
-                    format!("Code.ZipFile has a damaged entry ({e}); compress it again."),
-                )
-            })?;
-        }
-        return Ok(bytes);
+        return checked_zip(bytes, "Code.ZipFile");
     }
-    if code.cos_bucket_name.is_some()
-        || code.cos_object_name.is_some()
-        || code.temp_cos_object_name.is_some()
-    {
+    if code.cos_bucket_name.is_some() || code.cos_object_name.is_some() {
+        let bytes = cos_code(ctx, code)?;
+        return checked_zip(bytes, "the COS object");
+    }
+    if code.temp_cos_object_name.is_some() {
         return Err(ApiError::new(
             "UnsupportedOperation.Cos",
-            "The local cloud takes function code inline as Code.ZipFile only, not from COS.",
+            "The local cloud takes code from Code.ZipFile or Code.CosBucketName/CosObjectName, \
+             not from TempCosObjectName.",
         ));
     }
     if code.image_config.is_some() || code.demo_id.is_some() {
         return Err(ApiError::new(
             "InvalidParameterValue.Code",
-            "The local cloud takes function code inline as Code.ZipFile only.",
+            "The local cloud takes function code as a zip (Code.ZipFile or a COS object) only.",
         ));
     }
     Err(ApiError::new(
         "InvalidParameterValue.Code",
-        "Code holds no source: set Code.ZipFile to the base64 of a zip.",
+        "Code holds no source: set Code.ZipFile to the base64 of a zip, or \
+         Code.CosBucketName and Code.CosObjectName to a zip in COS.",
     ))
+}
+
+/// The body of the COS object `Code` names.
+fn cos_code(ctx: &Ctx, code: &CodeParam) -> Result<Vec<u8>, ApiError> {
+    let (Some(bucket), Some(object)) = (&code.cos_bucket_name, &code.cos_object_name) else {
+        return Err(ApiError::new(
+            "InvalidParameterValue.Code",
+            "Code from COS needs both CosBucketName and CosObjectName.",
+        ));
+    };
+    let appid = ctx.plane.account.appid;
+    if bucket.is_empty() || bucket.ends_with(&format!("-{appid}")) {
+        return Err(ApiError::new(
+            "InvalidParameterValue.CosBucketName",
+            format!(
+                "CosBucketName {bucket:?} must be the bucket's name without the `-{appid}` suffix."
+            ),
+        ));
+    }
+    let region = code
+        .cos_bucket_region
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .unwrap_or(&ctx.region);
+    let full = format!("{bucket}-{appid}");
+    let key = object.strip_prefix('/').unwrap_or(object);
+    crate::localcloud::cos::object_body(ctx.store(), &full, region, key)?.ok_or_else(|| {
+        ApiError::new(
+            "ResourceNotFound.CosObject",
+            format!("The code package {object} is not in COS bucket {full} ({region})."),
+        )
+    })
+}
+
+/// `bytes` if they are a readable zip.
+fn checked_zip(bytes: Vec<u8>, what: &str) -> Result<Vec<u8>, ApiError> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes.as_slice())).map_err(|e| {
+        ApiError::new(
+            "InvalidParameterValue.ZipFile",
+            format!("{what} is not a standard zip file ({e}); compress it again."),
+        )
+    })?;
+    for i in 0..archive.len() {
+        archive.by_index_raw(i).map_err(|e| {
+            ApiError::new(
+                "InvalidParameterValue.ZipFile",
+                format!("{what} has a damaged entry ({e}); compress it again."),
+            )
+        })?;
+    }
+    Ok(bytes)
 }
