@@ -346,6 +346,8 @@ impl Runtime {
             code::sweep(&inner.data_dir, &inner.store);
         }
         let code_dir = code::unpack(&inner.data_dir, &inner.store, &record).await?;
+        // Only compiled modules care which Python runs them: no warning for pure Python code.
+        let python_warning = python_warning.filter(|_| has_extension_modules(&code_dir));
         let bootstrap = code::bootstrap_file(&inner.data_dir)?;
         std::fs::create_dir_all(&inner.socket_dir)
             .and_then(|()| code::restrict(&inner.socket_dir))
@@ -819,6 +821,21 @@ impl Runtime {
             }
         });
     }
+}
+
+/// Whether `dir` holds a compiled Python extension module (`*.so`, `*.pyd`) at any depth.
+fn has_extension_modules(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => has_extension_modules(&path),
+            Ok(t) if t.is_file() => path.extension().is_some_and(|x| x == "so" || x == "pyd"),
+            _ => false,
+        }
+    })
 }
 
 /// The fork server's state in a runtime.
