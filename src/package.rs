@@ -42,6 +42,10 @@ use zip::{CompressionMethod, DateTime, System, ZipWriter};
 use crate::config::Function;
 use crate::providers::tencent::limits;
 
+pub mod requirements;
+
+pub use requirements::Dependencies;
+
 /// Largest zip sent inline: (10 MiB body − 64 KiB for the rest of the request) × 3/4.
 pub const MAX_INLINE_ZIP: usize = (10 * 1024 * 1024 - 64 * 1024) / 4 * 3;
 
@@ -71,8 +75,11 @@ pub struct Package {
     pub file_count: usize,
     /// The entries' paths, sorted, `/`-separated.
     pub files: Vec<String>,
-    /// Each entry's SHA-256 (lowercase hex), by path.
+    /// Each entry's SHA-256 (lowercase hex), by path: the function's own files (from
+    /// `codeUri`), not the installed dependencies, which [`Package::dependencies`] describes.
     pub file_hashes: std::collections::BTreeMap<String, String>,
+    /// What `requirements.txt` installed into the zip, when the function has one.
+    pub dependencies: Option<Dependencies>,
 }
 
 /// Why a function's code could not be packaged.
@@ -138,6 +145,11 @@ pub enum Error {
         /// The limit it is over.
         limit: u64,
     },
+
+    /// `requirements.txt` could not be installed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Requirements(#[from] Box<requirements::Error>),
 
     /// The zip writer failed.
     #[error("function `{function}`: cannot write the zip: {source}")]
@@ -219,11 +231,34 @@ fn found_list(found: &[String]) -> String {
 }
 
 /// Zips `function.code_dir` (see the module docs), checks the handler's module is in it and
-/// the sizes are within SCF's limits.
+/// the sizes are within SCF's limits. Dependencies are not installed: see [`package_with`].
 pub fn package(function: &Function) -> Result<Package, Error> {
-    let files = collect(function)?;
-    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    package_with(function, None)
+}
+
+/// Like [`package`], with the dependency tree `deps` (the directory pip installed into, and
+/// what it holds) merged at the zip's root. A file of the function's own with the same path as
+/// an installed one wins (so a vendored module overrides its dependency). The entries stay
+/// sorted as one list, so the zip is as deterministic as without dependencies, and its hash
+/// changes when a pin does.
+pub fn package_with(
+    function: &Function,
+    deps: Option<(&Path, &Dependencies)>,
+) -> Result<Package, Error> {
+    let own = collect(function)?;
+    let names: Vec<String> = own.iter().map(|(n, _)| n.clone()).collect();
     check_handler(function, &names)?;
+    let mut files = own.clone();
+    if let Some((site, _)) = deps {
+        let installed = collect_tree(function, site)?;
+        let mine: std::collections::BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        files.extend(
+            installed
+                .into_iter()
+                .filter(|(n, _)| !mine.contains(n.as_str())),
+        );
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+    }
 
     let zip_err = |source| Error::Zip {
         function: function.name.clone(),
@@ -268,7 +303,9 @@ pub fn package(function: &Function) -> Result<Package, Error> {
             hash: Sha256::new(),
         };
         unzipped += std::io::copy(&mut file, &mut hashing).map_err(io_err(path))?;
-        file_hashes.insert(name.clone(), hex::encode(hashing.hash.finalize()));
+        if own_names_contains(&names, name) {
+            file_hashes.insert(name.clone(), hex::encode(hashing.hash.finalize()));
+        }
         if unzipped > limits::UNZIPPED_MAX_BYTES {
             return Err(too_large("unzipped", unzipped, limits::UNZIPPED_MAX_BYTES));
         }
@@ -285,10 +322,53 @@ pub fn package(function: &Function) -> Result<Package, Error> {
     Ok(Package {
         zip,
         sha256,
-        file_count: names.len(),
-        files: names,
+        file_count: files.len(),
+        files: files.into_iter().map(|(n, _)| n).collect(),
         file_hashes,
+        dependencies: deps.map(|(_, d)| d.clone()),
     })
+}
+
+/// Whether `name` is one of the function's own files (`names` is sorted).
+fn own_names_contains(names: &[String], name: &str) -> bool {
+    names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
+}
+
+/// Every file under `dir` (an installed dependency tree: no excludes, no ignore files),
+/// sorted by `/`-separated relative name.
+fn collect_tree(function: &Function, dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+    let walk_err = |message: String| Error::Walk {
+        function: function.name.clone(),
+        dir: dir.to_path_buf(),
+        message,
+    };
+    let walker = WalkBuilder::new(dir)
+        .standard_filters(false)
+        .follow_links(false)
+        .build();
+    let mut files = Vec::new();
+    for entry in walker {
+        let entry = entry.map_err(|e| walk_err(e.to_string()))?;
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .map_err(|e| walk_err(e.to_string()))?;
+        let name = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        // Bytecode is regenerated (and pip was told not to write it).
+        if name.ends_with(".pyc") || name.contains("__pycache__/") {
+            continue;
+        }
+        files.push((name, entry.into_path()));
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
 }
 
 /// Writes through to `inner`, hashing what passes.
@@ -722,6 +802,55 @@ mod tests {
         let p3 = package(&f).unwrap();
         assert!(!p3.files.contains(&"KEEP.md".to_owned()));
         assert_ne!(p3.sha256, p2.sha256);
+    }
+
+    #[test]
+    fn installed_dependencies_merge_at_the_root_sorted_and_hashed() {
+        let a = tempfile::tempdir().unwrap();
+        write(a.path(), "reg.py", "def main_handler(e, c):\n    pass\n");
+        write(a.path(), "requirements.txt", "six==1.16.0\n");
+        write(
+            a.path(),
+            "six.py",
+            "# vendored: wins over the installed one\n",
+        );
+        let site = tempfile::tempdir().unwrap();
+        write(site.path(), "six.py", "# installed\n");
+        write(site.path(), "six-1.16.0.dist-info/METADATA", "Name: six\n");
+        write(site.path(), "bcrypt/__init__.py", "\n");
+        write(site.path(), "bcrypt/__pycache__/x.pyc", "bytecode");
+        let deps = Dependencies {
+            sha256: "d".repeat(64),
+            pins: [("six".to_owned(), "1.16.0".to_owned())].into(),
+            skipped: Vec::new(),
+        };
+        let f = function(a.path(), "reg.main_handler", "Python3.9");
+        let p = package_with(&f, Some((site.path(), &deps))).unwrap();
+        assert_eq!(
+            p.files,
+            [
+                "bcrypt/__init__.py",
+                "reg.py",
+                "requirements.txt",
+                "six-1.16.0.dist-info/METADATA",
+                "six.py"
+            ]
+        );
+        let six = entries(&p.zip)
+            .into_iter()
+            .find(|e| e.0 == "six.py")
+            .unwrap();
+        assert!(six.1.contains("vendored"));
+        // The journal's per-file hashes stay the function's own files.
+        let own: Vec<&String> = p.file_hashes.keys().collect();
+        assert_eq!(own, ["reg.py", "requirements.txt", "six.py"]);
+        assert_eq!(p.dependencies.as_ref(), Some(&deps));
+        assert_eq!(p, package_with(&f, Some((site.path(), &deps))).unwrap());
+        // A changed installed file (a new pin) is a code change.
+        write(site.path(), "bcrypt/__init__.py", "__version__ = '2'\n");
+        let p2 = package_with(&f, Some((site.path(), &deps))).unwrap();
+        assert_ne!(p2.sha256, p.sha256);
+        assert_ne!(package(&f).unwrap().sha256, p.sha256);
     }
 
     #[test]

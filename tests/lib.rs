@@ -8,6 +8,7 @@ mod census;
 mod chat;
 mod chat_failures;
 mod chat_fanout;
+mod dependencies;
 mod deploy;
 mod deploy_concurrency;
 mod deploy_faults;

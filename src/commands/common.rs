@@ -108,12 +108,55 @@ pub(super) fn connect(global: &GlobalArgs, stack: &Stack) -> Result<TencentCloud
 }
 
 /// Packages every function's code (checking its handler is in the zip), before any cloud call.
-pub(super) fn package_all(stack: &Stack) -> Result<Vec<Package>, Error> {
-    stack
-        .functions
-        .iter()
-        .map(|f| package::package(f).map_err(Error::from))
-        .collect()
+/// A Python function's `requirements.txt` is installed first (`.chatstack/deps/` caches it: an
+/// unchanged file starts no pip); built-ins left out get a note.
+pub(super) fn package_all(global: &GlobalArgs, stack: &Stack) -> Result<Vec<Package>, Error> {
+    let cache = StateDir::of(stack).0.join("deps");
+    let python = package::requirements::default_python();
+    let mut out = Vec::new();
+    // Functions sharing a codeUri share the notes: each is said once.
+    let mut noted = std::collections::BTreeSet::new();
+    for f in &stack.functions {
+        let plan = package::requirements::plan(f, &cache).map_err(package_err)?;
+        let Some(plan) = plan else {
+            out.push(package::package(f)?);
+            continue;
+        };
+        let first = noted.insert(plan.path.clone());
+        for s in plan.skipped.iter().filter(|_| first) {
+            ui::note(
+                global,
+                &format!(
+                    "function `{}`: {}: `{s}` is not installed: SCF's {} image provides it (pin a \
+                     version to install your own)",
+                    f.name,
+                    plan.path.display(),
+                    f.runtime
+                ),
+            );
+        }
+        if !plan.needs_pip() {
+            tracing::info!(function = %f.name, key = %plan.key, "dependencies cached or nothing for pip");
+        } else {
+            ui::status(
+                global,
+                "Installing",
+                &format!(
+                    "{} for function {} (pip, {})",
+                    package::requirements::FILE,
+                    f.name,
+                    f.runtime
+                ),
+            );
+        }
+        let deps = plan.install(&python).map_err(package_err)?;
+        out.push(package::package_with(f, Some((&plan.site(), &deps)))?);
+    }
+    Ok(out)
+}
+
+fn package_err(e: Box<package::requirements::Error>) -> Error {
+    Error::Package(package::Error::Requirements(e))
 }
 
 /// `.chatstack/` beside the stack file: the journal and the lock.

@@ -27,7 +27,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let stack = super::common::load_stack(global)?;
     super::common::print_warnings(global, &stack);
     // Every function is packaged (and its handler checked) before the first cloud call.
-    let packages = super::common::package_all(&stack)?;
+    let packages = super::common::package_all(global, &stack)?;
     super::common::warn_credentials(global, &stack, &packages);
     let cloud = super::common::connect(global, &stack)?;
     let state = super::common::StateDir::of(&stack);
@@ -109,6 +109,7 @@ mod tests {
             action,
             fields: Vec::new(),
             files: Vec::new(),
+            dependencies: Vec::new(),
         };
         for (action, destructive) in [
             (Action::Create, false),

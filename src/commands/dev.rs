@@ -316,7 +316,7 @@ async fn deploy(
     interrupted: &CancellationToken,
 ) -> Result<Option<String>, Error> {
     let started = Instant::now();
-    let packages = super::common::package_all(stack)?;
+    let packages = super::common::package_all(global, stack)?;
     let _lock = state.lock(stack, "dev")?;
     let journal = state.journal(stack);
     let prepared = engine::deploy::prepare(stack, client, &journal, packages).await?;

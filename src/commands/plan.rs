@@ -28,7 +28,7 @@ pub enum Outcome {
 pub async fn run(global: &GlobalArgs) -> Result<Outcome, Error> {
     let stack = super::common::load_stack(global)?;
     super::common::print_warnings(global, &stack);
-    let packages = super::common::package_all(&stack)?;
+    let packages = super::common::package_all(global, &stack)?;
     super::common::warn_credentials(global, &stack, &packages);
     let cloud = super::common::connect(global, &stack)?;
     let journal = super::common::StateDir::of(&stack).journal(&stack);

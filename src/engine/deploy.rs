@@ -138,6 +138,16 @@ fn name_changed_files(plan: &mut Plan, observed: &Observed, record: &Record) {
             .find(|o| o.name == fp.spec.name)
             .and_then(|o| o.code_sha256.as_deref());
         fp.files = record.changed_files(&fp.spec.name, deployed, &fp.package);
+        let deployed_deps = observed
+            .functions
+            .iter()
+            .find(|o| o.name == fp.spec.name)
+            .and_then(|o| o.deps_sha256.as_deref());
+        fp.dependencies = functions::dependency_changes(
+            &fp.package,
+            deployed_deps,
+            record.deployed_dependencies(&fp.spec.name, deployed),
+        );
     }
     plan.render();
 }

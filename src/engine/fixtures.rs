@@ -82,6 +82,7 @@ pub(crate) fn packages(stack: &Stack, sha: &str) -> Vec<Package> {
             file_count: 0,
             files: Vec::new(),
             file_hashes: Default::default(),
+            dependencies: None,
         })
         .collect()
 }
@@ -148,6 +149,7 @@ pub(crate) fn deployed(stack: &Stack, sha: &str) -> Observed {
             role: f.role,
             status: Some("Active".to_owned()),
             code_sha256: Some(sha.to_owned()),
+            deps_sha256: None,
             detail: Some(function_info(stack, &f.name, sha)),
         })
         .collect();

@@ -114,6 +114,8 @@ pub struct FunctionPlan {
     /// For a code change: the package's files that changed since the last deploy from this
     /// machine (see [`super::journal::Record::changed_files`]).
     pub files: Vec<String>,
+    /// For a code change: how its dependencies changed (see [`dependency_changes`]).
+    pub dependencies: Vec<String>,
 }
 
 impl FunctionPlan {
@@ -143,6 +145,7 @@ impl FunctionPlan {
         };
         Change {
             files: self.files.clone(),
+            dependencies: self.dependencies.clone(),
             ..change(format!("function {}", self.spec.name), action, fields)
         }
     }
@@ -160,6 +163,7 @@ pub(crate) fn change(resource: String, action: Action, fields: Vec<String>) -> C
         action,
         fields,
         files: Vec::new(),
+        dependencies: Vec::new(),
     }
 }
 
@@ -238,7 +242,27 @@ pub(crate) fn code_sha256(info: &FunctionInfo) -> Option<&str> {
 
 /// The tags that say which code a function runs.
 fn code_tags(package: &Package) -> Vec<Tag> {
-    vec![Tag::new(tags::CODE_SHA256, &package.sha256)]
+    let mut tags = vec![Tag::new(tags::CODE_SHA256, &package.sha256)];
+    if let Some(deps) = &package.dependencies {
+        tags.push(Tag::new(tags::DEPS_SHA256, &deps.sha256));
+    }
+    tags
+}
+
+/// Whether `info`'s code tags say it runs `package`.
+fn code_tags_current(info: &FunctionInfo, package: &Package) -> bool {
+    code_tags(package)
+        .iter()
+        .all(|t| info.tag(&t.key) == Some(t.value.as_str()))
+        && stale_code_tags(info, package).is_empty()
+}
+
+/// The code tags `info` carries that `package` no longer has (its dependencies are gone).
+fn stale_code_tags(info: &FunctionInfo, package: &Package) -> Vec<&'static str> {
+    (package.dependencies.is_none() && info.tag(tags::DEPS_SHA256).is_some())
+        .then_some(tags::DEPS_SHA256)
+        .into_iter()
+        .collect()
 }
 
 /// The environment SCF should hold for `f`: its variables with outputs filled in. `None` for a
@@ -358,9 +382,45 @@ pub fn plan_functions(
                 package,
                 step,
                 files: Vec::new(),
+                dependencies: Vec::new(),
             }
         })
         .collect())
+}
+
+/// How a function's dependencies change with a code change, for the plan line. `deployed` is
+/// the function's `chatstack:deps-sha256` tag; `recorded` the dependencies this machine last
+/// deployed to it (the caller passes them only when the journal's code hash for it is the
+/// deployed one). Nothing when the digests match; the pin changes when the deployed pins are
+/// known; else `dependencies changed` (a fresh runner, or a function deployed before it had a
+/// `requirements.txt` or before the tag existed).
+pub fn dependency_changes(
+    package: &Package,
+    deployed: Option<&str>,
+    recorded: Option<&crate::package::Dependencies>,
+) -> Vec<String> {
+    let want = package.dependencies.as_ref();
+    let want_sha = want.map(|d| d.sha256.as_str());
+    if deployed.is_some() && deployed == want_sha {
+        return Vec::new();
+    }
+    let empty = BTreeMap::new();
+    let new = want.map_or(&empty, |d| &d.pins);
+    if let Some(old) = recorded
+        && deployed.is_none_or(|d| d == old.sha256)
+    {
+        if want_sha == Some(old.sha256.as_str()) {
+            return Vec::new();
+        }
+        let changes = crate::package::requirements::pin_changes(&old.pins, new);
+        if !changes.is_empty() {
+            return changes;
+        }
+    } else if deployed.is_none() && new.is_empty() {
+        // Nothing was known to be installed and nothing is: nothing to say.
+        return Vec::new();
+    }
+    vec!["dependencies changed".to_owned()]
 }
 
 /// Waits until `name` settles (or is gone), honouring Ctrl-C and the deadline.
@@ -541,14 +601,19 @@ async fn settle_updatable(
     }
 }
 
-/// Sets the code tags of `fp`'s function (ModifyResourceTags).
-async fn tag_code(cx: &ApplyCx, fp: &FunctionPlan) -> Result<(), Error> {
+/// Sets the code tags of `fp`'s function and unbinds the stale ones `info` (the function as
+/// last seen) carries (ModifyResourceTags).
+async fn tag_code(cx: &ApplyCx, fp: &FunctionPlan, info: &FunctionInfo) -> Result<(), Error> {
     let f = &fp.spec;
     let uin = cx.owner_uin().await?;
     let resource = tag::scf_function(&f.region, uin, &f.namespace, &f.name);
     cx.cloud
         .tags()
-        .modify_resource_tags(&resource, &code_tags(&fp.package), &[])
+        .modify_resource_tags(
+            &resource,
+            &code_tags(&fp.package),
+            &stale_code_tags(info, &fp.package),
+        )
         .await?;
     Ok(())
 }
@@ -556,7 +621,9 @@ async fn tag_code(cx: &ApplyCx, fp: &FunctionPlan) -> Result<(), Error> {
 /// `info` with the code tags of `package`, as a tag write just set them.
 fn with_code_tags(mut info: FunctionInfo, package: &Package) -> FunctionInfo {
     let new = code_tags(package);
-    info.tags.retain(|t| !new.iter().any(|n| n.key == t.key));
+    let stale = stale_code_tags(&info, package);
+    info.tags
+        .retain(|t| !new.iter().any(|n| n.key == t.key) && !stale.contains(&t.key.as_str()));
     info.tags.extend(new);
     info
 }
@@ -589,13 +656,15 @@ async fn update_function(
         when_idle(cx, f, || scf.update_function_code(&req)).await?;
         // SCF took the code: the tag may say so while it applies it. An update that then fails
         // leaves `UpdateFailed`, which the next plan updates again whatever the tag says.
-        let (info, ()) =
-            tokio::try_join!(settle_active(cx, &f.name, &f.namespace), tag_code(cx, fp))?;
+        let (info, ()) = tokio::try_join!(
+            settle_active(cx, &f.name, &f.namespace),
+            tag_code(cx, fp, &info)
+        )?;
         // The read that saw it settle may have come before the tag write.
         cx.remember(&f.name, &with_code_tags(info, &fp.package));
-    } else if info.tag(tags::CODE_SHA256) != Some(fp.package.sha256.as_str()) {
-        // The code is this package (the legacy variable says so) but the tag does not.
-        tag_code(cx, fp).await?;
+    } else if !code_tags_current(&info, &fp.package) {
+        // The code is this package (the legacy variable says so) but the tags do not.
+        tag_code(cx, fp, &info).await?;
         cx.remember(&f.name, &with_code_tags(info, &fp.package));
     }
     if config {

@@ -84,3 +84,145 @@ fn each_function_change_kind_renders_its_plan_line() {
     );
     assert!(!plans[2].code_changes());
 }
+
+#[test]
+fn dependency_changes_say_which_pins_moved_when_known() {
+    use crate::package::Dependencies;
+    let deps = |sha: &str, pins: &[(&str, &str)]| Dependencies {
+        sha256: sha.to_owned(),
+        pins: pins
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        skipped: Vec::new(),
+    };
+    let package = |d: Option<Dependencies>| Package {
+        zip: Vec::new(),
+        sha256: "c2".to_owned(),
+        file_count: 0,
+        files: Vec::new(),
+        file_hashes: BTreeMap::new(),
+        dependencies: d,
+    };
+    let old = deps("d1", &[("bcrypt", "4.1.0")]);
+    let new = deps("d2", &[("bcrypt", "4.2.1"), ("six", "1.16.0")]);
+    let changed = ["dependencies changed"];
+    let moved = ["bcrypt 4.1.0 → 4.2.1", "+six==1.16.0"];
+    for (want, deployed, recorded, expect) in [
+        // Same digest deployed: a code change of the function's own files only.
+        (Some(new.clone()), Some("d2"), Some(&old), &[][..]),
+        // The tag matches what this machine recorded: the pins that moved.
+        (Some(new.clone()), Some("d1"), Some(&old), &moved[..]),
+        // No tag (not written yet), but the journal's code hash is the deployed one.
+        (Some(new.clone()), None, Some(&old), &moved[..]),
+        // The journal recorded other dependencies than the deployed ones: unknown.
+        (Some(new.clone()), Some("d9"), Some(&old), &changed[..]),
+        // A fresh runner: only the digest is known.
+        (Some(new.clone()), Some("d1"), None, &changed[..]),
+        (Some(new.clone()), None, None, &changed[..]),
+        // requirements.txt removed.
+        (None, Some("d1"), Some(&old), &["-bcrypt==4.1.0"][..]),
+        (None, Some("d1"), None, &changed[..]),
+        // Never had any, still has none.
+        (None, None, None, &[][..]),
+    ] {
+        assert_eq!(
+            dependency_changes(&package(want), deployed, recorded),
+            expect,
+            "deployed {deployed:?}, recorded {:?}",
+            recorded.map(|r| &r.sha256)
+        );
+    }
+}
+
+#[test]
+fn the_code_tags_say_which_code_and_dependencies_a_function_runs() {
+    use crate::package::Dependencies;
+    let stack = fixtures::stack();
+    let with_deps = |sha: &str| {
+        let mut p = fixtures::packages(&stack, "c1").remove(0);
+        p.dependencies = Some(Dependencies {
+            sha256: sha.to_owned(),
+            pins: Default::default(),
+            skipped: Vec::new(),
+        });
+        p
+    };
+    let plain = fixtures::packages(&stack, "c1").remove(0);
+    let info = |tags: &[(&str, &str)]| FunctionInfo {
+        tags: tags.iter().map(|(k, v)| Tag::new(*k, *v)).collect(),
+        ..FunctionInfo::default()
+    };
+    const CODE: &str = tags::CODE_SHA256;
+    const DEPS: &str = tags::DEPS_SHA256;
+    type Row<'a> = (
+        &'a str,
+        FunctionInfo,
+        Package,
+        &'a [(&'a str, &'a str)],
+        &'a [&'a str],
+        bool,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "no dependencies, tags current",
+            info(&[(CODE, "c1")]),
+            plain.clone(),
+            &[(CODE, "c1")],
+            &[],
+            true,
+        ),
+        (
+            "no code tag",
+            info(&[]),
+            plain.clone(),
+            &[(CODE, "c1")],
+            &[],
+            false,
+        ),
+        (
+            "other code",
+            info(&[(CODE, "c0")]),
+            plain.clone(),
+            &[(CODE, "c1")],
+            &[],
+            false,
+        ),
+        (
+            "dependencies gone: their tag is unbound",
+            info(&[(CODE, "c1"), (DEPS, "d1")]),
+            plain.clone(),
+            &[(CODE, "c1")],
+            &[DEPS],
+            false,
+        ),
+        (
+            "dependencies added",
+            info(&[(CODE, "c1")]),
+            with_deps("d1"),
+            &[(CODE, "c1"), (DEPS, "d1")],
+            &[],
+            false,
+        ),
+        (
+            "dependencies current",
+            info(&[(DEPS, "d1"), (CODE, "c1")]),
+            with_deps("d1"),
+            &[(CODE, "c1"), (DEPS, "d1")],
+            &[],
+            true,
+        ),
+    ];
+    for (case, info, package, set, unbind, current) in rows {
+        let want: Vec<Tag> = set.iter().map(|(k, v)| Tag::new(*k, *v)).collect();
+        assert_eq!(code_tags(&package), want, "{case}");
+        assert_eq!(stale_code_tags(&info, &package), unbind, "{case}");
+        assert_eq!(code_tags_current(&info, &package), current, "{case}");
+        let after = with_code_tags(info, &package);
+        assert!(
+            code_tags_current(&after, &package),
+            "{case}: {:?}",
+            after.tags
+        );
+    }
+}

@@ -65,6 +65,10 @@ pub struct Record {
     /// can say which file of a shared `codeUri` changed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub code_files: BTreeMap<String, BTreeMap<String, String>>,
+    /// What each function's last deployed package installed from `requirements.txt`, so that
+    /// `plan` can name the pins that change.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<String, crate::package::Dependencies>,
 }
 
 /// A record as read from disk: today's shape, or the one written before the entry point's
@@ -87,6 +91,8 @@ struct Stored {
     functions: BTreeMap<String, String>,
     #[serde(default)]
     code_files: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, crate::package::Dependencies>,
 }
 
 impl From<Stored> for Record {
@@ -106,6 +112,7 @@ impl From<Stored> for Record {
             entry,
             functions: s.functions,
             code_files: s.code_files,
+            dependencies: s.dependencies,
         }
     }
 }
@@ -117,6 +124,28 @@ impl Record {
             .insert(name.to_owned(), package.sha256.clone());
         self.code_files
             .insert(name.to_owned(), package.file_hashes.clone());
+        match &package.dependencies {
+            Some(d) => {
+                self.dependencies.insert(name.to_owned(), d.clone());
+            }
+            None => {
+                self.dependencies.remove(name);
+            }
+        }
+    }
+
+    /// The dependencies this record says function `name` runs, when it runs code
+    /// `deployed_sha256` as far as the record knows.
+    pub fn deployed_dependencies(
+        &self,
+        name: &str,
+        deployed_sha256: Option<&str>,
+    ) -> Option<&crate::package::Dependencies> {
+        let deployed = deployed_sha256?;
+        if self.functions.get(name).map(String::as_str) != Some(deployed) {
+            return None;
+        }
+        self.dependencies.get(name)
     }
 
     /// The files of `package` that differ from what was last deployed as function `name`
@@ -295,6 +324,7 @@ mod tests {
                 .iter()
                 .map(|(p, h)| ((*p).to_owned(), (*h).to_owned()))
                 .collect(),
+            dependencies: None,
         }
     }
 

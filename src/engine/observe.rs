@@ -82,6 +82,12 @@ pub(crate) fn observed_function(
             .as_ref()
             .and_then(super::functions::code_sha256)
             .map(str::to_owned),
+        deps_sha256: info
+            .as_ref()
+            .and_then(|i| i.tag(super::tags::DEPS_SHA256))
+            // An empty value is how a function that no longer has dependencies says so.
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
         detail: info,
     }
 }

@@ -56,6 +56,10 @@ pub struct ObservedFunction {
     pub status: Option<String>,
     /// Our code hash tag, if present.
     pub code_sha256: Option<String>,
+    /// The `chatstack:deps-sha256` tag: the digest of the dependencies it was deployed with,
+    /// if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deps_sha256: Option<String>,
     /// What GetFunction said (configuration, environment — values may be secrets: never print
     /// them —, tags, status reasons), when it exists.
     #[serde(skip)]

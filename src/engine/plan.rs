@@ -86,6 +86,11 @@ pub struct Change {
     /// this machine (empty when it is not known, as on a fresh CI runner).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
+    /// For a code change whose dependencies differ from the deployed ones: how, as pin
+    /// changes (`+six==1.16.0`, `-idna==3.4`, `bcrypt 4.1.0 → 4.2.1`) when this machine
+    /// recorded the deployed pins, else `dependencies changed` (a fresh CI runner).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
 }
 
 /// Diffs desired against observed. Resources are matched by kind and name; the result lists
@@ -104,6 +109,7 @@ pub fn diff(desired: &[ResourceState], observed: &[ResourceState]) -> Vec<Change
                 action: Action::Create,
                 fields: Vec::new(),
                 files: Vec::new(),
+                dependencies: Vec::new(),
             },
             Some(have) => {
                 let fields = changed_fields(want, have);
@@ -116,6 +122,7 @@ pub fn diff(desired: &[ResourceState], observed: &[ResourceState]) -> Vec<Change
                     },
                     fields,
                     files: Vec::new(),
+                    dependencies: Vec::new(),
                 }
             }
         })
@@ -129,6 +136,7 @@ pub fn diff(desired: &[ResourceState], observed: &[ResourceState]) -> Vec<Change
                 action: Action::Delete,
                 fields: Vec::new(),
                 files: Vec::new(),
+                dependencies: Vec::new(),
             }),
     );
     changes

@@ -43,6 +43,7 @@ pub fn changes(stack: &Stack, observed: &Observed, keep_bucket: bool) -> Vec<Cha
         action: Action::Delete,
         fields: Vec::new(),
         files: Vec::new(),
+        dependencies: Vec::new(),
     };
     let mut out = Vec::new();
     if let Some(entry) = observed.entry.as_ref().filter(|e| e.tagged) {

@@ -546,6 +546,7 @@ mod tests {
             file_count: files.len(),
             files: Vec::new(),
             file_hashes: std::collections::BTreeMap::new(),
+            dependencies: None,
         }
     }
 

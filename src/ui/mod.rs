@@ -78,6 +78,13 @@ pub fn warn(global: &GlobalArgs, message: &str) {
     }
 }
 
+/// A note on stderr (`note: …`), unless quiet or JSON.
+pub fn note(global: &GlobalArgs, message: &str) {
+    if !global.quiet && !global.json {
+        eprintln!("note: {message}");
+    }
+}
+
 /// A cargo-style status line on stderr (`   Deployed 4 changes in 3.2s`), unless quiet or JSON.
 pub fn status(global: &GlobalArgs, verb: &str, message: &str) {
     if !global.quiet && !global.json {
@@ -107,7 +114,9 @@ pub fn print_plan(changes: &[crate::engine::plan::Change], to_stdout: bool) {
                 .fields
                 .iter()
                 .map(|f| {
-                    if f == "code" && !c.files.is_empty() {
+                    if f == "code" && !c.dependencies.is_empty() {
+                        code_with_dependencies(&c.files, &c.dependencies)
+                    } else if f == "code" && !c.files.is_empty() {
                         format!("code: {}", c.files.join(", "))
                     } else {
                         f.clone()
@@ -135,6 +144,28 @@ pub fn print_plan(changes: &[crate::engine::plan::Change], to_stdout: bool) {
     }
 }
 
+/// A code change whose dependencies change: `code (reg.py; requirements.txt: +six==1.16.0,
+/// bcrypt 4.1.0 → 4.2.1)`, or `code (dependencies changed)` when the deployed pins are not
+/// known. `requirements.txt` among the changed files is said by its pins instead.
+fn code_with_dependencies(files: &[String], dependencies: &[String]) -> String {
+    let requirements = crate::package::requirements::FILE;
+    let others: Vec<&str> = files
+        .iter()
+        .map(String::as_str)
+        .filter(|f| *f != requirements)
+        .collect();
+    let deps = if dependencies == ["dependencies changed"] {
+        "dependencies changed".to_owned()
+    } else {
+        format!("{requirements}: {}", dependencies.join(", "))
+    };
+    if others.is_empty() {
+        format!("code ({deps})")
+    } else {
+        format!("code ({}; {deps})", others.join(", "))
+    }
+}
+
 /// `3 change(s) in 4.2s (functions 2.1s, gateway 1.0s, …)`: what a deploy did, for its status line.
 pub fn deployed_summary(deployed: &crate::engine::deploy::Deployed, total: f64) -> String {
     let phases: Vec<String> = deployed
@@ -148,4 +179,31 @@ pub fn deployed_summary(deployed: &crate::engine::deploy::Deployed, total: f64) 
         .filter(|c| c.action != crate::engine::plan::Action::NoChange)
         .count();
     format!("{changed} change(s) in {total:.1}s ({})", phases.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn code_changes_name_their_dependencies() {
+        let s = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        for (files, deps, want) in [
+            (
+                s(&["requirements.txt"]),
+                s(&["+six==1.16.0", "bcrypt 4.1.0 → 4.2.1"]),
+                "code (requirements.txt: +six==1.16.0, bcrypt 4.1.0 → 4.2.1)",
+            ),
+            (
+                s(&["reg.py", "requirements.txt"]),
+                s(&["-idna==3.4"]),
+                "code (reg.py; requirements.txt: -idna==3.4)",
+            ),
+            (
+                Vec::new(),
+                s(&["dependencies changed"]),
+                "code (dependencies changed)",
+            ),
+        ] {
+            assert_eq!(super::code_with_dependencies(&files, &deps), want);
+        }
+    }
 }

@@ -89,6 +89,8 @@ for code, body in [
     ("InvalidParameterValue.TagKeyDuplicate",
      {"Resource": resource, "ReplaceTags": [{"TagKey": "a", "TagValue": "b"}],
       "DeleteTags": [{"TagKey": "a"}]}),
+    ("InvalidParameterValue.TagValueEmpty",
+     {"Resource": resource, "ReplaceTags": [{"TagKey": "a", "TagValue": ""}]}),
     ("LimitExceeded.TagNumPerRequest",
      {"Resource": resource, "ReplaceTags": [{"TagKey": f"k{i}", "TagValue": "v"} for i in range(11)]}),
 ]:

@@ -130,6 +130,12 @@ fn tag_list(tags: Option<Vec<TagParam>>, field: &str) -> Result<Vec<TagParam>, A
                 format!("A tag of {field} has no TagKey."),
             ));
         }
+        if field == "ReplaceTags" && t.tag_value.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::new(
+                "InvalidParameterValue.TagValueEmpty",
+                format!("Tag {:?} of {field} has no TagValue.", t.tag_key),
+            ));
+        }
     }
     Ok(tags)
 }

@@ -131,10 +131,14 @@ struct Inner {
     cos_addr: String,
     /// Resolved once; a failure is retried on the next invocation that needs a new pool.
     python: tokio::sync::OnceCell<python::PythonEnv>,
+    /// The interpreter per function runtime (`Python3.9`), with the warning for its log when
+    /// it is not the runtime's version ([`python::for_runtime`]).
+    runtime_pythons: tokio::sync::Mutex<HashMap<String, (python::PythonEnv, Option<String>)>>,
     /// How busy the machine's CPUs are (sampled while functions run).
     cpu: Arc<cpu::CpuGauge>,
     /// The fork server, started with the first worker.
-    zygote: tokio::sync::Mutex<ZygoteSlot>,
+    /// One per interpreter (functions of another runtime may run on another Python).
+    zygote: tokio::sync::Mutex<HashMap<PathBuf, ZygoteSlot>>,
     /// `std` lock: never held across an `.await`; written only when a function's pool changes.
     functions: RwLock<HashMap<FunctionRef, Arc<Slot>>>,
     reaper_started: AtomicBool,
@@ -179,7 +183,8 @@ impl Runtime {
                 account,
                 cos_addr,
                 python: tokio::sync::OnceCell::new(),
-                zygote: tokio::sync::Mutex::new(ZygoteSlot::default()),
+                runtime_pythons: tokio::sync::Mutex::new(HashMap::new()),
+                zygote: tokio::sync::Mutex::new(HashMap::new()),
                 cpu: Arc::default(),
                 functions: RwLock::new(HashMap::new()),
                 reaper_started: AtomicBool::new(false),
@@ -286,8 +291,10 @@ impl Runtime {
                 return Ok((slot, pool));
             }
         }
-        let python = self.python().await?;
-        let pool = self.new_pool(record, shape, revision, &python).await?;
+        let (python, warning) = self.python_for(&record.runtime).await?;
+        let pool = self
+            .new_pool(record, shape, revision, &python, warning)
+            .await?;
         let mut functions = self.inner.functions.write().expect("runtime lock");
         let slot = functions
             .entry(target.clone())
@@ -334,12 +341,15 @@ impl Runtime {
         shape: Shape,
         revision: u64,
         python: &python::PythonEnv,
+        python_warning: Option<String>,
     ) -> Result<Arc<Pool>, InvokeError> {
         let inner = &self.inner;
         if !inner.swept.swap(true, Ordering::SeqCst) {
             code::sweep(&inner.data_dir, &inner.store);
         }
         let code_dir = code::unpack(&inner.data_dir, &inner.store, &record).await?;
+        // Only compiled modules care which Python runs them: no warning for pure Python code.
+        let python_warning = python_warning.filter(|_| has_extension_modules(&code_dir));
         let bootstrap = code::bootstrap_file(&inner.data_dir)?;
         std::fs::create_dir_all(&inner.socket_dir)
             .and_then(|()| code::restrict(&inner.socket_dir))
@@ -365,6 +375,7 @@ impl Runtime {
             live: Arc::default(),
             cpu_share: AtomicU64::new(UNKNOWN_SHARE),
             created: std::time::Instant::now(),
+            python_warning: std::sync::Mutex::new(python_warning),
         }))
     }
 
@@ -428,6 +439,27 @@ impl Runtime {
             })
             .await?;
         Ok(p.clone())
+    }
+
+    /// The interpreter for functions of `runtime` (see [`python::for_runtime`]), chosen once
+    /// per runtime.
+    async fn python_for(
+        &self,
+        runtime: &str,
+    ) -> Result<(python::PythonEnv, Option<String>), InvokeError> {
+        let default = self.python().await?;
+        let mut known = self.inner.runtime_pythons.lock().await;
+        if let Some(p) = known.get(runtime) {
+            return Ok(p.clone());
+        }
+        let o = &self.inner.opts;
+        let explicit = python::configured(o.python.as_deref());
+        let chosen = python::for_runtime(&default, runtime, explicit, o.install_packages).await;
+        if let Some(w) = &chosen.1 {
+            tracing::warn!("{w}");
+        }
+        known.insert(runtime.to_owned(), chosen.clone());
+        Ok(chosen)
     }
 
     /// Runs one invocation on a worker of `pool` and records it.
@@ -568,6 +600,16 @@ impl Runtime {
                 out
             }
         };
+        let mut out = out;
+        // The pool's first invocation says in its log that the interpreter is not the
+        // runtime's version.
+        if let Some(w) = pool.python_warning.lock().expect("pool lock").take() {
+            out.log = if out.log.is_empty() {
+                w
+            } else {
+                format!("{w}\n{}", out.log)
+            };
+        }
         self.record(record, start_ms, invocation, &out).await;
         out
     }
@@ -671,7 +713,8 @@ impl Runtime {
     /// The fork server: the running one, or a new one (`None` if it cannot start; then workers
     /// start on their own, and another start is tried after [`ZYGOTE_RETRY`]).
     async fn zygote(&self, spec: &WorkerSpec) -> Option<Arc<Zygote>> {
-        let mut slot = self.inner.zygote.lock().await;
+        let mut slots = self.inner.zygote.lock().await;
+        let slot = slots.entry(spec.python.clone()).or_default();
         if let Some(z) = slot.current.as_ref().filter(|z| z.is_alive()) {
             return Some(z.clone());
         }
@@ -787,6 +830,21 @@ impl Runtime {
             }
         });
     }
+}
+
+/// Whether `dir` holds a compiled Python extension module (`*.so`, `*.pyd`) at any depth.
+fn has_extension_modules(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => has_extension_modules(&path),
+            Ok(t) if t.is_file() => path.extension().is_some_and(|x| x == "so" || x == "pyd"),
+            _ => false,
+        }
+    })
 }
 
 /// The fork server's state in a runtime.

@@ -54,6 +54,8 @@ pub(super) struct Pool {
     pub(super) cpu_share: AtomicU64,
     /// When it was made.
     pub(super) created: std::time::Instant,
+    /// A warning for the first invocation's log: its interpreter is not the runtime's version.
+    pub(super) python_warning: std::sync::Mutex<Option<String>>,
 }
 
 impl Pool {

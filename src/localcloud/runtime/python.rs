@@ -137,6 +137,57 @@ pub async fn resolve(
     Ok(env_of(p))
 }
 
+/// The interpreter for a function of `runtime` (`Python3.9`), given the default one: the
+/// default when its version is the runtime's; else, unless an interpreter was configured
+/// (`explicit`: the runtime options or `CHATSTACK_PYTHON`, which always win), `python3.X` from
+/// `PATH` when there is one (a compiled wheel built for 3.X imports only there), resolved like
+/// the default (the same package check and venv). Otherwise the default, with the one-line
+/// warning the function's log gets.
+pub async fn for_runtime(
+    default: &PythonEnv,
+    runtime: &str,
+    explicit: bool,
+    install: bool,
+) -> (PythonEnv, Option<String>) {
+    let Some(want) = crate::package::requirements::python_version(runtime) else {
+        return (default.clone(), None);
+    };
+    if major_minor(&default.version) == want {
+        return (default.clone(), None);
+    }
+    if !explicit && let Some(exe) = find_executable(Path::new(&format!("python{want}"))) {
+        match resolve(Some(&exe), None, install).await {
+            Ok(p) if major_minor(&p.version) == want => return (p, None),
+            Ok(p) => {
+                tracing::debug!(python = %exe.display(), version = p.version, "not the runtime's version")
+            }
+            Err(e) => tracing::warn!(python = %exe.display(), "cannot use it for {runtime}: {e}"),
+        }
+    }
+    let warning = format!(
+        "chatstack local: runtime {runtime} runs on Python {} ({}) here: no python{want} found{}; \
+         compiled dependencies built for {want} may not import",
+        default.version,
+        default.interpreter.display(),
+        if explicit {
+            " (an interpreter is configured)"
+        } else {
+            " on PATH"
+        },
+    );
+    (default.clone(), Some(warning))
+}
+
+/// Whether an interpreter is configured (the runtime options or `CHATSTACK_PYTHON`).
+pub fn configured(explicit: Option<&Path>) -> bool {
+    explicit.is_some() || std::env::var_os("CHATSTACK_PYTHON").is_some_and(|v| !v.is_empty())
+}
+
+/// `3.9` of `3.9.18`.
+fn major_minor(version: &str) -> String {
+    version.split('.').take(2).collect::<Vec<_>>().join(".")
+}
+
 fn env_of(p: Probe) -> PythonEnv {
     PythonEnv {
         interpreter: PathBuf::from(p.executable),
@@ -307,5 +358,30 @@ mod tests {
         // With the packages present (as in CI), the interpreter is used as is.
         let system = resolve(None, None, false).await.unwrap();
         assert!(system.interpreter.is_absolute());
+    }
+
+    #[tokio::test]
+    async fn the_runtime_version_is_preferred_and_a_mismatch_is_said() {
+        let default = PythonEnv {
+            interpreter: PathBuf::from("/opt/py/bin/python3"),
+            version: "3.11.7".to_owned(),
+            has_packages: true,
+        };
+        // Same version, or not a Python runtime: the default, silently.
+        for runtime in ["Python3.11", "Nodejs18.15"] {
+            let (p, w) = for_runtime(&default, runtime, false, false).await;
+            assert_eq!(p.interpreter, default.interpreter, "{runtime}");
+            assert_eq!(w, None, "{runtime}");
+        }
+        // A configured interpreter wins over PATH, with the warning for the log.
+        let (p, w) = for_runtime(&default, "Python3.9", true, false).await;
+        assert_eq!(p.interpreter, default.interpreter);
+        let w = w.unwrap();
+        assert!(
+            w.contains("runtime Python3.9 runs on Python 3.11.7 (/opt/py/bin/python3)")
+                && w.contains("an interpreter is configured")
+                && !w.contains('\n'),
+            "{w}"
+        );
     }
 }
