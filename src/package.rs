@@ -329,6 +329,16 @@ pub fn package_with(
     })
 }
 
+/// The zip entry name of `path` under `dir`: relative, `/`-separated.
+fn zip_name(dir: &Path, path: &Path) -> Result<String, String> {
+    let rel = path.strip_prefix(dir).map_err(|e| e.to_string())?;
+    Ok(rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
 /// Whether `name` is one of the function's own files (`names` is sorted).
 fn own_names_contains(names: &[String], name: &str) -> bool {
     names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
@@ -352,15 +362,7 @@ fn collect_tree(function: &Function, dir: &Path) -> Result<Vec<(String, PathBuf)
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        let rel = entry
-            .path()
-            .strip_prefix(dir)
-            .map_err(|e| walk_err(e.to_string()))?;
-        let name = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let name = zip_name(dir, entry.path()).map_err(walk_err)?;
         // Bytecode is regenerated (and pip was told not to write it).
         if name.ends_with(".pyc") || name.contains("__pycache__/") {
             continue;
@@ -440,15 +442,7 @@ fn collect(function: &Function) -> Result<Vec<(String, PathBuf)>, Error> {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        let rel = entry
-            .path()
-            .strip_prefix(dir)
-            .map_err(|e| walk_err(e.to_string()))?;
-        let name = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let name = zip_name(dir, entry.path()).map_err(walk_err)?;
         files.push((name, entry.into_path()));
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));

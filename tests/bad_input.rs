@@ -575,19 +575,6 @@ fn broken_stack_files_exit_2_naming_file_line_and_field_before_any_network_call(
     );
 }
 
-/// `count` incompressible bytes (xorshift), so the zip is as large as the file.
-fn noise(count: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    (0..count)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[cfg(unix)]
 #[test]
 fn hostile_code_directories_exit_2_naming_the_path_before_any_network_call() {
@@ -602,7 +589,7 @@ fn hostile_code_directories_exit_2_naming_the_path_before_any_network_call() {
         (
             "a file that makes the zip larger than SCF's 50 MB package limit",
             |dir| {
-                std::fs::write(dir.join("model.bin"), noise(51 << 20)).unwrap();
+                std::fs::write(dir.join("model.bin"), support::noise(51 << 20)).unwrap();
                 "52428800-byte limit zipped"
             },
         ),

@@ -10,41 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{self, Cloud, chatstack};
-
-/// What a run printed.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    /// Write calls the provider made, from its debug log.
-    fn writes(&self) -> Vec<String> {
-        self.stderr
-            .lines()
-            .filter(|l| l.contains("api call"))
-            .filter_map(|l| {
-                let action = l.split("action=").nth(1)?.split_whitespace().next()?;
-                let action = action.trim_matches('"').to_owned();
-                ["Create", "Update", "Delete", "Put", "Release"]
-                    .iter()
-                    .any(|w| action.starts_with(w))
-                    .then_some(action)
-            })
-            .collect()
-    }
-}
+use crate::support::{self, Cloud, Run, chatstack};
 
 /// A project whose three functions share a code directory with `requirements`, pip run through
 /// a wrapper that records each call in `pip-calls.log` (CHATSTACK_PYTHON is the interpreter
@@ -120,11 +86,7 @@ impl Project {
             .env("CHATSTACK_PYTHON", &self.wrapper)
             .output()
             .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(&out)
     }
 
     /// How many times pip was started.

@@ -8,50 +8,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::support::{
-    self, CHAT_APPID, Cloud, article_project, chat_code_dir, chat_project, chatstack, cloud,
+    self, CHAT_APPID, Cloud, Run, article_project, chat_code_dir, chat_project, chatstack, cloud,
 };
 use chatstack::localcloud::account::DEFAULT_SECRET_KEY;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    /// Write calls the provider made, from its debug log.
-    fn writes(&self) -> Vec<String> {
-        self.stderr
-            .lines()
-            .filter(|l| l.contains("api call"))
-            .filter_map(|l| {
-                let action = l.split("action=").nth(1)?.split_whitespace().next()?;
-                let action = action.trim_matches('"').to_owned();
-                let write = [
-                    "Create",
-                    "Update",
-                    "Delete",
-                    "Modify",
-                    "Release",
-                    "UnRelease",
-                    "Put",
-                ]
-                .iter()
-                .any(|w| action.starts_with(w));
-                write.then_some(action)
-            })
-            .collect()
-    }
-}
 
 fn run(cloud: &Cloud, stack: &Path, args: &[&str]) -> Run {
     let out = chatstack()
@@ -62,11 +21,7 @@ fn run(cloud: &Cloud, stack: &Path, args: &[&str]) -> Run {
         .env("RUST_LOG", "chatstack=debug")
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(&out)
 }
 
 fn sdk(cloud: &Cloud, service: &str, version: &str, action: &str, params: Value) -> Value {
@@ -294,22 +249,18 @@ fn code_and_environment_changes_touch_only_what_changed() {
     );
     // What is deployed is what info says, in the table and in JSON, and what the official SDK
     // reads from the function's tags; the code hash is not a variable any more.
-    let deployed = code_change.json()["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == "ChatTrans")
-        .unwrap()["codeSha256"]
-        .clone();
+    let code_of = |doc: Value| {
+        doc["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "ChatTrans")
+            .unwrap()["codeSha256"]
+            .clone()
+    };
+    let deployed = code_of(code_change.json());
     let info = run(&cloud, &stack, &["--json", "info"]);
-    let info_sha = info.json()["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == "ChatTrans")
-        .unwrap()["codeSha256"]
-        .clone();
-    assert_eq!(info_sha, deployed, "{}", info.stdout);
+    assert_eq!(code_of(info.json()), deployed, "{}", info.stdout);
     let table = run(&cloud, &stack, &["info"]);
     assert!(
         table.stdout.contains(&deployed.as_str().unwrap()[..12]),
@@ -462,19 +413,6 @@ fn remove_without_yes_and_without_a_terminal_refuses_with_exit_2_and_changes_not
     assert_eq!(info["bucket"]["exists"], true, "{info}");
 }
 
-/// `len` incompressible bytes (xorshift), so the zip is as large as the file.
-fn noise(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// The keys under `chatstack-code/` in `bucket`.
 fn code_objects(cloud: &Cloud, bucket: &str) -> Vec<String> {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -509,7 +447,7 @@ fn a_12_mib_package_deploys_through_cos_and_leaves_nothing_behind() {
          path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'blob.bin')\n    \
          with open(path, 'rb') as f:\n        return hashlib.sha256(f.read()).hexdigest()\n",
     );
-    let blob = noise(12 << 20);
+    let blob = support::noise(12 << 20);
     std::fs::write(code.path().join("blob.bin"), &blob).unwrap();
     let (_dir, stack) = chat_project(Some(code.path()));
 

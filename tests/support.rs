@@ -529,3 +529,70 @@ pub fn code_copy() -> tempfile::TempDir {
     }
     dir
 }
+
+/// `count` incompressible bytes (xorshift), so a zip of them is as large as they are.
+pub fn noise(count: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..count)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// What one `chatstack` run printed, and how it ended.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The run's output.
+    pub fn of(out: &Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// stdout as one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// The API 3.0 write calls the provider made, from its debug log (`RUST_LOG=chatstack=debug`).
+    pub fn writes(&self) -> Vec<String> {
+        self.stderr
+            .lines()
+            .filter(|l| l.contains("api call"))
+            .filter_map(|l| {
+                let action = l.split("action=").nth(1)?.split_whitespace().next()?;
+                let action = action.trim_matches('"').to_owned();
+                let write = [
+                    "Create",
+                    "Update",
+                    "Delete",
+                    "Modify",
+                    "Attach",
+                    "Detach",
+                    "Release",
+                    "UnRelease",
+                    "Put",
+                ]
+                .iter()
+                .any(|w| action.starts_with(w));
+                write.then_some(action)
+            })
+            .collect()
+    }
+}
