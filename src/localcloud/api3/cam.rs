@@ -100,22 +100,34 @@ struct CreateRole {
     tags: Option<Vec<KeyValue>>,
 }
 
-fn create_role(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
-    let req: CreateRole = ctx.parse()?;
-    let name = required(req.role_name, "RoleName")?;
-    let doc = required(req.policy_document, "PolicyDocument")?;
-    if !valid_name(&name) {
+/// A role's or policy's name and its policy document, checked as CAM checks them: a bad name is
+/// `name_code`, a bad document `InvalidParameter.PolicyDocumentError`.
+fn check_name_and_document(
+    name: &str,
+    doc: &str,
+    name_code: &'static str,
+    what: &str,
+) -> Result<(), ApiError> {
+    if !valid_name(name) {
         return Err(ApiError::new(
-            "InvalidParameter.RoleNameError",
-            format!("role name `{name}` is not valid"),
+            name_code,
+            format!("{what} name `{name}` is not valid"),
         ));
     }
-    if !is_valid_document(&doc) {
+    if !is_valid_document(doc) {
         return Err(ApiError::new(
             "InvalidParameter.PolicyDocumentError",
             "PolicyDocument is not a valid policy document",
         ));
     }
+    Ok(())
+}
+
+fn create_role(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
+    let req: CreateRole = ctx.parse()?;
+    let name = required(req.role_name, "RoleName")?;
+    let doc = required(req.policy_document, "PolicyDocument")?;
+    check_name_and_document(&name, &doc, "InvalidParameter.RoleNameError", "role")?;
     let now = ctx.now_secs();
     let id = ctx.store().write(|tx| {
         if tx.get::<RoleRecord>(ROLES, &name)?.is_some() {
@@ -233,18 +245,7 @@ fn create_policy(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let req: CreatePolicy = ctx.parse()?;
     let name = required(req.policy_name, "PolicyName")?;
     let doc = required(req.policy_document, "PolicyDocument")?;
-    if !valid_name(&name) {
-        return Err(ApiError::new(
-            "InvalidParameter.PolicyNameError",
-            format!("policy name `{name}` is not valid"),
-        ));
-    }
-    if !is_valid_document(&doc) {
-        return Err(ApiError::new(
-            "InvalidParameter.PolicyDocumentError",
-            "PolicyDocument is not a valid policy document",
-        ));
-    }
+    check_name_and_document(&name, &doc, "InvalidParameter.PolicyNameError", "policy")?;
     let now = ctx.now_secs();
     let id = ctx.store().write(|tx| {
         if tx
