@@ -85,6 +85,13 @@ fn api3_cam_roles_and_policies_have_the_sdks_shapes_and_codes_and_survive_a_rest
 }
 
 #[test]
+fn api3_invoke_function_answers_as_the_cloud_does() {
+    let cloud = Cloud::start();
+    let out = run_python(&cloud, "api3_invoke_function.py", &[]);
+    assert!(stdout(&out).contains("invoke function ok"));
+}
+
+#[test]
 fn api3_function_states_take_the_latency_profiles_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = default_options(dir.path());

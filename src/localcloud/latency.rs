@@ -58,6 +58,7 @@ impl Profile {
             ("ListFunctions", 120),
             ("GetFunctionLogs", 200),
             ("Invoke", 150),
+            ("InvokeFunction", 150),
             // API Gateway
             ("CreateService", 350),
             ("DescribeService", 200),

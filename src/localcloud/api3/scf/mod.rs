@@ -48,6 +48,7 @@ pub(super) const ACTIONS: &[&str] = &[
     "ListFunctions",
     "GetFunctionLogs",
     "Invoke",
+    "InvokeFunction",
 ];
 
 /// Runs a synchronous action (on the blocking pool: the store commits with fsync).
@@ -70,13 +71,14 @@ pub(super) fn call(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
 
 /// Whether `action` is asynchronous (awaits the function runtime): [`call_async`] runs it.
 pub(super) fn is_async(action: &str) -> bool {
-    action == "Invoke"
+    matches!(action, "Invoke" | "InvokeFunction")
 }
 
 /// Runs an asynchronous action ([`is_async`]).
 pub(super) async fn call_async(ctx: Ctx) -> Result<Map<String, Value>, ApiError> {
     match ctx.action.as_str() {
         "Invoke" => invoke::invoke(ctx).await,
+        "InvokeFunction" => invoke::invoke_function(ctx).await,
         other => Err(ApiError::new(
             "InvalidAction",
             format!("unknown action {other}"),
