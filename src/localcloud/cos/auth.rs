@@ -53,11 +53,10 @@ pub(crate) fn verify(
             "The difference between the request time and the server's time is too large.",
         ));
     }
+    // Past the end: COS answers AccessDenied "Request has expired" (what the Node COS SDK's
+    // retry logic looks for); before the start, RequestTimeTooSkewed.
     if now > auth.sign_time.end || now > auth.key_time.end {
-        return Err(CosError::forbidden(
-            "RequestTimeTooSkewed",
-            "Request has expired",
-        ));
+        return Err(CosError::forbidden("AccessDenied", "Request has expired"));
     }
     let token = req
         .headers
