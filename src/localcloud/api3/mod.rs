@@ -186,6 +186,18 @@ impl Service {
         }
     }
 
+    /// The service whose API version is `version` (each of ours has its own).
+    pub fn from_version(version: &str) -> Option<Self> {
+        [
+            Service::Scf,
+            Service::Apigateway,
+            Service::Cam,
+            Service::Tag,
+        ]
+        .into_iter()
+        .find(|s| s.version() == version)
+    }
+
     /// The API version it speaks.
     pub fn version(self) -> &'static str {
         match self {
@@ -272,12 +284,18 @@ fn authenticate_and_route(
             ),
         ));
     }
-    let service = Service::from_scope(&parsed.service).ok_or_else(|| {
-        ApiError::new(
-            "NoSuchProduct",
-            format!("the local cloud has no product `{}`", parsed.service),
-        )
-    })?;
+    // The product: the credential scope's service, or, when that is none we serve, the one
+    // X-TC-Version names. The Node.js SDK takes the scope's service from the endpoint's first
+    // label (`127` for `127.0.0.1:PORT`); the cloud picks the product by host, which here is
+    // one for every product.
+    let service = Service::from_scope(&parsed.service)
+        .or_else(|| header_str(headers, "x-tc-version").and_then(Service::from_version))
+        .ok_or_else(|| {
+            ApiError::new(
+                "NoSuchProduct",
+                format!("the local cloud has no product `{}`", parsed.service),
+            )
+        })?;
     let token = header_str(headers, "x-tc-token").filter(|t| !t.is_empty());
     let key = plane
         .account
@@ -291,15 +309,25 @@ fn authenticate_and_route(
             }
         })?;
     let unsigned = header_str(headers, "x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD");
-    let signable = tc3::SignableRequest {
-        service: &parsed.service,
-        host: header_str(headers, "host").unwrap_or_default(),
-        content_type: header_str(headers, "content-type").unwrap_or_default(),
-        payload: if unsigned { b"UNSIGNED-PAYLOAD" } else { body },
-        timestamp,
+    let signed_with = |host: &str| {
+        let signable = tc3::SignableRequest {
+            service: &parsed.service,
+            host,
+            content_type: header_str(headers, "content-type").unwrap_or_default(),
+            payload: if unsigned { b"UNSIGNED-PAYLOAD" } else { body },
+            timestamp,
+        };
+        let expected = tc3::sign(&signable, &parsed.secret_id, key.expose());
+        constant_time_eq(expected.signature.as_bytes(), parsed.signature.as_bytes())
     };
-    let expected = tc3::sign(&signable, &parsed.secret_id, key.expose());
-    if !constant_time_eq(expected.signature.as_bytes(), parsed.signature.as_bytes()) {
+    // The host as sent, or without its port: the Python SDK signs `host:port`, the Node.js SDK
+    // signs the name alone while sending `Host: name:port`.
+    let host = header_str(headers, "host").unwrap_or_default();
+    let without_port = host
+        .rsplit_once(':')
+        .filter(|(name, port)| !name.is_empty() && port.parse::<u16>().is_ok())
+        .map(|(name, _)| name);
+    if !signed_with(host) && !without_port.is_some_and(signed_with) {
         return Err(ApiError::new(
             "AuthFailure.SignatureFailure",
             "The provided credentials could not be validated. Please check your signature is correct.",

@@ -16,12 +16,23 @@ fn cloud(dir: &std::path::Path) -> LocalCloud {
 
 /// A request signed like the SDK does, with `key` as the SecretKey.
 fn signed(service: &str, action: &str, body: &'static str, key: &str) -> Request<Body> {
+    signed_as(service, "127.0.0.1:9000", action, body, key)
+}
+
+/// [`signed`], with `signed_host` in the signature (the `Host` sent is `127.0.0.1:9000`).
+fn signed_as(
+    service: &str,
+    signed_host: &str,
+    action: &str,
+    body: &'static str,
+    key: &str,
+) -> Request<Body> {
     let ts = now_millis() / 1000;
     let keys = KeyPair::default_pair();
     let sig = tc3::sign(
         &tc3::SignableRequest {
             service,
-            host: "127.0.0.1:9000",
+            host: signed_host,
             content_type: "application/json",
             payload: body.as_bytes(),
             timestamp: ts,
@@ -29,7 +40,16 @@ fn signed(service: &str, action: &str, body: &'static str, key: &str) -> Request
         &keys.secret_id,
         key,
     );
-    let version = Service::from_scope(service).map_or("x", Service::version);
+    let version = Service::from_scope(service)
+        .or_else(|| {
+            let action_service = if action == "GetUserAppId" {
+                "cam"
+            } else {
+                "scf"
+            };
+            Service::from_scope(action_service)
+        })
+        .map_or("x", Service::version);
     Request::post("/")
         .header("host", "127.0.0.1:9000")
         .header("content-type", "application/json")
@@ -114,4 +134,46 @@ async fn a_huge_parameter_is_not_echoed_back_whole() {
     let message = v["Response"]["Error"]["Message"].as_str().unwrap();
     assert!(message.len() < 2048, "{} bytes echoed", message.len());
     assert!(message.contains("8000000 bytes"), "{message}");
+}
+
+#[tokio::test]
+async fn the_node_sdks_scope_and_host_are_accepted_as_the_cloud_accepts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cloud(dir.path());
+    let key = KeyPair::default_pair().secret_key;
+    let code = |v: &Value| v["Response"]["Error"]["Code"].as_str().map(str::to_owned);
+    // (scope's service, host in the signature) → the error code, if any.
+    let rows: &[(&str, &str, Option<&str>)] = &[
+        ("scf", "127.0.0.1:9000", None),
+        // The Node.js SDK: the endpoint's first label as the service, the host without its port.
+        ("127", "127.0.0.1:9000", None),
+        ("scf", "127.0.0.1", None),
+        ("127", "127.0.0.1", None),
+        // Another host is another request.
+        (
+            "scf",
+            "127.0.0.2:9000",
+            Some("AuthFailure.SignatureFailure"),
+        ),
+        (
+            "scf",
+            "127.0.0.1:9001",
+            Some("AuthFailure.SignatureFailure"),
+        ),
+    ];
+    for (service, host, want) in rows {
+        let req = signed_as(service, host, "ListFunctions", "{}", key.expose());
+        let (_, _, v) = answer(handle(c.api3(), req).await).await;
+        assert_eq!(
+            code(&v).as_deref(),
+            *want,
+            "{service} signed for {host}: {v}"
+        );
+    }
+    // A scope naming no product, and a version naming none either.
+    let mut req = signed_as("127", "127.0.0.1:9000", "ListFunctions", "{}", key.expose());
+    req.headers_mut()
+        .insert("x-tc-version", "2020-01-01".parse().unwrap());
+    let (_, _, v) = answer(handle(c.api3(), req).await).await;
+    assert_eq!(code(&v).as_deref(), Some("NoSuchProduct"), "{v}");
 }
