@@ -85,6 +85,13 @@ fn api3_cam_roles_and_policies_have_the_sdks_shapes_and_codes_and_survive_a_rest
 }
 
 #[test]
+fn api3_the_nodejs_sdk_reaches_the_local_cloud_by_ip_and_by_name() {
+    let cloud = Cloud::start();
+    let out = crate::support::run_node(&cloud, "api3_scf.js");
+    assert!(stdout(&out).contains("node scf ok"));
+}
+
+#[test]
 fn api3_invoke_function_answers_as_the_cloud_does() {
     let cloud = Cloud::start();
     let out = run_python(&cloud, "api3_invoke_function.py", &[]);

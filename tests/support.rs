@@ -230,6 +230,39 @@ pub fn run_python_with(
     out
 }
 
+/// Runs `tests/node/SCRIPT` with node against `cloud` (the same `CHATSTACK_TEST_*` variables as
+/// [`run_python`]); panics with its output unless it exits 0. The official Node.js SDKs are in
+/// `tests/node/node_modules`, which `scripts/test` installs with npm.
+pub fn run_node(cloud: &Cloud, script: &str) -> Output {
+    let dir = manifest_dir().join("tests/node");
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "tests/node/node_modules is missing: run scripts/test, which installs the Node.js SDKs \
+         there with npm (or `npm install --prefix tests/node`)"
+    );
+    let out = Command::new("node")
+        .arg(dir.join(script))
+        .env("CHATSTACK_TEST_ENDPOINT", cloud.addr.to_string())
+        .env(
+            "CHATSTACK_TEST_SECRET_ID",
+            localcloud::account::DEFAULT_SECRET_ID,
+        )
+        .env(
+            "CHATSTACK_TEST_SECRET_KEY",
+            localcloud::account::DEFAULT_SECRET_KEY,
+        )
+        .output()
+        .expect("node runs (install nodejs)");
+    assert!(
+        out.status.success(),
+        "node {script} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The `chatstack` binary, with a clean environment for credentials.
 pub fn chatstack() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("chatstack").expect("binary built");
