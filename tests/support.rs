@@ -201,22 +201,8 @@ pub fn run_python_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
-    let out = Command::new("python3")
-        .arg(python_script(script))
+    let out = referee(Command::new("python3").arg(python_script(script)), addr)
         .args(args)
-        .env("CHATSTACK_TEST_ENDPOINT", addr.to_string())
-        .env(
-            "CHATSTACK_TEST_SECRET_ID",
-            localcloud::account::DEFAULT_SECRET_ID,
-        )
-        .env(
-            "CHATSTACK_TEST_SECRET_KEY",
-            localcloud::account::DEFAULT_SECRET_KEY,
-        )
-        .env(
-            "CHATSTACK_TEST_APPID",
-            localcloud::account::DEFAULT_APPID.to_string(),
-        )
         .envs(env.iter().copied())
         .output()
         .expect("python3 runs");
@@ -230,6 +216,24 @@ pub fn run_python_with(
     out
 }
 
+/// `cmd` told where the local cloud at `addr` is and how to sign for it: the
+/// `CHATSTACK_TEST_ENDPOINT`, `_SECRET_ID`, `_SECRET_KEY` and `_APPID` the referee scripts read.
+fn referee(cmd: &mut Command, addr: SocketAddr) -> &mut Command {
+    cmd.env("CHATSTACK_TEST_ENDPOINT", addr.to_string())
+        .env(
+            "CHATSTACK_TEST_SECRET_ID",
+            localcloud::account::DEFAULT_SECRET_ID,
+        )
+        .env(
+            "CHATSTACK_TEST_SECRET_KEY",
+            localcloud::account::DEFAULT_SECRET_KEY,
+        )
+        .env(
+            "CHATSTACK_TEST_APPID",
+            localcloud::account::DEFAULT_APPID.to_string(),
+        )
+}
+
 /// Runs `tests/node/SCRIPT` with node against `cloud` (the same `CHATSTACK_TEST_*` variables as
 /// [`run_python`]); panics with its output unless it exits 0. The official Node.js SDKs are in
 /// `tests/node/node_modules`, which `scripts/test` installs with npm.
@@ -240,17 +244,7 @@ pub fn run_node(cloud: &Cloud, script: &str) -> Output {
         "tests/node/node_modules is missing: run scripts/test, which installs the Node.js SDKs \
          there with npm (or `npm install --prefix tests/node`)"
     );
-    let out = Command::new("node")
-        .arg(dir.join(script))
-        .env("CHATSTACK_TEST_ENDPOINT", cloud.addr.to_string())
-        .env(
-            "CHATSTACK_TEST_SECRET_ID",
-            localcloud::account::DEFAULT_SECRET_ID,
-        )
-        .env(
-            "CHATSTACK_TEST_SECRET_KEY",
-            localcloud::account::DEFAULT_SECRET_KEY,
-        )
+    let out = referee(Command::new("node").arg(dir.join(script)), cloud.addr)
         .output()
         .expect("node runs (install nodejs)");
     assert!(
