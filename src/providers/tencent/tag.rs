@@ -1,6 +1,6 @@
 //! Tags (`tag`, 2018-08-13): ModifyResourceTags, to change a function's tags after it was
-//! created (SCF's own API sets them only at CreateFunction), and DescribeResourceTagsByResourceIds
-//! to read them back.
+//! created (SCF's own API sets them only at CreateFunction). They are read back with
+//! GetFunction's `Tags`.
 //!
 //! A resource is named by its six-segment description, for an SCF function
 //! `qcs::scf:{region}:uin/{uin}:namespace/{namespace}/function/{name}` ([`scf_function`]). The
@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Error;
 use super::http::{ApiClient, Service};
-use super::serde_util::null_default;
 use super::shapes::Tag;
 
 /// The tag client; cheap to clone.
@@ -27,11 +26,10 @@ pub fn scf_function(region: &str, uin: &str, namespace: &str, name: &str) -> Str
 }
 
 /// `{TagKey, TagValue}`, the tag service's spelling of a tag.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct TagKv {
     tag_key: String,
-    #[serde(default, deserialize_with = "null_default")]
     tag_value: String,
 }
 
@@ -53,32 +51,6 @@ struct ModifyResourceTagsRequest<'a> {
 
 #[derive(Deserialize)]
 struct Ignored {}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct DescribeByIdsRequest<'a> {
-    service_type: &'a str,
-    resource_prefix: &'a str,
-    resource_ids: [&'a str; 1],
-    resource_region: &'a str,
-    limit: u32,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DescribeByIdsResponse {
-    #[serde(default, deserialize_with = "null_default")]
-    tags: Vec<ResourceTag>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ResourceTag {
-    #[serde(default, deserialize_with = "null_default")]
-    tag_key: String,
-    #[serde(default, deserialize_with = "null_default")]
-    tag_value: String,
-}
 
 impl Tags {
     /// Wraps an API client.
@@ -111,32 +83,6 @@ impl Tags {
             .call(Service::Tag, "ModifyResourceTags", &req)
             .await?;
         Ok(())
-    }
-
-    /// DescribeResourceTagsByResourceIds for one SCF function (`namespace/function/name`).
-    pub async fn scf_function_tags(
-        &self,
-        region: &str,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Vec<Tag>, Error> {
-        let id = format!("{namespace}/function/{name}");
-        let req = DescribeByIdsRequest {
-            service_type: "scf",
-            resource_prefix: "namespace",
-            resource_ids: [&id],
-            resource_region: region,
-            limit: 100,
-        };
-        let resp: DescribeByIdsResponse = self
-            .api
-            .call(Service::Tag, "DescribeResourceTagsByResourceIds", &req)
-            .await?;
-        Ok(resp
-            .tags
-            .into_iter()
-            .map(|t| Tag::new(t.tag_key, t.tag_value))
-            .collect())
     }
 }
 
@@ -192,32 +138,6 @@ mod tests {
         assert_eq!(
             body,
             json!({"Resource": "r", "ReplaceTags": [{"TagKey": "k", "TagValue": "v"}]})
-        );
-    }
-
-    #[tokio::test]
-    async fn a_functions_tags_are_read_by_resource_id() {
-        let server = MockServer::start().await;
-        Mock::given(header("x-tc-action", "DescribeResourceTagsByResourceIds"))
-            .respond_with(api_ok(json!({
-                "TotalCount": 1, "Offset": 0, "Limit": 100,
-                "Tags": [{"TagKey": "a", "TagValue": "b", "ResourceId": "default/function/f"}]
-            })))
-            .mount(&server)
-            .await;
-        let tags = Tags::new(client_for(&server, false).await);
-        let got = tags
-            .scf_function_tags("ap-guangzhou", "default", "f")
-            .await
-            .unwrap();
-        assert_eq!(got, [Tag::new("a", "b")]);
-        let received = server.received_requests().await.unwrap();
-        let body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
-        assert_eq!(
-            body,
-            json!({"ServiceType": "scf", "ResourcePrefix": "namespace",
-                   "ResourceIds": ["default/function/f"], "ResourceRegion": "ap-guangzhou",
-                   "Limit": 100})
         );
     }
 }
