@@ -76,8 +76,25 @@ pub struct FunctionRecord {
     pub init_timeout: u32,
     /// Role name.
     pub role: String,
-    /// `Event` or `HTTP`.
+    /// `Event` or `HTTP` (a Web function: its code ships an executable `scf_bootstrap` that
+    /// serves HTTP on the port the platform gives it; API-FACTS §10.2).
     pub function_type: String,
+    /// `ProtocolType`: `WS` for a Web function with WebSocket on, else empty. Once on it
+    /// cannot be switched off.
+    #[serde(default)]
+    pub protocol_type: String,
+    /// `ProtocolParams.WSParams.IdleTimeOut` (s), for `WS` functions: a connection with no
+    /// frame for this long is closed (status 455).
+    #[serde(default)]
+    pub ws_idle_timeout: u32,
+    /// `InstanceConcurrencyConfig.MaxConcurrency`: requests (or WebSocket connections) one
+    /// instance serves at once; 0 = not set, which means one.
+    #[serde(default)]
+    pub max_concurrency: u32,
+    /// Reserved concurrency (`PutReservedConcurrencyConfig`): the most requests the function
+    /// runs at once across its instances; `None` = only the account's limit.
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
     /// Environment variables.
     pub environment: Vec<KeyValue>,
     /// Tags.
@@ -112,6 +129,26 @@ impl FunctionRecord {
         Some(self)
     }
 }
+
+impl FunctionRecord {
+    /// Whether this is a Web function (`Type: HTTP`).
+    pub fn is_web(&self) -> bool {
+        self.function_type == "HTTP"
+    }
+
+    /// Whether this Web function has WebSocket on (`ProtocolType: WS`).
+    pub fn is_websocket(&self) -> bool {
+        self.is_web() && self.protocol_type == "WS"
+    }
+
+    /// Requests one instance serves at once (`MaxConcurrency`, default one).
+    pub fn slots_per_instance(&self) -> u32 {
+        self.max_concurrency.max(1)
+    }
+}
+
+/// SCF's default `ProtocolParams.WSParams.IdleTimeOut`, seconds (SDK model text).
+pub const DEFAULT_WS_IDLE_TIMEOUT: u32 = 15;
 
 /// SCF's default `InitTimeout`, seconds.
 pub const DEFAULT_INIT_TIMEOUT: u32 = 65;

@@ -6,3 +6,4 @@ pub mod api;
 pub mod cam;
 pub mod clock;
 pub mod function;
+pub mod trigger;

@@ -55,6 +55,10 @@ mod tests {
             init_timeout: 65,
             role: String::new(),
             function_type: "Event".into(),
+            protocol_type: String::new(),
+            ws_idle_timeout: 0,
+            max_concurrency: 0,
+            reserved_concurrency: None,
             environment: vec![KeyValue {
                 key: "K".into(),
                 value: "v".into(),

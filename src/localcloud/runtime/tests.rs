@@ -170,6 +170,10 @@ fn deploy_with(
         init_timeout,
         role: String::new(),
         function_type: "Event".into(),
+        protocol_type: String::new(),
+        ws_idle_timeout: 0,
+        max_concurrency: 0,
+        reserved_concurrency: None,
         environment: vars
             .iter()
             .map(|(k, v)| KeyValue {
