@@ -1,6 +1,7 @@
 //! The local cloud's COS XML API, refereed by the official Python COS SDK (`qcloud_cos`) in its
 //! IP/Port mode (API-FACTS §7): requests go to 127.0.0.1:PORT carrying and signing the real
-//! bucket host.
+//! bucket host; and by the official Node.js COS SDK (`cos-nodejs-sdk-v5`, its `Ip` option, to
+//! the same effect).
 
 use crate::support::{Cloud, run_python, run_python_with};
 
@@ -75,4 +76,13 @@ fn cos_multipart_uploads_through_upload_file_and_by_hand() {
         .unwrap()
         .count();
     assert_eq!(blobs, 0);
+}
+
+#[test]
+fn cos_buckets_and_objects_through_the_official_nodejs_sdk() {
+    // cos-nodejs-sdk-v5 with `Ip: "127.0.0.1:PORT"` and `Protocol: "http:"`: the bucket's own
+    // host in `Host` and in the signature, the connection to the local cloud.
+    let cloud = Cloud::start();
+    let out = crate::support::run_node(&cloud, "cos_basic.js");
+    assert!(stdout(&out).contains("node cos ok"));
 }
