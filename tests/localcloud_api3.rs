@@ -231,3 +231,12 @@ fn api3_fault_injection_is_reproducible_per_seed() {
     }
     assert!(a.contains("acted-despite-drop"), "{a}");
 }
+
+#[test]
+fn api3_tccli_manages_and_invokes_functions_with_an_http_endpoint() {
+    // `tccli scf … --endpoint http://127.0.0.1:PORT`: it sends and signs that whole string as
+    // `Host`. Without the scheme it speaks TLS, and fails (the script checks how).
+    let cloud = Cloud::start();
+    let out = run_python(&cloud, "tccli_scf.py", &[]);
+    assert!(stdout(&out).contains("tccli ok"));
+}

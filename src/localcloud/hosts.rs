@@ -15,7 +15,10 @@
 //! - names the user adds ([`super::Options::allow_hosts`], `--allow-host NAME`; `*.example.com`
 //!   allows every subdomain).
 //!
-//! The port is not compared: rebinding needs a name, and a name is what is checked.
+//! The port is not compared: rebinding needs a name, and a name is what is checked. A leading
+//! `http://` or `https://` is not either: tccli, given `--endpoint http://127.0.0.1:9000` (its
+//! only way to speak plain HTTP), sends and signs `Host: http://127.0.0.1:9000`; the name after
+//! it is what is judged (a browser never sends such a `Host`).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -37,6 +40,7 @@ impl HostPolicy {
 
     /// Whether a request with this `Host` header value (port optional) is served.
     pub fn allows_host(&self, host: &str) -> bool {
+        let host = strip_scheme(host.trim());
         let name = normalize(strip_port(host));
         if name.is_empty() {
             return false;
@@ -67,6 +71,16 @@ impl HostPolicy {
             .split_once("://")
             .is_some_and(|(_, authority)| !authority.contains('/') && self.allows_host(authority))
     }
+}
+
+/// `host` without a leading `http://` or `https://` (any case).
+fn strip_scheme(host: &str) -> &str {
+    for scheme in ["http://", "https://"] {
+        if host.len() >= scheme.len() && host[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return &host[scheme.len()..];
+        }
+    }
+    host
 }
 
 /// `host` without a trailing `:port` (IPv6 literals keep their brackets).
@@ -161,6 +175,8 @@ mod tests {
             "chat-1250000000.cos.ap-guangzhou.myqcloud.com:9000",
             "chat.example.test:9000",
             "a.dev.test",
+            "http://127.0.0.1:9000",
+            "HTTPS://scf.tencentcloudapi.com",
         ] {
             assert!(p.allows_host(ok), "{ok}");
         }
@@ -175,6 +191,8 @@ mod tests {
             "dev.test",
             "example.test",
             "cos.ap-guangzhou.myqcloud.com",
+            "http://attacker.example:9000",
+            "ftp://127.0.0.1",
         ] {
             assert!(!p.allows_host(bad), "{bad}");
         }
