@@ -21,6 +21,15 @@ fn invoke_and_logs_through_the_sdk() {
 }
 
 #[test]
+fn a_function_invokes_another_through_the_api3_sdk_and_tencentserverless() {
+    // The SDK ships in the caller's zip; the worker's hook connects `scf.internal.…` and
+    // `scf.tencentcloudapi.com` to the local cloud, Host and signature unchanged.
+    let cloud = Cloud::start();
+    let out = run_python(&cloud, "runtime_sdk_in_function.py", &[]);
+    assert!(report(&out).contains("sdk in function ok"));
+}
+
+#[test]
 fn the_seed_register_function_runs_unmodified() {
     let Some(seed) = article_dir("localcloud_runtime::the_seed_register_function_runs_unmodified")
     else {

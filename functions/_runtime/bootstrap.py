@@ -11,7 +11,7 @@ A worker is started in one of two ways (src/localcloud/runtime/):
     CHATSTACK_WORKER_SOCKET  path of a Unix socket the host listens on, for this worker only
     CHATSTACK_WORKER_NONCE   a random string the hello must echo (proves which worker connected)
     CHATSTACK_HANDLER        the function's Handler, `file.function` (`src/app.main` is allowed)
-    CHATSTACK_COS_ADDR       `IP:PORT` of the local cloud, where COS is served
+    CHATSTACK_COS_ADDR       `IP:PORT` of the local cloud, where COS and API 3.0 are served
 
 Protocol (mirrored in src/localcloud/runtime/protocol.rs; bump PROTOCOL_VERSION in both):
 - Framing: every message is a 4-byte big-endian length followed by that many bytes of UTF-8
@@ -48,7 +48,14 @@ Protocol (mirrored in src/localcloud/runtime/protocol.rs; bump PROTOCOL_VERSION 
 
 Before importing user code, a hook makes the official COS SDK (`qcloud_cos`, and the
 `qcloud_cos_v5` name SCF's older Python images provide) talk to the local cloud in its IP/Port
-mode, with the function's temporary credentials when the code passes none. Standard library only.
+mode, with the function's temporary credentials when the code passes none. Another makes the
+API 3.0 Python SDK (`tencentcloud-sdk-python`, which SCF's Python images preinstall and code may
+ship; tencentserverless's `scf.invoke` uses it) connect to the local cloud over plain HTTP when
+its endpoint is a `*.tencentcloudapi.com` name (`scf.internal.tencentcloudapi.com`, SCF's
+in-function endpoint, or `scf.tencentcloudapi.com`): only the connection moves, the `Host` it
+sends and signs stays that name. It is a `sys.meta_path` finder that patches
+`tencentcloud.common.http.request.ApiRequest._handle_host` when that module is first imported,
+so nothing is imported up front. Standard library only.
 """
 
 import gc
@@ -151,6 +158,69 @@ def _install_cos_hook(cos_addr):
     __init__.__wrapped__ = original
     __init__.__doc__ = original.__doc__
     config.__init__ = __init__
+
+
+_TC_REQUEST = "tencentcloud.common.http.request"
+
+
+def _patch_tencentcloud(module, addr):
+    """`ApiRequest._handle_host` (the URL the SDK connects to) made `http://ADDR` for
+    `*.tencentcloudapi.com` endpoints; the `Host` header is set apart from it and unchanged."""
+    api_request = getattr(module, "ApiRequest", None)
+    original = getattr(api_request, "_handle_host", None)
+    if original is None or getattr(original, "_chatstack_hook", False):
+        return
+    from urllib.parse import urlsplit
+
+    def _handle_host(self, host):
+        name = (urlsplit(host if "://" in host else "//" + host).hostname or "").rstrip(".")
+        if name == "tencentcloudapi.com" or name.endswith(".tencentcloudapi.com"):
+            return "http://" + addr
+        return original(self, host)
+
+    _handle_host._chatstack_hook = True
+    _handle_host.__wrapped__ = original
+    api_request._handle_host = _handle_host
+
+
+class _TencentCloudFinder:
+    """Finds `tencentcloud.common.http.request` with the other finders, then patches it once
+    it has run (wherever it comes from: the code directory or the interpreter's packages)."""
+
+    def __init__(self, addr):
+        self.addr = addr
+
+    def find_spec(self, name, path, target=None):
+        if name != _TC_REQUEST:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader, addr = spec.loader, self.addr
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return spec
+
+        def patched_exec(module):
+            exec_module(module)
+            _patch_tencentcloud(module, addr)
+
+        loader.exec_module = patched_exec
+        return spec
+
+
+def _install_tencentcloud_hook(addr):
+    """Points the API 3.0 SDK's connections at the local cloud (see the module docstring)."""
+    if _TC_REQUEST in sys.modules:
+        _patch_tencentcloud(sys.modules[_TC_REQUEST], addr)
+    elif not any(isinstance(f, _TencentCloudFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _TencentCloudFinder(addr))
 
 
 def _alias_cos_v5():
@@ -262,6 +332,7 @@ def _serve(sock, handler_spec, cos_addr):
     # Initialisation: bounded by the function's InitTimeout, not by its invocation Timeout.
     started = time.perf_counter()
     _install_cos_hook(cos_addr)
+    _install_tencentcloud_hook(cos_addr)
     _alias_cos_v5()
     handler, load_error = _load(handler_spec)
     ready = {"type": "ready", "ok": load_error is None,
