@@ -59,6 +59,13 @@ impl Profile {
             ("GetFunctionLogs", 200),
             ("Invoke", 150),
             ("InvokeFunction", 150),
+            ("CreateTrigger", 200),
+            ("ListTriggers", 100),
+            ("UpdateTrigger", 150),
+            ("DeleteTrigger", 150),
+            ("PutReservedConcurrencyConfig", 150),
+            ("GetReservedConcurrencyConfig", 100),
+            ("DeleteReservedConcurrencyConfig", 150),
             // API Gateway
             ("CreateService", 350),
             ("DescribeService", 200),

@@ -225,7 +225,8 @@ mod tests {
 
     #[test]
     fn host_names_parse_back_and_other_names_do_not() {
-        let cases: &[(&str, Option<(u64, &str, Network)>)] = &[
+        type Case<'a> = (&'a str, Option<(u64, &'a str, Network)>);
+        let cases: &[Case] = &[
             (
                 "1250000000-hulrzrbh9f.ap-guangzhou.tencentscf.com",
                 Some((1250000000, "hulrzrbh9f", Network::Extranet)),

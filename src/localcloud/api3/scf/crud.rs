@@ -14,6 +14,8 @@ use super::checks::{
     check_name, check_tags, check_timeout, check_type,
 };
 use super::common::{FunctionRef, millis, namespace, not_active, not_found};
+use super::triggers;
+use super::web::{self, WebParams};
 use crate::localcloud::model::function::{
     DEFAULT_INIT_TIMEOUT, FunctionRecord, KeyValue, Status, TABLE, key, lookup,
 };
@@ -54,6 +56,8 @@ pub(super) struct CreateFunctionReq {
     #[serde(rename = "Type")]
     function_type: Option<String>,
     tags: Option<Vec<KeyValue>>,
+    #[serde(flatten)]
+    web: WebParams,
 }
 
 pub(super) fn create_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
@@ -77,15 +81,22 @@ pub(super) fn create_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError>
             ),
         ));
     }
-    let handler = req
-        .handler
-        .unwrap_or_else(|| "index.main_handler".to_owned());
-    check_handler(&runtime, &handler)?;
+    let function_type = check_type(req.function_type.unwrap_or_else(|| "Event".to_owned()))?;
+    // A Web function runs its `scf_bootstrap`: Handler is not needed (kept if given).
+    let handler = if function_type == "HTTP" {
+        req.handler.unwrap_or_default()
+    } else {
+        let handler = req
+            .handler
+            .unwrap_or_else(|| "index.main_handler".to_owned());
+        check_handler(&runtime, &handler)?;
+        handler
+    };
     let memory_size = check_memory(req.memory_size.unwrap_or(128))?;
     let timeout = check_timeout(req.timeout.unwrap_or(3))?;
+    let web = web::create_settings(&function_type, &runtime, timeout, req.web)?;
     let init_timeout = check_init_timeout(req.init_timeout.unwrap_or(DEFAULT_INIT_TIMEOUT.into()))?;
     let description = check_description(req.description.unwrap_or_default())?;
-    let function_type = check_type(req.function_type.unwrap_or_else(|| "Event".to_owned()))?;
     let environment = match req.environment.and_then(|e| e.variables) {
         Some(vars) => check_environment(vars)?,
         None => Vec::new(),
@@ -93,13 +104,16 @@ pub(super) fn create_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError>
     let tags = check_tags(req.tags.unwrap_or_default())?;
     check_role(ctx, req.role.as_deref())?;
     let zip = code_bytes(ctx, &code)?;
+    if function_type == "HTTP" {
+        web::check_bootstrap(&zip)?;
+    }
 
     let store = ctx.store();
     let function_id = random_id("lam");
     let blob = format!("scf-{function_id}-{}.zip", uuid::Uuid::new_v4().simple());
     store.put_blob(&blob, &zip)?;
     let now = ctx.now_secs();
-    let record = FunctionRecord {
+    let mut record = FunctionRecord {
         region: ctx.region.clone(),
         namespace: namespace.clone(),
         name: name.clone(),
@@ -126,6 +140,7 @@ pub(super) fn create_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError>
         status: Status::Creating,
         settles_at_ms: ctx.now_ms + millis(ctx.plane.latency.creating()),
     };
+    web.apply(&mut record);
     let k = key(&ctx.region, &namespace, &name);
     let result = store.write(|tx| -> Result<Option<String>, ApiError> {
         let old = tx.get::<FunctionRecord>(TABLE, &k)?;
@@ -164,7 +179,8 @@ pub(super) fn get_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         .iter()
         .map(|kv| json!({"Key": kv.key, "Value": kv.value}))
         .collect();
-    Ok(obj(json!({
+    let triggers = triggers::function_triggers(ctx, &r)?;
+    let mut out = obj(json!({
         "FunctionName": r.name,
         "FunctionId": r.function_id,
         "Namespace": r.namespace,
@@ -189,7 +205,7 @@ pub(super) fn get_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         "Qualifier": "$LATEST",
         "FunctionVersion": "$LATEST",
         "Tags": r.tags,
-        "Triggers": [],
+        "Triggers": triggers,
         "VpcConfig": { "VpcId": "", "SubnetId": "" },
         "InstallDependency": "FALSE",
         "ClsLogsetId": "",
@@ -203,7 +219,9 @@ pub(super) fn get_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         "PublicNetConfig": { "PublicNetStatus": "ENABLE", "EipConfig": { "EipStatus": "DISABLE", "EipAddress": [] } },
         "DnsCache": "FALSE",
         "UseGpu": "FALSE",
-    })))
+    }));
+    out.extend(web::get_fields(&r));
+    Ok(out)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -240,6 +258,9 @@ pub(super) fn update_function_code(ctx: &Ctx) -> Result<Map<String, Value>, ApiE
         check_handler(&current.runtime, h)?;
     }
     let zip = code_bytes(ctx, &code)?;
+    if current.is_web() {
+        web::check_bootstrap(&zip)?;
+    }
     let store = ctx.store();
     let blob = format!(
         "scf-{}-{}.zip",
@@ -284,6 +305,11 @@ pub(super) struct UpdateConfigReq {
     init_timeout: Option<i64>,
     environment: Option<EnvironmentParam>,
     role: Option<String>,
+    /// Not in the SDK's model: sent only to be refused when it differs.
+    #[serde(rename = "Type")]
+    function_type: Option<String>,
+    #[serde(flatten)]
+    web: WebParams,
 }
 
 /// A `Role` must name a CAM role that exists (`ResourceNotFound.Role`, API-FACTS §2.6); an
@@ -322,8 +348,11 @@ pub(super) fn update_function_configuration(ctx: &Ctx) -> Result<Map<String, Val
         None => None,
     };
     check_role(ctx, req.role.as_deref())?;
-    lookup(ctx.store(), &ctx.region, &namespace, &name, ctx.now_ms)?
+    let current = lookup(ctx.store(), &ctx.region, &namespace, &name, ctx.now_ms)?
         .ok_or_else(|| not_found(&name, &namespace))?;
+    // Checked against the record as read; `modify` refuses a function that changed meanwhile
+    // (it is then not Active).
+    let web = web::update_settings(&current, req.function_type.as_deref(), timeout, req.web)?;
     modify(
         ctx,
         &namespace,
@@ -348,6 +377,7 @@ pub(super) fn update_function_configuration(ctx: &Ctx) -> Result<Map<String, Val
             if let Some(role) = &req.role {
                 r.role = role.clone();
             }
+            web.apply(r);
         },
     )?;
     Ok(Map::new())
@@ -403,6 +433,8 @@ pub(super) fn delete_function(ctx: &Ctx) -> Result<Map<String, Value>, ApiError>
         r.status = Status::Deleting;
         r.settles_at_ms = ctx.now_ms + deleting;
         tx.put(TABLE, &k, &r)?;
+        // Its Function URLs go at once, so the data plane stops routing to it.
+        triggers::delete_all(tx, &ctx.region, &namespace, &name)?;
         Ok(())
     })?;
     Ok(Map::new())

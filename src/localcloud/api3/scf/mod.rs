@@ -21,17 +21,26 @@
 //! in the function runtime ([`crate::localcloud::runtime`]), whose invocation records back
 //! GetFunctionLogs.
 //!
-//! Files: [`crud`] (create, get, update, delete), [`list`], [`logs`], [`invoke`], the shared
-//! [`common`] resolution and errors, the parameter [`checks`].
+//! Web functions (`Type: HTTP`, WebSocket, per-instance concurrency) are checked in [`web`];
+//! their Function URLs (`http` triggers) live in [`triggers`], reserved concurrency in
+//! [`concurrency`]. DeleteFunction removes a function's triggers at once, so the data plane
+//! stops routing to it while it is `Deleting`.
+//!
+//! Files: [`crud`] (create, get, update, delete), [`list`], [`logs`], [`invoke`], [`web`],
+//! [`triggers`], [`concurrency`], the shared [`common`] resolution and errors, the parameter
+//! [`checks`].
 
 mod checks;
 mod common;
+mod concurrency;
 mod crud;
 mod invoke;
 mod list;
 mod logs;
 #[cfg(test)]
 mod tests;
+mod triggers;
+mod web;
 
 use serde_json::{Map, Value};
 
@@ -49,6 +58,13 @@ pub(super) const ACTIONS: &[&str] = &[
     "GetFunctionLogs",
     "Invoke",
     "InvokeFunction",
+    "CreateTrigger",
+    "ListTriggers",
+    "UpdateTrigger",
+    "DeleteTrigger",
+    "PutReservedConcurrencyConfig",
+    "GetReservedConcurrencyConfig",
+    "DeleteReservedConcurrencyConfig",
 ];
 
 /// Runs a synchronous action (on the blocking pool: the store commits with fsync).
@@ -62,6 +78,13 @@ pub(super) fn call(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
         "DeleteFunction" => crud::delete_function(ctx),
         "ListFunctions" => list::list_functions(ctx),
         "GetFunctionLogs" => logs::get_function_logs(ctx),
+        "CreateTrigger" => triggers::create_trigger(ctx),
+        "ListTriggers" => triggers::list_triggers(ctx),
+        "UpdateTrigger" => triggers::update_trigger(ctx),
+        "DeleteTrigger" => triggers::delete_trigger(ctx),
+        "PutReservedConcurrencyConfig" => concurrency::put_reserved(ctx),
+        "GetReservedConcurrencyConfig" => concurrency::get_reserved(ctx),
+        "DeleteReservedConcurrencyConfig" => concurrency::delete_reserved(ctx),
         other => Err(ApiError::new(
             "InvalidAction",
             format!("unknown action {other}"),
