@@ -99,6 +99,14 @@ fn api3_invoke_function_answers_as_the_cloud_does() {
 }
 
 #[test]
+fn api3_web_functions_and_function_urls_through_the_python_sdk() {
+    let cloud = Cloud::start();
+    let port = cloud.addr.port().to_string();
+    let out = run_python(&cloud, "api3_webfn_control.py", &[&port]);
+    assert!(stdout(&out).contains("webfn control ok"));
+}
+
+#[test]
 fn api3_function_states_take_the_latency_profiles_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = default_options(dir.path());
