@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::context::{Ctx, Plane, iso_time, obj, random_id, required};
+use super::context::{Ctx, Filter, Plane, iso_time, obj, random_id, required};
 use super::error::ApiError;
 use crate::localcloud::model::api::{
     APIS, ApiRecord, FunctionBinding, Release, SERVICES, ServiceRecord,
@@ -164,13 +164,6 @@ fn page<T>(items: Vec<T>, offset: Option<i64>, limit: Option<i64>) -> Result<Vec
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(usize::try_from(limit).unwrap_or(0))
         .collect())
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct Filter {
-    name: String,
-    values: Vec<String>,
 }
 
 // ---- services ----------------------------------------------------------------------------

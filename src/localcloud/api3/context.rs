@@ -104,6 +104,14 @@ pub(crate) fn iso_time(secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A `Filters` entry of a list action: `{"Name": …, "Values": […]}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct Filter {
+    pub(crate) name: String,
+    pub(crate) values: Vec<String>,
+}
+
 /// `{prefix}-` and eight random lowercase letters and digits (`service-0c96l2bo`).
 pub(crate) fn random_id(prefix: &str) -> String {
     use rand::Rng;

@@ -99,3 +99,39 @@ pub(super) fn namespace(ns: Option<String>) -> Result<String, ApiError> {
 pub(super) fn millis(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
+
+/// `Offset` (≥ 0, default 0) and `Limit` (0–100, default 20) of a list action, as
+/// `(skip, take)`.
+pub(super) fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(usize, usize), ApiError> {
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::new(
+            "InvalidParameterValue.Offset",
+            "Offset must be >= 0.",
+        ));
+    }
+    let limit = limit.unwrap_or(20);
+    if !(0..=100).contains(&limit) {
+        return Err(ApiError::new(
+            "InvalidParameterValue.Limit",
+            "Limit must be between 0 and 100.",
+        ));
+    }
+    Ok((
+        usize::try_from(offset).unwrap_or(usize::MAX),
+        usize::try_from(limit).unwrap_or(0),
+    ))
+}
+
+/// Whether a list action's `Order` (`ASC`/`DESC`, any case, default and empty `DESC`) is
+/// descending.
+pub(super) fn descending(order: Option<&str>) -> Result<bool, ApiError> {
+    match order.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("" | "DESC") => Ok(true),
+        Some("ASC") => Ok(false),
+        Some(_) => Err(ApiError::new(
+            "InvalidParameterValue.Order",
+            format!("Order `{}` must be ASC or DESC.", order.unwrap_or_default()),
+        )),
+    }
+}

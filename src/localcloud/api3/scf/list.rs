@@ -3,18 +3,11 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::super::context::{Ctx, obj};
+use super::super::context::{Ctx, Filter, obj};
 use super::super::error::ApiError;
-use super::common::namespace;
+use super::common::{descending, namespace, page};
 use crate::localcloud::model::function::{FunctionRecord, TABLE};
 use crate::providers::tencent::time;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub(super) struct Filter {
-    name: String,
-    values: Vec<String>,
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -32,30 +25,8 @@ pub(super) struct ListReq {
 pub(super) fn list_functions(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let req: ListReq = ctx.parse()?;
     let namespace = namespace(req.namespace)?;
-    let offset = req.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::new(
-            "InvalidParameterValue.Offset",
-            "Offset must be >= 0.",
-        ));
-    }
-    let limit = req.limit.unwrap_or(20);
-    if !(0..=100).contains(&limit) {
-        return Err(ApiError::new(
-            "InvalidParameterValue.Limit",
-            "Limit must be between 0 and 100.",
-        ));
-    }
-    let descending = match req.order.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        None | Some("DESC") => true,
-        Some("ASC") => false,
-        Some(o) => {
-            return Err(ApiError::new(
-                "InvalidParameterValue.Order",
-                format!("Order `{o}` must be ASC or DESC."),
-            ));
-        }
-    };
+    let (skip, take) = page(req.offset, req.limit)?;
+    let descending = descending(req.order.as_deref())?;
     let orderby = req.orderby.unwrap_or_else(|| "AddTime".to_owned());
     if !["AddTime", "ModTime", "FunctionName"].contains(&orderby.as_str()) {
         return Err(ApiError::new(
@@ -124,8 +95,8 @@ pub(super) fn list_functions(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> 
     let total = found.len();
     let page: Vec<Value> = found
         .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(0))
+        .skip(skip)
+        .take(take)
         .map(|r| {
             json!({
                 "FunctionName": r.name,

@@ -16,9 +16,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::super::context::{Ctx, obj, required};
+use super::super::context::{Ctx, Filter, obj, required};
 use super::super::error::ApiError;
-use super::common::{namespace, not_found};
+use super::common::{descending, namespace, not_found, page};
 use crate::localcloud::model::function::{self, FunctionRecord, Status};
 use crate::localcloud::model::trigger::{
     self, AuthType, TABLE, TriggerRecord, URL_TABLE, net_config_urls,
@@ -349,13 +349,6 @@ pub(super) fn delete_trigger(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> 
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct Filter {
-    name: String,
-    values: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
 struct ListReq {
     function_name: Option<String>,
     namespace: Option<String>,
@@ -370,20 +363,7 @@ pub(super) fn list_triggers(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let req: ListReq = ctx.parse()?;
     let fname = required(req.function_name, "FunctionName")?;
     let ns = namespace(req.namespace)?;
-    let offset = req.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::new(
-            "InvalidParameterValue.Offset",
-            "Offset must be >= 0.",
-        ));
-    }
-    let limit = req.limit.unwrap_or(20);
-    if !(0..=100).contains(&limit) {
-        return Err(ApiError::new(
-            "InvalidParameterValue.Limit",
-            "Limit must be between 0 and 100.",
-        ));
-    }
+    let (skip, take) = page(req.offset, req.limit)?;
     let by_add = match req.order_by.as_deref() {
         None | Some("") | Some("mod_time") => false,
         Some("add_time") => true,
@@ -394,16 +374,7 @@ pub(super) fn list_triggers(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
             ));
         }
     };
-    let descending = match req.order.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        None | Some("") | Some("DESC") => true,
-        Some("ASC") => false,
-        Some(o) => {
-            return Err(ApiError::new(
-                "InvalidParameterValue.Order",
-                format!("Order `{o}` must be ASC or DESC."),
-            ));
-        }
-    };
+    let descending = descending(req.order.as_deref())?;
     let filters = req.filters.unwrap_or_default();
     for f in &filters {
         if !["Qualifier", "TriggerName", "Description"].contains(&f.name.as_str()) {
@@ -445,8 +416,8 @@ pub(super) fn list_triggers(ctx: &Ctx) -> Result<Map<String, Value>, ApiError> {
     let total = found.len();
     let page: Vec<Value> = found
         .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(0))
+        .skip(skip)
+        .take(take)
         .map(|t| trigger_json(ctx, t))
         .collect();
     Ok(obj(json!({ "Triggers": page, "TotalCount": total })))
