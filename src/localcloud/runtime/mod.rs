@@ -788,6 +788,62 @@ impl Runtime {
         }
     }
 
+    /// What a Web-function instance shares with the workers of Event functions: its code
+    /// unpacked (once per blob, as for workers).
+    pub(crate) async fn code_dir(&self, record: &FunctionRecord) -> Result<PathBuf, InvokeError> {
+        code::unpack(&self.inner.data_dir, &self.inner.store, record).await
+    }
+
+    /// The interpreter Python functions of `runtime` run on (for a Web function's `python3`).
+    pub(crate) async fn interpreter_for(&self, runtime: &str) -> Result<PathBuf, InvokeError> {
+        Ok(self.python_for(runtime).await?.0.interpreter)
+    }
+
+    /// Temporary credentials for `role` when it is a role SCF may assume, else `None` (as a
+    /// worker gets them).
+    pub(crate) fn role_credentials(
+        &self,
+        role: &str,
+    ) -> Result<Option<crate::localcloud::account::TempCredentials>, String> {
+        let now = now_millis() / 1000;
+        let Some(role) = cam::role_for_scf(&self.inner.store, role).map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        self.inner
+            .account
+            .mint_temporary(now, CREDENTIALS_TTL, Some(&role.name))
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The account's APPID.
+    pub(crate) fn appid(&self) -> u64 {
+        self.inner.account.appid
+    }
+
+    /// `127.0.0.1:PORT` of the local cloud.
+    pub(crate) fn local_addr(&self) -> &str {
+        &self.inner.cos_addr
+    }
+
+    /// The data directory (absolute).
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// Stores an invocation record (GetFunctionLogs), off the async threads.
+    pub(crate) async fn record_log(&self, rec: logs::LogRecord) {
+        let store = self.inner.store.clone();
+        let max = self.inner.opts.max_log_records;
+        let r = tokio::task::spawn_blocking(move || logs::append(&store, &rec, max)).await;
+        if let Ok(Err(e)) | Err(e) =
+            r.map_err(|e| crate::localcloud::store::StoreError::Db(e.to_string()))
+        {
+            tracing::warn!("cannot record the invocation: {e}");
+        }
+    }
+
     /// Starts the idle reaper and the CPU gauge once (they end with the runtime).
     fn start_reaper(&self) {
         self.inner.cpu.start();
