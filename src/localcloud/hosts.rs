@@ -57,6 +57,7 @@ impl HostPolicy {
         name == "localhost"
             || name.ends_with(".localhost")
             || name.ends_with(".tencentcloudapi.com")
+            || name.ends_with(".tencentscf.com")
             || super::cos::bucket_host(&name).is_some()
             || self.extra.iter().any(|e| match e.strip_prefix("*.") {
                 Some(domain) => name.ends_with(&format!(".{domain}")),

@@ -7,6 +7,8 @@
 //! - `/api-xxxxxxxx` (an API's `InternalDomain`) → [`gateway::push`], the push-back endpoint;
 //! - `/service-xxxxxxxx/{env}{path}` (a service's `OuterSubDomain` + environment + API path) →
 //!   [`gateway::connection`], WebSocket handshakes on released APIs;
+//! - `/scf/{appid}-{urlid}.{region}.tencentscf.com/…` (or that `Host`) → [`webfn`], a Web
+//!   function's Function URL (HTTP requests and WebSocket upgrades);
 //! - `POST /` with `X-TC-Action` → [`api3`], the API 3.0 control plane (SCF, API Gateway, CAM).
 //!
 //! The deployer never shares memory with this module: it speaks to it over HTTP only.
@@ -23,6 +25,7 @@ mod options;
 pub mod runtime;
 pub mod serve;
 pub mod store;
+pub mod webfn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,6 +54,8 @@ struct Shared {
     /// The control plane's parts (it owns the fault injector).
     api3: Arc<api3::Plane>,
     gateway: Arc<gateway::Gateway>,
+    /// The Web-function data plane (Function URLs).
+    webfn: Arc<webfn::WebFunctions>,
     runtime: runtime::Runtime,
     cos: cos::Cos,
     hosts: hosts::HostPolicy,
@@ -164,8 +169,15 @@ impl LocalCloud {
             store.clone(),
         ));
         gateway.set_lost(gateway::open::all(&store)?);
+        let webfn = Arc::new(webfn::WebFunctions::new(
+            store.clone(),
+            account.clone(),
+            runtime.clone(),
+            webfn::WebOptions::from_env(),
+        ));
         Ok(LocalCloud {
             inner: Arc::new(Shared {
+                webfn,
                 hosts,
                 rebased,
                 opts,
@@ -223,6 +235,11 @@ impl LocalCloud {
     /// The WebSocket gateway: invoker, limits, live connections.
     pub fn gateway(&self) -> &Arc<gateway::Gateway> {
         &self.inner.gateway
+    }
+
+    /// The Web-function data plane: Function URLs and the instances behind them.
+    pub fn web_functions(&self) -> &Arc<webfn::WebFunctions> {
+        &self.inner.webfn
     }
 
     /// COS, the XML API on the bucket hosts.
@@ -314,9 +331,17 @@ async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Respon
         ));
     }
     let path = req.uri().path();
-    // A chat page served from anywhere may open the gateway's WebSockets, as in the cloud;
-    // only pages from allowed hosts may call the control plane, COS or the push-back endpoint.
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or(path, |p| p.as_str())
+        .to_owned();
+    let function_url = webfn::target(&host, &path_and_query);
+    // A chat page served from anywhere may open the gateway's WebSockets and call Function
+    // URLs, as in the cloud; only pages from allowed hosts may call the control plane, COS or
+    // the push-back endpoint.
     if !gateway::is_service_path(path)
+        && function_url.is_none()
         && let Some(origin) = req.headers().get(header::ORIGIN)
         && !origin
             .to_str()
@@ -337,6 +362,9 @@ async fn dispatch(State(cloud): State<LocalCloud>, req: Request<Body>) -> Respon
             b,
         ))
     });
+    if let Some((fn_host, fn_path)) = function_url {
+        return webfn::handle(cloud.web_functions(), fn_host, fn_path, req).await;
+    }
     if let Some(bucket) = cos::bucket_host(&host) {
         return cloud.cos().handle(bucket, req).await;
     }
@@ -404,6 +432,7 @@ pub async fn run(
             );
         }
         recovering.abort();
+        cloud.web_functions().shutdown();
         stop.cancel();
     };
     let (served, ()) = tokio::join!(server, stopping);

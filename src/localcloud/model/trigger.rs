@@ -1,6 +1,6 @@
 //! Trigger records: what `CreateTrigger`/`UpdateTrigger`/`DeleteTrigger` write (`api3::scf`),
-//! for the Web-function data plane to read when it routes a Function URL to its function (that
-//! data plane is not in this release). Only `http` triggers (Function URLs) exist here
+//! for the Web-function data plane (`localcloud::webfn`) to read when it routes a Function URL
+//! to its function. Only `http` triggers (Function URLs) exist here
 //! (API-FACTS §10.3).
 //!
 //! Records live in [`TABLE`], keyed `{region}/{namespace}/{function}/{trigger name}`
@@ -109,6 +109,14 @@ pub fn of_function(
         .into_iter()
         .map(|(_, t)| t)
         .collect())
+}
+
+/// The trigger a URL id belongs to.
+pub fn by_url(store: &Store, url_id: &str) -> Result<Option<TriggerRecord>, StoreError> {
+    let Some(key) = store.get::<String>(URL_TABLE, url_id)? else {
+        return Ok(None);
+    };
+    store.get::<TriggerRecord>(TABLE, &key)
 }
 
 /// Which of a Function URL's networks a request came in on.

@@ -100,6 +100,20 @@ pub(super) fn worker_env(
     env
 }
 
+/// The environment of a Web-function instance (`scf_bootstrap`): a worker's, but for
+/// `PYTHONPATH` (the platform does not set it for Web functions; the script starts its own
+/// interpreter in the code directory).
+pub(crate) fn instance_env(
+    appid: u64,
+    r: &FunctionRecord,
+    code_dir: &Path,
+    creds: Option<&TempCredentials>,
+) -> Vec<(String, String)> {
+    let mut env = worker_env(appid, r, code_dir, creds);
+    env.retain(|(k, _)| k != "PYTHONPATH");
+    env
+}
+
 /// Interpreter settings every worker gets; the fork server starts with the same ones.
 pub(super) const INTERPRETER_ENV: &[(&str, &str)] = &[
     ("PYTHONUNBUFFERED", "1"),

@@ -95,6 +95,7 @@ use super::model::clock::now_millis;
 use super::model::function::{self, FunctionRecord, Status};
 use super::store::{Revision, Store};
 pub use code::BOOTSTRAP_PY;
+pub(crate) use env::instance_env;
 pub use options::{
     CREDENTIALS_TTL, DEFAULT_CONCURRENCY, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_LOG_RECORDS,
     DEFAULT_SCALE_DELAY, RuntimeOptions,

@@ -33,8 +33,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::options::WebOptions;
-use crate::localcloud::model::function::FunctionRecord;
+use crate::localcloud::model::clock::now_millis;
+use crate::localcloud::model::function::{self, FunctionRecord, Status};
 use crate::localcloud::runtime::Runtime;
+use crate::localcloud::store::Store;
 
 /// The name of the executable a Web function's code ships.
 pub const BOOTSTRAP: &str = "scf_bootstrap";
@@ -252,6 +254,8 @@ fn lease(instance: &Arc<Instance>) -> Lease {
 #[derive(Debug)]
 pub struct Instances {
     runtime: Runtime,
+    /// Read (never written) to stop the instances of deleted functions.
+    store: Store,
     opts: WebOptions,
     /// By function key (`region/namespace/name`).
     pools: Mutex<HashMap<String, Vec<Arc<Instance>>>>,
@@ -261,9 +265,10 @@ pub struct Instances {
 
 impl Instances {
     /// No instance runs until the first request.
-    pub fn new(runtime: Runtime, opts: WebOptions) -> Arc<Self> {
+    pub fn new(runtime: Runtime, store: Store, opts: WebOptions) -> Arc<Self> {
         Arc::new(Instances {
             runtime,
+            store,
             opts,
             pools: Mutex::new(HashMap::new()),
             reaper: std::sync::Once::new(),
@@ -404,8 +409,14 @@ impl Instances {
         let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
         inst.pgid.store(pid, Ordering::SeqCst);
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -512,8 +523,8 @@ impl Instances {
     fn start_reaper(self: &Arc<Self>) {
         self.reaper.call_once(|| {
             let weak = Arc::downgrade(self);
-            let every = (self.opts.keep_warm / 4)
-                .clamp(Duration::from_millis(100), Duration::from_secs(5));
+            let every =
+                (self.opts.keep_warm / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
             let shutdown = self.shutdown.clone();
             tokio::spawn(async move {
                 loop {
@@ -528,11 +539,26 @@ impl Instances {
         });
     }
 
-    /// Stops instances idle for longer than `keep_warm`.
+    /// Stops instances idle for longer than `keep_warm`, and every instance of a function
+    /// that was deleted.
     fn reap(&self) {
         let keep = self.opts.keep_warm;
+        let now = now_millis();
         let mut pools = self.pools.lock().expect("pools lock");
-        for list in pools.values_mut() {
+        for (key, list) in pools.iter_mut() {
+            let gone = match self.store.get::<FunctionRecord>(function::TABLE, key) {
+                Ok(r) => r
+                    .and_then(|r| r.at(now))
+                    .is_none_or(|r| r.status == Status::Deleting),
+                Err(_) => false,
+            };
+            if gone {
+                for i in list.iter() {
+                    i.stop();
+                }
+                list.clear();
+                continue;
+            }
             list.retain(|i| {
                 if i.stopped.is_cancelled() {
                     return false;
@@ -572,11 +598,15 @@ fn check_bootstrap(path: &std::path::Path) -> Result<(), String> {
 }
 
 /// A directory holding `python3` and `python` links to `interpreter` (one per interpreter).
-fn python_dir(data_dir: &std::path::Path, interpreter: &std::path::Path) -> Result<PathBuf, String> {
-    let digest = crate::providers::tencent::tc3::sha256_hex(
-        interpreter.as_os_str().as_encoded_bytes(),
-    );
-    let dir = data_dir.join("runtime").join(format!("python-bin-{}", &digest[..12]));
+fn python_dir(
+    data_dir: &std::path::Path,
+    interpreter: &std::path::Path,
+) -> Result<PathBuf, String> {
+    let digest =
+        crate::providers::tencent::tc3::sha256_hex(interpreter.as_os_str().as_encoded_bytes());
+    let dir = data_dir
+        .join("runtime")
+        .join(format!("python-bin-{}", &digest[..12]));
     if dir.join("python3").exists() {
         return Ok(dir);
     }
@@ -603,17 +633,53 @@ mod tests {
     use super::*;
     use crate::localcloud::model::function::KeyValue;
 
+    fn record() -> FunctionRecord {
+        FunctionRecord {
+            region: "ap-guangzhou".into(),
+            namespace: "default".into(),
+            name: "web".into(),
+            function_id: "lam-1".into(),
+            runtime: "Python3.9".into(),
+            handler: String::new(),
+            description: String::new(),
+            memory_size: 128,
+            timeout: 30,
+            init_timeout: 65,
+            role: String::new(),
+            function_type: "HTTP".into(),
+            protocol_type: "WS".into(),
+            ws_idle_timeout: 15,
+            max_concurrency: 2,
+            reserved_concurrency: None,
+            environment: vec![],
+            tags: vec![],
+            code_blob: "scf-1.zip".into(),
+            code_size: 1,
+            code_sha256: "aa".into(),
+            add_time: 0,
+            mod_time: 0,
+            status: Status::Active,
+            settles_at_ms: 0,
+        }
+    }
+
     #[test]
     fn a_change_of_code_or_configuration_makes_a_new_version_and_status_does_not() {
-        let base = crate::localcloud::runtime::test_record("f");
+        let base = record();
         let v = version_of(&base);
-        let changes: Vec<(&str, Box<dyn Fn(&mut FunctionRecord)>)> = vec![
-            ("code", Box::new(|r| r.code_blob = "other.zip".into())),
-            ("vars", Box::new(|r| r.environment.push(KeyValue { key: "A".into(), value: "1".into() }))),
-            ("role", Box::new(|r| r.role = "x".into())),
-            ("timeout", Box::new(|r| r.timeout += 1)),
-            ("concurrency", Box::new(|r| r.max_concurrency = 5)),
-            ("idle", Box::new(|r| r.ws_idle_timeout = 99)),
+        type Edit = fn(&mut FunctionRecord);
+        let changes: &[(&str, Edit)] = &[
+            ("code", |r| r.code_blob = "other.zip".into()),
+            ("vars", |r| {
+                r.environment.push(KeyValue {
+                    key: "A".into(),
+                    value: "1".into(),
+                })
+            }),
+            ("role", |r| r.role = "x".into()),
+            ("timeout", |r| r.timeout += 1),
+            ("concurrency", |r| r.max_concurrency = 5),
+            ("idle", |r| r.ws_idle_timeout = 99),
         ];
         for (what, change) in changes {
             let mut r = base.clone();
@@ -631,7 +697,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(BOOTSTRAP);
-        assert!(check_bootstrap(&p).unwrap_err().contains("no scf_bootstrap"));
+        assert!(
+            check_bootstrap(&p)
+                .unwrap_err()
+                .contains("no scf_bootstrap")
+        );
         std::fs::write(&p, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(check_bootstrap(&p).unwrap_err().contains("chmod 755"));

@@ -237,6 +237,24 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// Steps 3 and 4 for any canonical request (not only `POST /`): the lowercase hex signature
+/// of `canonical_request` signed at `timestamp` for `service` with `secret_key`. The local
+/// cloud's Function URLs verify CAM-authenticated requests of every method and path with it.
+pub fn signature_of(
+    canonical_request: &str,
+    timestamp: i64,
+    service: &str,
+    secret_key: &str,
+) -> String {
+    let scope = CredentialScope::new(timestamp, service);
+    let key = signing_key(secret_key, &scope.date, service);
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{timestamp}\n{scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    );
+    hex::encode(hmac_sha256(&key, string_to_sign.as_bytes()))
+}
+
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(msg);
