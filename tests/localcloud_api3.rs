@@ -107,6 +107,14 @@ fn api3_web_functions_and_function_urls_through_the_python_sdk() {
 }
 
 #[test]
+fn webfn_function_urls_serve_http_and_websockets_on_scf_bootstrap_instances() {
+    let cloud = Cloud::start();
+    let port = cloud.addr.port().to_string();
+    let out = run_python(&cloud, "webfn_data.py", &[&port]);
+    assert!(stdout(&out).contains("webfn data ok"));
+}
+
+#[test]
 fn api3_function_states_take_the_latency_profiles_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = default_options(dir.path());

@@ -294,6 +294,16 @@ impl Instances {
                 i.stop();
             }
         }
+        // Reserved concurrency caps the requests in flight across all instances, old ones too.
+        let running: u32 = list.iter().map(|i| i.active()).sum();
+        if let Some(reserved) = r.reserved_concurrency
+            && running >= reserved
+        {
+            return Err(Refusal::Concurrency(format!(
+                "function {} runs {running} request(s) at once, its reserved concurrency",
+                r.name
+            )));
+        }
         if let Some(i) = list
             .iter()
             .find(|i| !i.stale.load(Ordering::SeqCst) && i.try_take_slot())
@@ -301,14 +311,6 @@ impl Instances {
             return Ok(lease(i));
         }
         let slots = r.slots_per_instance();
-        let running: u32 = list.iter().map(|i| i.active()).sum();
-        if let Some(reserved) = r.reserved_concurrency
-            && running >= reserved
-        {
-            return Err(Refusal::Concurrency(format!(
-                "the function runs {running} request(s) at once, its reserved concurrency"
-            )));
-        }
         let current = list
             .iter()
             .filter(|i| !i.stale.load(Ordering::SeqCst))

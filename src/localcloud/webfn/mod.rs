@@ -55,6 +55,9 @@ pub struct WebFunctions {
 impl WebFunctions {
     /// Nothing runs until the first request.
     pub fn new(store: Store, account: Arc<Account>, runtime: Runtime, opts: WebOptions) -> Self {
+        // Plain HTTP to loopback only, but reqwest wants a TLS provider to build at all; an
+        // Err means one is installed already, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())

@@ -1,0 +1,238 @@
+"""The Web-function data plane through the official Python SDK and a real WebSocket client:
+a WebSocket Web function whose scf_bootstrap runs an echo server (Python + the pinned
+`websockets` library, shipped in the code zip) is created, gets a Function URL, serves plain
+HTTP and WebSocket clients through the URLs ListTriggers returns, scales to a second instance
+past MaxConcurrency, ends connections with SCF's statuses (client close 1000 → 200, another
+client code → 456, a server close → 439, idle → 455, execution timeout → 433, reserved
+concurrency → 432), all in GetFunctionLogs; a CAM URL takes only TC3-signed requests; the
+function is deleted with its trigger and its URL stops answering."""
+
+import base64
+import hashlib
+import io
+import json
+import os
+import pathlib
+import sys
+import threading
+import time
+import urllib.parse
+import zipfile
+
+import requests
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from api3_common import (APPID, REGION, SECRET_ID, SECRET_KEY, call, expect_call_error,
+                         function_params, scf, wait_gone, wait_status)
+from tencentcloud.common.sign import Sign
+
+PORT = sys.argv[1]
+c = scf()
+
+SERVER = r'''
+import asyncio, json, os
+from websockets.asyncio.server import serve
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+PORT = int(os.environ.get("CHATSTACK_PORT", "9000"))
+INSTANCE = os.environ.get("CHATSTACK_INSTANCE_ID", "cloud")
+
+
+def plain_http(connection, request):
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return None
+    body = json.dumps({"instance": INSTANCE, "path": request.path,
+                       "requestId": request.headers.get("X-Scf-Request-Id"),
+                       "host": request.headers.get("Host")}).encode()
+    print("http", request.path, "on", INSTANCE, flush=True)
+    return Response(200, "OK", Headers([("Content-Type", "application/json"),
+                                        ("Content-Length", str(len(body)))]), body)
+
+
+async def handler(ws):
+    rid = ws.request.headers.get("X-Scf-Request-Id")
+    print("open", rid, "on", INSTANCE, flush=True)
+    async for msg in ws:
+        if msg == "who":
+            await ws.send(json.dumps({"instance": INSTANCE, "requestId": rid}))
+        elif msg == "bye":
+            await ws.close(4000, "the server says bye")
+        else:
+            await ws.send(msg)
+
+
+async def main():
+    async with serve(handler, "0.0.0.0", PORT, process_request=plain_http,
+                     ping_interval=None, max_size=None) as server:
+        await server.serve_forever()
+
+asyncio.run(main())
+'''
+
+
+def code_zip():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        boot = zipfile.ZipInfo("scf_bootstrap")
+        boot.external_attr = 0o755 << 16
+        z.writestr(boot, "#!/bin/bash\nexec python3 -u server.py\n")
+        z.writestr("server.py", SERVER)
+        # The pinned library ships in the code, as a user would ship it to the cloud.
+        pkg = pathlib.Path(websockets.__file__).parent
+        for f in sorted(pkg.rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts:
+                z.write(f, "websockets/" + f.relative_to(pkg).as_posix())
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+params = function_params("echo", Type="HTTP", Code={"ZipFile": code_zip()}, Timeout=6,
+                         ProtocolType="WS", ProtocolParams={"WSParams": {"IdleTimeOut": 2}},
+                         InstanceConcurrencyConfig={"DynamicEnabled": "FALSE",
+                                                    "MaxConcurrency": 2})
+params.pop("Handler")
+call(c, "CreateFunction", params)
+wait_status(c, "echo", "Active")
+desc = json.dumps({"AuthType": "NONE",
+                   "NetConfig": {"EnableIntranet": False, "EnableExtranet": True}})
+trigger = call(c, "CreateTrigger", {"FunctionName": "echo", "Type": "http",
+                                    "TriggerName": "placeholder", "TriggerDesc": desc})
+name = trigger["TriggerInfo"]["TriggerName"]
+listed = call(c, "ListTriggers", {"FunctionName": "echo"})["Triggers"]
+net = json.loads(listed[0]["TriggerDesc"])["NetConfig"]
+http_url, ws_url = net["ExtranetUrl"], net["WsExtranetUrl"]
+assert net["WssExtranetUrl"] == ws_url and ws_url.startswith("ws://127.0.0.1:"), net
+cloud_host = f"{APPID}-"
+assert cloud_host in http_url and f".{REGION}.tencentscf.com" in http_url, http_url
+
+# Plain HTTP through the URL: the function sees its own path, the cloud's host name and a
+# request id, which the answer carries too.
+r = requests.get(http_url + "/hello?x=1", timeout=30)
+assert r.status_code == 200, (r.status_code, r.text)
+seen = r.json()
+assert seen["path"] == "/hello?x=1", seen
+assert seen["host"] == urllib.parse.urlparse(http_url).path.split("/")[2], seen
+assert seen["requestId"] and seen["requestId"] == r.headers["X-Scf-Request-Id"], (seen, r.headers)
+first_instance = seen["instance"]
+assert first_instance.startswith("ins-"), seen
+
+
+def who(ws):
+    ws.send("who")
+    return json.loads(ws.recv(timeout=10))
+
+
+def closed_with(ws, timeout=15):
+    """Waits for the server's close; returns (code, reason)."""
+    try:
+        while True:
+            ws.recv(timeout=timeout)
+    except ConnectionClosed as e:
+        return (e.rcvd.code, e.rcvd.reason) if e.rcvd else (None, None)
+
+
+# Three connections on MaxConcurrency 2: a second instance starts.
+a, b, d = (connect(ws_url, open_timeout=30) for _ in range(3))
+ids = [who(a), who(b), who(d)]
+instances = {i["instance"] for i in ids}
+assert len(instances) == 2, ids
+assert len({i["requestId"] for i in ids}) == 3, ids
+a.send("héllo")
+assert a.recv(timeout=10) == "héllo"
+
+a.close(1000)                 # → 200
+b.close(4001, "client bye")   # → 456
+d.send("bye")                 # the server closes with 4000 → 439
+assert closed_with(d)[0] == 4000
+
+idle = connect(ws_url, open_timeout=30)
+t0 = time.time()
+code, reason = closed_with(idle)
+assert (code, reason) == (1001, "idle timeout") and time.time() - t0 >= 1.5, (code, reason)
+
+busy = connect(ws_url, open_timeout=30)
+stop = threading.Event()
+
+
+def chatter():
+    while not stop.is_set():
+        try:
+            busy.send("tick")
+        except ConnectionClosed:
+            return
+        stop.wait(0.5)
+
+
+threading.Thread(target=chatter, daemon=True).start()
+t0 = time.time()
+code, reason = closed_with(busy, timeout=20)
+stop.set()
+assert (code, reason) == (1001, "execution timeout") and time.time() - t0 >= 5, (code, reason)
+
+# Reserved concurrency of one request: a second connection is refused with 432.
+call(c, "PutReservedConcurrencyConfig", {"FunctionName": "echo", "ReservedConcurrencyMem": 128})
+one = connect(ws_url, open_timeout=30)
+try:
+    connect(ws_url, open_timeout=30)
+    raise AssertionError("a second connection past the reserved concurrency was accepted")
+except InvalidStatus as e:
+    assert e.response.status_code == 432, e.response.status_code
+one.close(1000)
+call(c, "DeleteReservedConcurrencyConfig", {"FunctionName": "echo"})
+
+# Every invocation is in GetFunctionLogs with its status (RetCode 0 = 200).
+want = {0, 456, 439, 455, 433, 432}
+deadline = time.time() + 15
+while True:
+    logs = call(c, "GetFunctionLogs", {"FunctionName": "echo", "Limit": 100})["Data"]
+    codes = {entry["RetCode"] for entry in logs}
+    if want <= codes or time.time() > deadline:
+        break
+    time.sleep(0.3)
+assert want <= codes, (codes, [(e["RetCode"], e["RetMsg"]) for e in logs])
+assert any("http /hello" in e["Log"] for e in logs), [e["Log"] for e in logs]
+
+# A CAM URL takes only TC3-signed requests.
+cam = json.dumps({"AuthType": "CAM",
+                  "NetConfig": {"EnableIntranet": False, "EnableExtranet": True}})
+call(c, "UpdateTrigger", {"FunctionName": "echo", "Type": "http", "TriggerName": name,
+                          "TriggerDesc": cam})
+r = requests.get(http_url + "/secret", timeout=30)
+assert r.status_code == 403 and "AuthType CAM" in r.json()["errorMessage"], (r.status_code, r.text)
+
+
+def signed_get(url):
+    u = urllib.parse.urlparse(url)
+    ts = int(time.time())
+    date = time.strftime("%Y-%m-%d", time.gmtime(ts))
+    host = u.netloc
+    canonical = "\n".join(["GET", u.path, u.query, "content-type:application/json",
+                           f"host:{host}", "", "content-type;host",
+                           hashlib.sha256(b"").hexdigest()])
+    scope = f"{date}/scf/tc3_request"
+    to_sign = "\n".join(["TC3-HMAC-SHA256", str(ts), scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    sig = Sign.sign_tc3(SECRET_KEY, date, "scf", to_sign)
+    return requests.get(url, timeout=30, headers={
+        "Content-Type": "application/json", "X-TC-Timestamp": str(ts),
+        "Authorization": f"TC3-HMAC-SHA256 Credential={SECRET_ID}/{scope}, "
+                         f"SignedHeaders=content-type;host, Signature={sig}"})
+
+
+r = signed_get(http_url + "/secret?k=v")
+assert r.status_code == 200 and r.json()["path"] == "/secret?k=v", (r.status_code, r.text)
+try:
+    connect(ws_url, open_timeout=30)
+    raise AssertionError("an unsigned WebSocket handshake to a CAM URL was accepted")
+except InvalidStatus as e:
+    assert e.response.status_code == 403, e.response.status_code
+
+# Deleted with its trigger: the URL answers 404.
+call(c, "DeleteFunction", {"FunctionName": "echo"})
+wait_gone(c, "echo")
+expect_call_error("ResourceNotFound.Function", c, "ListTriggers", {"FunctionName": "echo"})
+r = requests.get(http_url + "/hello", timeout=30)
+assert r.status_code == 404, (r.status_code, r.text)
+print("webfn data ok", sorted(instances))
