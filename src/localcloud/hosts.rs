@@ -11,7 +11,8 @@
 //!   addresses the embedder adds: `chatstack local` adds each interface's);
 //! - the cloud's own host names: `*.tencentcloudapi.com` (`scf.tencentcloudapi.com`,
 //!   `scf.ap-guangzhou.tencentcloudapi.com`, `scf.internal.tencentcloudapi.com`, …) and the
-//!   COS bucket hosts `{bucket}.cos.{region}.myqcloud.com` / `….tencentcos.cn`;
+//!   COS bucket hosts `{bucket}.cos.{region}.myqcloud.com` / `….tencentcos.cn`, and the
+//!   Function URL hosts `*.tencentscf.com`;
 //! - names the user adds ([`super::Options::allow_hosts`], `--allow-host NAME`; `*.example.com`
 //!   allows every subdomain).
 //!
