@@ -179,6 +179,8 @@ mod tests {
             "a.dev.test",
             "http://127.0.0.1:9000",
             "HTTPS://scf.tencentcloudapi.com",
+            "1250000000-hulrzrbh9f.ap-guangzhou.tencentscf.com",
+            "1250000000-hulrzrbh9f.in.ap-guangzhou.tencentscf.com:9000",
         ] {
             assert!(p.allows_host(ok), "{ok}");
         }
@@ -188,6 +190,7 @@ mod tests {
             "attacker.example:9000",
             "localhost.attacker.example",
             "tencentcloudapi.com.attacker.example",
+            "tencentscf.com.attacker.example",
             "127.0.0.1.attacker.example",
             "192.168.1.10:9000",
             "dev.test",
