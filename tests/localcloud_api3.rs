@@ -115,6 +115,13 @@ fn webfn_function_urls_serve_http_and_websockets_on_scf_bootstrap_instances() {
 }
 
 #[test]
+fn webfn_function_urls_through_the_nodejs_sdk_and_ws() {
+    let cloud = Cloud::start();
+    let out = crate::support::run_node(&cloud, "webfn.js");
+    assert!(stdout(&out).contains("node webfn ok"));
+}
+
+#[test]
 fn api3_function_states_take_the_latency_profiles_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = default_options(dir.path());

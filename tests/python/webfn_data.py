@@ -88,8 +88,8 @@ def code_zip():
     return base64.b64encode(buf.getvalue()).decode()
 
 
-params = function_params("echo", Type="HTTP", Code={"ZipFile": code_zip()}, Timeout=6,
-                         ProtocolType="WS", ProtocolParams={"WSParams": {"IdleTimeOut": 2}},
+params = function_params("echo", Type="HTTP", Code={"ZipFile": code_zip()}, Timeout=10,
+                         ProtocolType="WS", ProtocolParams={"WSParams": {"IdleTimeOut": 5}},
                          InstanceConcurrencyConfig={"DynamicEnabled": "FALSE",
                                                     "MaxConcurrency": 2})
 params.pop("Handler")
@@ -133,9 +133,13 @@ def closed_with(ws, timeout=15):
         return (e.rcvd.code, e.rcvd.reason) if e.rcvd else (None, None)
 
 
-# Three connections on MaxConcurrency 2: a second instance starts.
-a, b, d = (connect(ws_url, open_timeout=30) for _ in range(3))
-ids = [who(a), who(b), who(d)]
+# Three connections on MaxConcurrency 2: a second instance starts. (Each asks at once: an
+# idle connection is closed after IdleTimeOut, 5 s.)
+conns, ids = [], []
+for _ in range(3):
+    conns.append(connect(ws_url, open_timeout=30))
+    ids.append(who(conns[-1]))
+a, b, d = conns
 instances = {i["instance"] for i in ids}
 assert len(instances) == 2, ids
 assert len({i["requestId"] for i in ids}) == 3, ids
@@ -150,7 +154,7 @@ assert closed_with(d)[0] == 4000
 idle = connect(ws_url, open_timeout=30)
 t0 = time.time()
 code, reason = closed_with(idle)
-assert (code, reason) == (1001, "idle timeout") and time.time() - t0 >= 1.5, (code, reason)
+assert (code, reason) == (1001, "idle timeout") and time.time() - t0 >= 4.5, (code, reason)
 
 busy = connect(ws_url, open_timeout=30)
 stop = threading.Event()
@@ -169,7 +173,7 @@ threading.Thread(target=chatter, daemon=True).start()
 t0 = time.time()
 code, reason = closed_with(busy, timeout=20)
 stop.set()
-assert (code, reason) == (1001, "execution timeout") and time.time() - t0 >= 5, (code, reason)
+assert (code, reason) == (1001, "execution timeout") and time.time() - t0 >= 9, (code, reason)
 
 # Reserved concurrency of one request: a second connection is refused with 432.
 call(c, "PutReservedConcurrencyConfig", {"FunctionName": "echo", "ReservedConcurrencyMem": 128})
