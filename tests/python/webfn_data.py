@@ -233,6 +233,25 @@ try:
 except InvalidStatus as e:
     assert e.response.status_code == 403, e.response.status_code
 
+# An instance that cannot start: its scf_bootstrap exits at once (405, with its output).
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    boot = zipfile.ZipInfo("scf_bootstrap")
+    boot.external_attr = 0o755 << 16
+    z.writestr(boot, "#!/bin/bash\necho cannot start >&2\nexit 3\n")
+broken = function_params("broken", Type="HTTP", Timeout=10,
+                         Code={"ZipFile": base64.b64encode(buf.getvalue()).decode()})
+broken.pop("Handler")
+call(c, "CreateFunction", broken)
+wait_status(c, "broken", "Active")
+info = call(c, "CreateTrigger", {"FunctionName": "broken", "Type": "http", "TriggerName": "x",
+                                 "TriggerDesc": desc})["TriggerInfo"]
+broken_url = json.loads(info["TriggerDesc"])["NetConfig"]["ExtranetUrl"]
+r = requests.get(broken_url, timeout=30)
+assert r.status_code == 405 and "exit status: 3" in r.json()["errorMessage"], (r.status_code, r.text)
+logs = call(c, "GetFunctionLogs", {"FunctionName": "broken", "Limit": 10})["Data"]
+assert logs and logs[0]["RetCode"] == 405 and "cannot start" in logs[0]["Log"], logs
+
 # Deleted with its trigger: the URL answers 404.
 call(c, "DeleteFunction", {"FunctionName": "echo"})
 wait_gone(c, "echo")
