@@ -71,7 +71,7 @@ fn a_second_deploy_or_remove_of_the_same_stage_fails_clearly_while_one_runs() {
 }
 
 /// The chat stack with `${stage}` in every name that must differ between stages.
-fn staged_project() -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn staged_project() -> (tempfile::TempDir, std::path::PathBuf) {
     let (dir, stack) = chat_project(None);
     let mut text = std::fs::read_to_string(&stack).unwrap();
     for f in FUNCTIONS {

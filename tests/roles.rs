@@ -214,3 +214,91 @@ fn a_role_is_created_attached_used_for_cos_and_removed_and_a_function_without_on
         .expect("the policy chatstack made was deleted");
     });
 }
+
+/// Two stages of one stack whose functions name one role (the chat-demo fixture's
+/// `ChatDemo-chat`, the same in every stage): prod deploys first and creates it, dev uses it.
+/// Removing prod keeps the role (dev's functions still name it) and says so; dev then plans
+/// nothing; removing dev, the last stage, deletes the role and its policy. The order the
+/// concurrent `deploy_concurrency::two_stages_…` test hits only when prod wins the race.
+#[test]
+fn a_role_two_stages_share_stays_until_the_last_of_them_is_removed() {
+    let cloud = support::cloud();
+    let cam = cloud.client().cam();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, stack) = crate::deploy_concurrency::staged_project();
+    for stage in ["prod", "dev"] {
+        let (code, _, stderr) = run(&cloud, &stack, &["--stage", stage, "deploy", "--yes"]);
+        assert_eq!(code, 0, "{stage}: {stderr}");
+    }
+    let role = rt.block_on(cam.get_role("ChatDemo-chat")).unwrap();
+    assert_eq!(role.tag("chatstack:stage"), Some("prod"), "{role:?}");
+
+    // The plan line is a keep, and the removal says why.
+    let (code, _, stderr) = run_human(&cloud, &stack, &["--stage", "prod", "remove", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("role ChatDemo-chat"))
+        .unwrap_or_else(|| panic!("no role line:\n{stderr}"));
+    assert!(line.ends_with(" keep (used by stage dev)"), "{stderr}");
+    assert!(stderr.contains(", 1 kept\n"), "{stderr}");
+    assert!(
+        stderr.contains("Kept role ChatDemo-chat: used by stage dev"),
+        "{stderr}"
+    );
+    assert!(
+        rt.block_on(cam.get_role_opt("ChatDemo-chat"))
+            .unwrap()
+            .is_some()
+    );
+    let (code, plan, stderr) = run(
+        &cloud,
+        &stack,
+        &["--stage", "dev", "plan", "--detailed-exitcode"],
+    );
+    assert_eq!(code, 0, "{plan}\n{stderr}");
+    // Nothing of prod is left: info says so, and removing again removes nothing.
+    let (code, info, stderr) = run(&cloud, &stack, &["--stage", "prod", "info"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(info["deployed"], false, "{info}");
+    let (code, removed, stderr) = run(&cloud, &stack, &["--stage", "prod", "remove", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(removed["removed"], serde_json::json!([]), "{removed}");
+    assert_eq!(
+        removed["kept"],
+        serde_json::json!([{"resource": "role ChatDemo-chat", "reason": "used by stage dev"}]),
+        "{removed}"
+    );
+
+    let (code, removed, stderr) = run(&cloud, &stack, &["--stage", "dev", "remove", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        removed["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "role ChatDemo-chat"),
+        "{removed}"
+    );
+    assert_eq!(removed["kept"], serde_json::json!([]), "{removed}");
+    assert_eq!(
+        rt.block_on(cam.get_role_opt("ChatDemo-chat")).unwrap(),
+        None
+    );
+}
+
+/// [`run`] without `--json`: (exit code, stdout, stderr).
+fn run_human(cloud: &Cloud, stack: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = chatstack()
+        .arg("-c")
+        .arg(stack)
+        .args(["--endpoint", &cloud.url()])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -13,7 +13,8 @@ pub struct Args {}
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let stack = super::common::load_stack(global)?;
     let cloud = super::common::connect(global, &stack)?;
-    let observed = engine::observe(&stack, &cloud).await?;
+    // As remove observes: a role another stage still uses does not count as deployed here.
+    let observed = engine::remove::observe(&stack, &cloud).await?;
     let report = Report::new(&stack, &observed);
     if global.json {
         ui::print_json(&serde_json::to_value(&report).expect("report serializes"));

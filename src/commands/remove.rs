@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::GlobalArgs;
+use crate::engine::plan::{Action, Change};
 use crate::engine::{self, remove};
 use crate::error::Error;
 use crate::ui::{self, progress::Progress};
@@ -34,20 +35,43 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
     let _lock = state.lock(&stack, "remove")?;
     let journal = state.journal(&stack);
 
-    let observed = engine::observe(&stack, &cloud).await?;
+    let observed = remove::observe(&stack, &cloud).await?;
     let changes = remove::changes(&stack, &observed, args.keep_bucket);
     if let Some(entry) = observed.entry.as_ref().filter(|e| !e.tagged) {
         let notice = engine::backend::of(&stack).left_alone(&stack, entry);
         ui::warn(global, &notice);
     }
-    if changes.is_empty() {
+    let deleted: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .collect();
+    // Roles another stage still uses: `{"resource": "role X", "reason": "used by stage dev"}`.
+    let kept: Vec<serde_json::Value> = changes
+        .iter()
+        .filter(|c| c.action == Action::Keep)
+        .map(|c| json!({"resource": c.resource, "reason": c.fields.join(", ")}))
+        .collect();
+    let say_kept = || {
+        for c in changes.iter().filter(|c| c.action == Action::Keep) {
+            ui::status(
+                global,
+                "Kept",
+                &format!("{}: {}", c.resource, c.fields.join(", ")),
+            );
+        }
+    };
+    if deleted.is_empty() {
         journal
             .save(&engine::journal::Record::default())
             .map_err(engine::error::Error::from)?;
         if global.json {
-            ui::print_json(
-                &json!({"stack": stack.name, "stage": stack.stage, "removed": [], "timings": {}}),
-            );
+            ui::print_json(&json!({
+                "stack": stack.name,
+                "stage": stack.stage,
+                "removed": [],
+                "kept": kept,
+                "timings": {},
+            }));
         } else {
             ui::status(
                 global,
@@ -57,6 +81,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
                     stack.name, stack.stage
                 ),
             );
+            say_kept();
         }
         return Ok(());
     }
@@ -89,7 +114,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         ui::print_json(&json!({
             "stack": stack.name,
             "stage": stack.stage,
-            "removed": changes.iter().map(|c| &c.resource).collect::<Vec<_>>(),
+            "removed": deleted.iter().map(|c| &c.resource).collect::<Vec<_>>(),
+            "kept": kept,
             "timings": t,
         }));
     } else {
@@ -98,11 +124,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
             "Removed",
             &format!(
                 "{} resource(s) of stack {} (stage {}) in {total:.1}s",
-                changes.len(),
+                deleted.len(),
                 stack.name,
                 stack.stage
             ),
         );
+        say_kept();
     }
     Ok(())
 }

@@ -397,6 +397,7 @@ mod tests {
             exists: true,
             ours: false,
             attached: Vec::new(),
+            used_by: Vec::new(),
         }];
         assert_eq!(
             shape(&stack, &observed, fixtures::packages(&stack, "c1")),

@@ -23,12 +23,14 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// Whether nothing of the stack exists.
+    /// Whether nothing of the stack exists. A role of ours counts as long as removal would
+    /// delete it ([`super::roles::deletes`]): one another stage still uses (known only when
+    /// [`super::remove::observe`] looked) does not make this stage deployed.
     pub fn is_empty(&self) -> bool {
         !self.bucket.exists
             && self.entry.is_none()
             && self.functions.iter().all(|f| f.status.is_none())
-            && !self.roles.iter().any(|r| r.ours)
+            && !self.roles.iter().any(super::roles::deletes)
     }
 }
 

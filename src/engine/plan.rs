@@ -59,6 +59,9 @@ pub enum Action {
     Delete,
     /// Nothing to do.
     NoChange,
+    /// Removal only: it is ours but stays, because something else still uses it (the reason is
+    /// in [`Change::fields`]).
+    Keep,
 }
 
 impl fmt::Display for Action {
@@ -69,6 +72,7 @@ impl fmt::Display for Action {
             Action::Replace => "replace",
             Action::Delete => "delete",
             Action::NoChange => "no change",
+            Action::Keep => "keep",
         })
     }
 }
@@ -80,7 +84,7 @@ pub struct Change {
     pub resource: String,
     /// The action.
     pub action: Action,
-    /// Fields that differ (for updates).
+    /// Fields that differ (for updates); for [`Action::Keep`], why it stays.
     pub fields: Vec<String>,
     /// For a code change: the files of the package that changed since the last deploy from
     /// this machine (empty when it is not known, as on a fresh CI runner).
@@ -153,7 +157,9 @@ pub fn changed_fields(want: &ResourceState, have: &ResourceState) -> Vec<String>
 
 /// Whether a plan changes anything.
 pub fn has_changes(changes: &[Change]) -> bool {
-    changes.iter().any(|c| c.action != Action::NoChange)
+    changes
+        .iter()
+        .any(|c| !matches!(c.action, Action::NoChange | Action::Keep))
 }
 
 #[cfg(test)]

@@ -262,6 +262,7 @@ fn rows() -> Vec<Row> {
                     exists: true,
                     ours: false,
                     attached: Vec::new(),
+                    used_by: Vec::new(),
                 }];
             },
             want: Changes(&[("function ChatClean", "update", &["role"])]),
@@ -565,12 +566,13 @@ fn each_edit_plans_its_change_kind() {
 
 /// Every [`Action`]; a new variant fails to compile in [`index`] until it is listed here (and
 /// [`every_action_is_produced_by_some_row`] then wants a row that produces it).
-const ACTIONS: [Action; 5] = [
+const ACTIONS: [Action; 6] = [
     Action::Create,
     Action::Update,
     Action::Replace,
     Action::Delete,
     Action::NoChange,
+    Action::Keep,
 ];
 
 fn index(a: Action) -> usize {
@@ -580,6 +582,7 @@ fn index(a: Action) -> usize {
         Action::Replace => 2,
         Action::Delete => 3,
         Action::NoChange => 4,
+        Action::Keep => 5,
     }
 }
 
@@ -596,10 +599,19 @@ fn every_action_is_produced_by_some_row() {
             }
         }
     }
-    // Deploy never deletes; removal is what does (its table is in `remove`'s tests).
+    // Deploy never deletes or keeps; removal is what does (its table is in `remove`'s tests):
+    // it keeps a role of ours another stage still uses.
     assert!(!seen[index(Action::Delete)], "deploy planned a delete");
+    assert!(!seen[index(Action::Keep)], "deploy planned a keep");
     let stack = fixtures::stack();
-    let observed = fixtures::deployed(&stack, "c1");
+    let mut observed = fixtures::deployed(&stack, "c1");
+    observed.roles = vec![crate::engine::roles::ObservedRole {
+        name: "shared".to_owned(),
+        exists: true,
+        ours: true,
+        attached: Vec::new(),
+        used_by: vec!["stage prod".to_owned()],
+    }];
     for c in super::remove::changes(&stack, &observed, false) {
         seen[index(c.action)] = true;
     }

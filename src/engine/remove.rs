@@ -1,9 +1,11 @@
 //! Tearing a stack down, in the reverse order of DESIGN §4: DeleteApi → UnReleaseService (each
 //! released environment) → DeleteService → DeleteFunction ×3 (until gone) → empty the bucket
-//! (paged) → DeleteBucket; the execution roles chatstack created (tagged for this stack and
-//! stage) after the functions: DetachRolePolicy → DeletePolicy (ours) → DeleteRole. A role
-//! chatstack did not create is left alone. What is already gone counts as removed; any other error fails the
-//! command and keeps the record of what is left.
+//! (paged) → DeleteBucket; the execution roles chatstack created (tagged for this stack) after
+//! the functions: DetachRolePolicy → DeletePolicy (ours) → DeleteRole, unless a function of
+//! another stage of the stack still names the role (found by [`observe`], so the plan shows it
+//! as kept and the graph leaves it). A role chatstack did not create is left alone. What is
+//! already gone counts as removed; any other error fails the command and keeps the record of
+//! what is left.
 //!
 //! The entry point's part comes from its backend ([`super::backend::Backend::add_remove`]);
 //! the order above is API Gateway's. Only what belongs to this stack and stage is touched: the
@@ -35,7 +37,15 @@ pub struct RemoveOptions {
     pub cancel: CancellationToken,
 }
 
-/// What removal will delete, as plan lines, in order: the entry point's resources (if they
+/// What removal acts on: [`super::observe()`], plus which of our roles other stages of the stack
+/// still use ([`roles::observe_users`]).
+pub async fn observe(stack: &Stack, cloud: &TencentCloud) -> Result<Observed, Error> {
+    let mut observed = super::observe::observe(stack, cloud).await?;
+    roles::observe_users(stack, cloud, &mut observed.roles).await?;
+    Ok(observed)
+}
+
+/// What removal will delete (and the roles it keeps), as plan lines, in order: the entry point's resources (if they
 /// carry our tags), the functions, the bucket.
 pub fn changes(stack: &Stack, observed: &Observed, keep_bucket: bool) -> Vec<Change> {
     let delete = |resource: String| Change {
@@ -270,13 +280,19 @@ mod tests {
     fn roles_we_created_go_after_the_functions_and_others_stay() {
         let stack = fixtures::stack();
         let mut observed = fixtures::deployed(&stack, "c1");
-        let role = |name: &str, ours| crate::engine::roles::ObservedRole {
+        let role = |name: &str, ours, used_by: &[&str]| crate::engine::roles::ObservedRole {
             name: name.to_owned(),
             exists: true,
             ours,
             attached: Vec::new(),
+            used_by: used_by.iter().map(|s| (*s).to_owned()).collect(),
         };
-        observed.roles = vec![role("chat-role", true), role("theirs", false)];
+        // `shared` is ours too, but a function of stage prod still names it: kept, no step.
+        observed.roles = vec![
+            role("chat-role", true, &[]),
+            role("shared", true, &["stage prod"]),
+            role("theirs", false, &[]),
+        ];
         assert_eq!(
             summary(&changes(&stack, &observed, false)),
             [
@@ -287,6 +303,7 @@ mod tests {
                 row("function ChatTrans", "delete", &[]),
                 row("function ChatClean", "delete", &[]),
                 row("role chat-role", "delete", &[]),
+                row("role shared", "keep", &["used by stage prod"]),
                 row("bucket chat-1250000000", "delete", &[]),
             ]
         );

@@ -1,10 +1,13 @@
 //! Execution roles (API-FACTS §2.8): a function's `role:` names a CAM role. Deploy creates a
 //! role that does not exist — the trust policy [`TRUST_POLICY`] for SCF, tags
 //! `chatstack:stack`/`chatstack:stage`, and one custom policy ([`policy_document`]) that lets it
-//! use the stack's bucket, attached — before the functions that use it. A role that exists and
-//! does not carry this stack's and stage's tags is used as it is, never modified. Remove
-//! deletes only the roles carrying our tags (detach, delete the policy chatstack made, delete
-//! the role), after the functions are gone.
+//! use the stack's bucket, attached — before the functions that use it. A role is ours when it
+//! carries this stack's `chatstack:stack` tag, whichever stage created it: stages of one stack
+//! that name the same role share it. A role that does not carry it (another stack's, or one
+//! made by hand) is used as it is, never modified. Remove deletes only roles of ours that no
+//! function of another stage still names ([`observe_users`], [`deletes`]): detach, delete the
+//! policy chatstack made, delete the role, after the functions are gone. The last stage removed
+//! deletes it.
 //!
 //! Found by name and tags every time (GetRole, ListAttachedRolePolicies), so a fresh CI runner
 //! with no `.chatstack/` neither duplicates nor orphans them; every step is idempotent
@@ -31,6 +34,7 @@ use crate::providers::tencent::TencentCloud;
 use crate::providers::tencent::cam::{
     self, AttachedPolicy, CreatePolicyRequest, CreateRoleRequest, PolicyRef, RoleInfo,
 };
+use crate::providers::tencent::scf::FunctionInfo;
 
 /// The trust policy of the roles chatstack creates: SCF may assume them.
 ///
@@ -111,11 +115,17 @@ pub struct ObservedRole {
     pub name: String,
     /// Whether it exists.
     pub exists: bool,
-    /// Whether it carries this stack's and stage's tags (chatstack created it).
+    /// Whether it carries this stack's tag (chatstack created it for some stage of the stack).
     pub ours: bool,
     /// The policies attached to it (looked up only for ours).
     #[serde(skip)]
     pub attached: Vec<AttachedPolicy>,
+    /// Who else still names it as their role: `stage {name}` for each other stage of this
+    /// stack with a function that does (`function {name}` for one of the stack's functions
+    /// without a stage tag), sorted; see [`other_users`]. Looked up only by removal ([`observe_users`]),
+    /// only for ours; empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub used_by: Vec<String>,
 }
 
 impl ObservedRole {
@@ -131,6 +141,7 @@ impl ObservedRole {
             exists: info.is_some(),
             ours: info.is_some_and(|i| is_ours(stack, i)),
             attached,
+            used_by: Vec::new(),
         }
     }
 
@@ -141,10 +152,16 @@ impl ObservedRole {
     }
 }
 
-/// Whether `info` carries this stack's and stage's tags.
+/// Whether `info` carries this stack's tag, whatever its stage tag says: a role name the
+/// stages of one stack share is theirs together (the stage tag records the stage that created
+/// it). Another stack's role, or an untagged one, is never ours.
 pub fn is_ours(stack: &Stack, info: &RoleInfo) -> bool {
     info.tag(tags::STACK) == Some(stack.name.as_str())
-        && info.tag(tags::STAGE) == Some(stack.stage.as_str())
+}
+
+/// Whether `info` carries this stack's and this stage's tags: this stage created it.
+fn created_here(stack: &Stack, info: &RoleInfo) -> bool {
+    is_ours(stack, info) && info.tag(tags::STAGE) == Some(stack.stage.as_str())
 }
 
 /// Reads every role the stack names (concurrently).
@@ -264,10 +281,12 @@ async fn ensure_role(cx: Arc<ApplyCx>, plan: RolePlan) -> Result<(), Error> {
             .await;
         match created {
             Ok(_) => {}
-            // A retried create whose first attempt went through: adopt it if it is ours.
+            // A retried create whose first attempt went through: carry on if this stage made
+            // it. Another stage of the stack creating the same role at the same time attaches
+            // its own policy; someone else's role is used as it is.
             Err(e) if cam::is_role_name_in_use(&e) => {
                 let info = cam.get_role(&plan.name).await?;
-                if !is_ours(&cx.stack, &info) {
+                if !created_here(&cx.stack, &info) {
                     return Ok(());
                 }
             }
@@ -294,16 +313,100 @@ async fn ensure_role(cx: Arc<ApplyCx>, plan: RolePlan) -> Result<(), Error> {
     Ok(())
 }
 
-/// The plan lines of removal: every role of ours.
+/// Which stages other than this one still use role `role`: `stage {name}` for each function
+/// in `functions` (GetFunction's answers for the functions tagged with this stack) that names
+/// it and is tagged for another stage, or `function {name}` when it has no stage tag. Sorted,
+/// each once. Functions of this stage, of another stack or naming another role do not count.
+pub fn other_users(stack: &Stack, role: &str, functions: &[FunctionInfo]) -> Vec<String> {
+    functions
+        .iter()
+        .filter(|f| f.tag(tags::STACK) == Some(stack.name.as_str()))
+        .filter(|f| f.tag(tags::STAGE) != Some(stack.stage.as_str()))
+        .filter(|f| f.role == role)
+        .map(|f| match f.tag(tags::STAGE) {
+            Some(stage) => format!("stage {stage}"),
+            None => format!("function {}", f.function_name),
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// For removal: fills each role of ours' [`ObservedRole::used_by`] from the functions of the
+/// stack's other stages. Lists the functions tagged `chatstack:stack` = this stack in each
+/// namespace this stack's functions use, in the stack's region (the client's), skips this
+/// stage's by their tag, and reads each one's `Role` (GetFunction). No role of ours: no call.
+/// Functions of other stages in other regions or namespaces are not seen.
+pub async fn observe_users(
+    stack: &Stack,
+    cloud: &TencentCloud,
+    roles: &mut [ObservedRole],
+) -> Result<(), Error> {
+    if !roles.iter().any(|r| r.ours) {
+        return Ok(());
+    }
+    let scf = cloud.scf();
+    let namespaces: BTreeSet<&str> = stack
+        .functions
+        .iter()
+        .map(|f| f.namespace.as_str())
+        .collect();
+    let listed = futures_util::future::try_join_all(namespaces.iter().map(|ns| {
+        let scf = scf.clone();
+        async move {
+            let listed = scf
+                .list_functions_by_tags(Some(ns), &[(tags::STACK, stack.name.as_str())])
+                .await?;
+            Ok::<_, crate::providers::tencent::Error>(listed.into_iter().map(move |f| (*ns, f)))
+        }
+    }))
+    .await?;
+    let others = listed.into_iter().flatten().filter(|(_, f)| {
+        !f.tags
+            .iter()
+            .any(|t| t.key == tags::STAGE && t.value == stack.stage)
+    });
+    // ListFunctions does not say a function's role: GetFunction does. One gone in between
+    // uses nothing.
+    let infos = futures_util::future::try_join_all(others.map(|(ns, f)| {
+        let scf = scf.clone();
+        async move { scf.get_function_opt(&f.function_name, Some(ns)).await }
+    }))
+    .await?;
+    let infos: Vec<FunctionInfo> = infos.into_iter().flatten().collect();
+    for r in roles.iter_mut().filter(|r| r.ours) {
+        r.used_by = other_users(stack, &r.name, &infos);
+    }
+    Ok(())
+}
+
+/// Whether removal deletes `role`: it is ours and no other stage's function names it.
+pub fn deletes(role: &ObservedRole) -> bool {
+    role.ours && role.used_by.is_empty()
+}
+
+/// The plan lines of removal: every role of ours, `delete`, or `keep (used by stage …)` while
+/// another stage's function names it.
 pub fn remove_changes(observed: &[ObservedRole]) -> Vec<Change> {
     observed
         .iter()
         .filter(|r| r.ours)
-        .map(|r| change(format!("role {}", r.name), Action::Delete, Vec::new()))
+        .map(|r| {
+            let resource = format!("role {}", r.name);
+            if deletes(r) {
+                change(resource, Action::Delete, Vec::new())
+            } else {
+                change(
+                    resource,
+                    Action::Keep,
+                    vec![format!("used by {}", r.used_by.join(", "))],
+                )
+            }
+        })
         .collect()
 }
 
-/// Adds a removal step per role of ours, after `after` (the function deletions).
+/// Adds a removal step per role [`deletes`] picks, after `after` (the function deletions).
 pub fn add_remove(
     graph: &mut Graph<Error>,
     cloud: &TencentCloud,
@@ -312,7 +415,7 @@ pub fn add_remove(
 ) -> Vec<StepId> {
     observed
         .iter()
-        .filter(|r| r.ours)
+        .filter(|r| deletes(r))
         .map(|r| {
             let cam = cloud.cam();
             let role = r.clone();
@@ -326,7 +429,7 @@ pub fn add_remove(
         .collect()
 }
 
-/// Detaches every policy of role `role` (ours, by tags), deletes the one chatstack created and
+/// Detaches every policy of role `role` (ours, by its stack tag), deletes the one chatstack created and
 /// the role. What is already gone counts as deleted.
 async fn delete_role(cam: &cam::Cam, role: &ObservedRole) -> Result<(), Error> {
     let attached = match cam.list_attached_role_policies(&role.name).await {
@@ -458,6 +561,7 @@ mod tests {
             name: name.to_owned(),
             exists,
             ours,
+            used_by: Vec::new(),
             attached: attached
                 .iter()
                 .enumerate()
@@ -530,6 +634,161 @@ mod tests {
             .collect::<Vec<_>>(),
             ["role chat-role"]
         );
+    }
+
+    fn tagged(tags_: &[(&str, &str)]) -> Vec<crate::providers::tencent::Tag> {
+        tags_
+            .iter()
+            .map(|(k, v)| crate::providers::tencent::Tag::new(*k, *v))
+            .collect()
+    }
+
+    /// (case, the role's tags, ours, created here).
+    type OwnerRow<'a> = (&'a str, &'a [(&'a str, &'a str)], bool, bool);
+
+    #[test]
+    fn a_role_is_ours_when_it_carries_this_stacks_tag_whatever_the_stage() {
+        let stack = fixtures::stack();
+        assert_eq!(stack.stage, "dev");
+        let me = stack.name.as_str();
+        let table: [OwnerRow; 6] = [
+            (
+                "this stack, this stage",
+                &[(tags::STACK, me), (tags::STAGE, "dev")],
+                true,
+                true,
+            ),
+            (
+                "this stack, another stage",
+                &[(tags::STACK, me), (tags::STAGE, "prod")],
+                true,
+                false,
+            ),
+            (
+                "this stack, no stage tag",
+                &[(tags::STACK, me)],
+                true,
+                false,
+            ),
+            (
+                "another stack, this stage",
+                &[(tags::STACK, "other"), (tags::STAGE, "dev")],
+                false,
+                false,
+            ),
+            ("only a stage tag", &[(tags::STAGE, "dev")], false, false),
+            ("untagged (made by hand)", &[], false, false),
+        ];
+        for (case, t, ours, here) in table {
+            let info = RoleInfo {
+                role_name: "chat-role".to_owned(),
+                tags: tagged(t),
+                ..RoleInfo::default()
+            };
+            assert_eq!(is_ours(&stack, &info), ours, "{case}");
+            assert_eq!(created_here(&stack, &info), here, "{case}");
+            assert_eq!(
+                ObservedRole::new(&stack, "chat-role", Some(&info), Vec::new()).ours,
+                ours,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_stages_functions_that_name_the_role_keep_it() {
+        let stack = fixtures::stack();
+        let me = stack.name.clone();
+        let function = |name: &str, role: &str, t: &[(&str, &str)]| FunctionInfo {
+            function_name: name.to_owned(),
+            role: role.to_owned(),
+            tags: tagged(t),
+            ..FunctionInfo::default()
+        };
+        let of = |stage: &'static str| [(tags::STACK, me.as_str()), (tags::STAGE, stage)];
+        // (case, functions listed for the stack, who keeps role `chat-role`)
+        let table: Vec<(&str, Vec<FunctionInfo>, &[&str])> = vec![
+            ("nobody else", vec![], &[]),
+            (
+                "only this stage's functions name it",
+                vec![function("ChatReg-dev", "chat-role", &of("dev"))],
+                &[],
+            ),
+            (
+                "another stage's function names it",
+                vec![
+                    function("ChatReg-dev", "chat-role", &of("dev")),
+                    function("ChatReg-prod", "chat-role", &of("prod")),
+                    function("ChatTrans-prod", "chat-role", &of("prod")),
+                ],
+                &["stage prod"],
+            ),
+            (
+                "two other stages, each named once",
+                vec![
+                    function("ChatReg-test", "chat-role", &of("test")),
+                    function("ChatReg-prod", "chat-role", &of("prod")),
+                ],
+                &["stage prod", "stage test"],
+            ),
+            (
+                "another stage's functions name other roles or none",
+                vec![
+                    function("ChatReg-prod", "prod-role", &of("prod")),
+                    function("ChatTrans-prod", "", &of("prod")),
+                ],
+                &[],
+            ),
+            (
+                "another stack's function does not count",
+                vec![function(
+                    "X",
+                    "chat-role",
+                    &[(tags::STACK, "other"), (tags::STAGE, "prod")],
+                )],
+                &[],
+            ),
+            (
+                "our stack's function without a stage tag keeps it, by name",
+                vec![function(
+                    "Loose",
+                    "chat-role",
+                    &[(tags::STACK, me.as_str())],
+                )],
+                &["function Loose"],
+            ),
+        ];
+        for (case, functions, want) in table {
+            assert_eq!(other_users(&stack, "chat-role", &functions), want, "{case}");
+            let mut role = observed("chat-role", true, true, &[]);
+            role.used_by = other_users(&stack, "chat-role", &functions);
+            let line = &remove_changes(std::slice::from_ref(&role))[0];
+            assert_eq!(deletes(&role), want.is_empty(), "{case}");
+            // A role alone makes the stage deployed only while removal would delete it.
+            let alone = crate::engine::Observed {
+                roles: vec![role.clone()],
+                ..Default::default()
+            };
+            assert_eq!(alone.is_empty(), !want.is_empty(), "{case}");
+            if want.is_empty() {
+                assert_eq!(
+                    (line.action, line.fields.len()),
+                    (Action::Delete, 0),
+                    "{case}"
+                );
+            } else {
+                assert_eq!(line.action, Action::Keep, "{case}");
+                assert_eq!(
+                    line.fields,
+                    [format!("used by {}", want.join(", "))],
+                    "{case}"
+                );
+            }
+        }
+        // Someone else's role is neither deleted nor listed, used or not.
+        let theirs = observed("chat-role", true, false, &[]);
+        assert!(!deletes(&theirs));
+        assert!(remove_changes(&[theirs]).is_empty());
     }
 
     fn package(files: &[(&str, &str)]) -> Package {

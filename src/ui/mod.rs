@@ -105,7 +105,7 @@ pub fn print_plan(changes: &[crate::engine::plan::Change], to_stdout: bool) {
             Action::Update => "~",
             Action::Replace => "±",
             Action::Delete => "-",
-            Action::NoChange => " ",
+            Action::NoChange | Action::Keep => " ",
         };
         let fields = if c.fields.is_empty() {
             String::new()
@@ -128,9 +128,14 @@ pub fn print_plan(changes: &[crate::engine::plan::Change], to_stdout: bool) {
         let _ = writeln!(out, "  {mark} {:<width$}  {}{fields}", c.resource, c.action);
     }
     let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
+    // Only removal keeps anything: deploy's summary stays as it was.
+    let kept = match count(Action::Keep) {
+        0 => String::new(),
+        n => format!(", {n} kept"),
+    };
     let _ = writeln!(
         out,
-        "\n  {} to create, {} to update, {} to replace, {} to delete, {} unchanged",
+        "\n  {} to create, {} to update, {} to replace, {} to delete, {} unchanged{kept}",
         count(Action::Create),
         count(Action::Update),
         count(Action::Replace),
