@@ -64,6 +64,7 @@ impl Cloud {
             apigw: ApigwMode::Available,
             allow_hosts: Vec::new(),
             serve: Default::default(),
+            webfn: Default::default(),
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -115,6 +115,17 @@ fn webfn_function_urls_serve_http_and_websockets_on_scf_bootstrap_instances() {
 }
 
 #[test]
+fn webfn_the_cloud_caps_close_a_connection_over_ten_messages_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = default_options(dir.path());
+    opts.webfn = chatstack::localcloud::webfn::WebOptions::default()
+        .with_limits(chatstack::localcloud::webfn::options::Limits::Cloud);
+    let cloud = Cloud::start_with(opts);
+    let out = run_python(&cloud, "webfn_caps.py", &[]);
+    assert!(stdout(&out).contains("webfn caps ok"));
+}
+
+#[test]
 fn webfn_function_urls_through_the_nodejs_sdk_and_ws() {
     let cloud = Cloud::start();
     let out = crate::support::run_node(&cloud, "webfn.js");

@@ -62,6 +62,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ApigwMode::Available)]
     pub apigw: ApigwMode,
 
+    /// Per-connection caps on Web functions' WebSockets: `cloud` applies Tencent's documented
+    /// 10 messages/s and 128 KB/s (default: off locally, or CHATSTACK_WEBFN_LIMITS)
+    #[arg(long, value_enum, value_name = "off|cloud")]
+    pub webfn_limits: Option<localcloud::webfn::options::Limits>,
+
     /// Also answer for this Host name (repeatable; `*.example.com` for subdomains). Others get
     /// 403: loopback names, the listen address and the cloud's own host names are always served
     #[arg(long = "allow-host", value_name = "NAME")]
@@ -153,6 +158,10 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
         apigw: args.apigw,
         allow_hosts: args.allow_hosts.clone(),
         serve: Default::default(),
+        webfn: match args.webfn_limits {
+            Some(limits) => localcloud::webfn::WebOptions::from_env().with_limits(limits),
+            None => localcloud::webfn::WebOptions::from_env(),
+        },
     };
     let address_error = |source| Error::Io {
         path: PathBuf::from(args.listen.to_string()),
@@ -209,6 +218,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<(), Error> {
             &reachable,
             &secret_id,
             capacity,
+            cloud.options().webfn.caps.is_some(),
         );
         if let Some((old, n)) = cloud.rebased() {
             eprintln!(
@@ -257,7 +267,13 @@ fn print_summary(
     reachable: &[SocketAddr],
     secret_id: &str,
     capacity: usize,
+    webfn_caps: bool,
 ) {
+    let caps = if webfn_caps {
+        "the cloud's (10 messages/s, 128 KB/s)"
+    } else {
+        "off (--webfn-limits cloud turns them on)"
+    };
     let source = if secret_id == LOCAL_SECRET_ID {
         "the documented default pair"
     } else {
@@ -281,7 +297,8 @@ fn print_summary(
     eprintln!(
         "chatstack local cloud on {url}{also}\n  data dir  {}\n  SecretId  {secret_id} ({source})\n  \
          APPID     {}\n  latency {}, faults {} (seed {}), API Gateway {apigw}\n  \
-         capacity  {capacity} connections at once (open-file limit {}); more get 503\n\
+         capacity  {capacity} connections at once (open-file limit {}); more get 503\n  \
+         Web function connection caps {caps}\n\
          Ctrl-C stops it.",
         args.data_dir.display(),
         args.appid,

@@ -173,7 +173,7 @@ impl LocalCloud {
             store.clone(),
             account.clone(),
             runtime.clone(),
-            webfn::WebOptions::from_env(),
+            opts.webfn.clone(),
         ));
         Ok(LocalCloud {
             inner: Arc::new(Shared {

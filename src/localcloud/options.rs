@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::webfn::options as webfn;
 use super::{account, faults, latency, serve};
 
 /// How the local cloud runs (`chatstack local` flags).
@@ -26,11 +27,14 @@ pub struct Options {
     pub allow_hosts: Vec<String>,
     /// Timeouts and the connection capacity of the HTTP server.
     pub serve: serve::ServeLimits,
+    /// The Web-function data plane's limits and keep-warm (`--webfn-limits`).
+    pub webfn: webfn::WebOptions,
 }
 
 impl Options {
     /// The defaults of `chatstack local` (APPID 1250000000, the documented default key pair,
-    /// no latency, no faults, API Gateway available, no extra host names) on `data_dir`.
+    /// no latency, no faults, API Gateway available, no extra host names, Web functions as
+    /// `CHATSTACK_WEBFN_*` say) on `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Options {
             data_dir: data_dir.into(),
@@ -41,6 +45,7 @@ impl Options {
             apigw: ApigwMode::Available,
             allow_hosts: Vec::new(),
             serve: serve::ServeLimits::default(),
+            webfn: webfn::WebOptions::from_env(),
         }
     }
 }

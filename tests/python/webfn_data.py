@@ -3,7 +3,7 @@ a WebSocket Web function whose scf_bootstrap runs an echo server (Python + the p
 `websockets` library, shipped in the code zip) is created, gets a Function URL, serves plain
 HTTP and WebSocket clients through the URLs ListTriggers returns, scales to a second instance
 past MaxConcurrency, ends connections with SCF's statuses (client close 1000 → 200, another
-client code → 456, a server close → 439, idle → 455, execution timeout → 433, reserved
+client code → 456, a server close → 439, a message over 256 KB → 1009, idle → 455, execution timeout → 433, reserved
 concurrency → 432), all in GetFunctionLogs; a CAM URL takes only TC3-signed requests; the
 function is deleted with its trigger and its URL stops answering."""
 
@@ -11,8 +11,6 @@ import base64
 import hashlib
 import io
 import json
-import os
-import pathlib
 import sys
 import threading
 import time
@@ -20,88 +18,20 @@ import urllib.parse
 import zipfile
 
 import requests
-import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from api3_common import (APPID, REGION, SECRET_ID, SECRET_KEY, call, expect_call_error,
                          function_params, scf, wait_gone, wait_status)
+from webfn_common import create_echo
 from tencentcloud.common.sign import Sign
 
 PORT = sys.argv[1]
 c = scf()
 
-SERVER = r'''
-import asyncio, json, os
-from websockets.asyncio.server import serve
-from websockets.datastructures import Headers
-from websockets.http11 import Response
-
-PORT = int(os.environ.get("CHATSTACK_PORT", "9000"))
-INSTANCE = os.environ.get("CHATSTACK_INSTANCE_ID", "cloud")
-
-
-def plain_http(connection, request):
-    if request.headers.get("Upgrade", "").lower() == "websocket":
-        return None
-    body = json.dumps({"instance": INSTANCE, "path": request.path,
-                       "requestId": request.headers.get("X-Scf-Request-Id"),
-                       "host": request.headers.get("Host")}).encode()
-    print("http", request.path, "on", INSTANCE, flush=True)
-    return Response(200, "OK", Headers([("Content-Type", "application/json"),
-                                        ("Content-Length", str(len(body)))]), body)
-
-
-async def handler(ws):
-    rid = ws.request.headers.get("X-Scf-Request-Id")
-    print("open", rid, "on", INSTANCE, flush=True)
-    async for msg in ws:
-        if msg == "who":
-            await ws.send(json.dumps({"instance": INSTANCE, "requestId": rid}))
-        elif msg == "bye":
-            await ws.close(4000, "the server says bye")
-        else:
-            await ws.send(msg)
-
-
-async def main():
-    async with serve(handler, "0.0.0.0", PORT, process_request=plain_http,
-                     ping_interval=None, max_size=None) as server:
-        await server.serve_forever()
-
-asyncio.run(main())
-'''
-
-
-def code_zip():
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        boot = zipfile.ZipInfo("scf_bootstrap")
-        boot.external_attr = 0o755 << 16
-        z.writestr(boot, "#!/bin/bash\nexec python3 -u server.py\n")
-        z.writestr("server.py", SERVER)
-        # The pinned library ships in the code, as a user would ship it to the cloud.
-        pkg = pathlib.Path(websockets.__file__).parent
-        for f in sorted(pkg.rglob("*")):
-            if f.is_file() and "__pycache__" not in f.parts:
-                z.write(f, "websockets/" + f.relative_to(pkg).as_posix())
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-params = function_params("echo", Type="HTTP", Code={"ZipFile": code_zip()}, Timeout=10,
-                         ProtocolType="WS", ProtocolParams={"WSParams": {"IdleTimeOut": 5}},
-                         InstanceConcurrencyConfig={"DynamicEnabled": "FALSE",
-                                                    "MaxConcurrency": 2})
-params.pop("Handler")
-call(c, "CreateFunction", params)
-wait_status(c, "echo", "Active")
+name, net = create_echo(c, "echo")
 desc = json.dumps({"AuthType": "NONE",
                    "NetConfig": {"EnableIntranet": False, "EnableExtranet": True}})
-trigger = call(c, "CreateTrigger", {"FunctionName": "echo", "Type": "http",
-                                    "TriggerName": "placeholder", "TriggerDesc": desc})
-name = trigger["TriggerInfo"]["TriggerName"]
-listed = call(c, "ListTriggers", {"FunctionName": "echo"})["Triggers"]
-net = json.loads(listed[0]["TriggerDesc"])["NetConfig"]
 http_url, ws_url = net["ExtranetUrl"], net["WsExtranetUrl"]
 assert net["WssExtranetUrl"] == ws_url and ws_url.startswith("ws://127.0.0.1:"), net
 cloud_host = f"{APPID}-"
@@ -145,11 +75,18 @@ assert len(instances) == 2, ids
 assert len({i["requestId"] for i in ids}) == 3, ids
 a.send("héllo")
 assert a.recv(timeout=10) == "héllo"
+a.send("x" * (256 * 1024))  # 256 KB exactly passes
+assert len(a.recv(timeout=10)) == 256 * 1024
 
 a.close(1000)                 # → 200
 b.close(4001, "client bye")   # → 456
 d.send("bye")                 # the server closes with 4000 → 439
 assert closed_with(d)[0] == 4000
+
+# One byte over 256 KB: the platform closes with 1009 (456, the client's doing).
+big = connect(ws_url, open_timeout=30, max_size=None)
+big.send("x" * (256 * 1024 + 1))
+assert closed_with(big) == (1009, "message too big")
 
 idle = connect(ws_url, open_timeout=30)
 t0 = time.time()

@@ -8,7 +8,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, StatusCode, header, request::Parts};
 use axum::response::Response;
 
-use super::{Invocation, MAX_HTTP_BODY, WebFunctions, error, record, refusal_status, status};
+use super::plane::{
+    Invocation, MAX_HTTP_BODY, WebFunctions, error, record, refusal_status, status,
+};
 
 /// Headers that belong to one hop, not to the request or response.
 fn hop_by_hop(name: &HeaderName) -> bool {

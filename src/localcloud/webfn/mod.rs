@@ -19,6 +19,7 @@ pub mod auth;
 mod http;
 pub mod instances;
 pub mod options;
+mod plane;
 pub mod route;
 mod ws;
 
@@ -30,58 +31,13 @@ use axum::response::Response;
 
 pub use instances::{BOOTSTRAP, Instances, Refusal};
 pub use options::{ConnectionCaps, WebOptions};
+pub use plane::{MAX_HTTP_BODY, WebFunctions};
 
-use crate::localcloud::account::Account;
+use plane::{Invocation, error};
+
 use crate::localcloud::model::clock::now_millis;
 use crate::localcloud::model::function::{self, FunctionRecord, Status};
 use crate::localcloud::model::trigger::{self, AuthType, Network, TriggerRecord};
-use crate::localcloud::runtime::Runtime;
-use crate::localcloud::runtime::logs::LogRecord;
-use crate::localcloud::store::Store;
-
-/// The largest request or response body of an HTTP invocation (SCF's synchronous limit).
-pub const MAX_HTTP_BODY: usize = 6 * 1024 * 1024;
-
-/// The data plane's state: the records it reads, the instances it runs.
-#[derive(Debug)]
-pub struct WebFunctions {
-    store: Store,
-    account: Arc<Account>,
-    runtime: Runtime,
-    instances: Arc<Instances>,
-    client: reqwest::Client,
-}
-
-impl WebFunctions {
-    /// Nothing runs until the first request.
-    pub fn new(store: Store, account: Arc<Account>, runtime: Runtime, opts: WebOptions) -> Self {
-        // Plain HTTP to loopback only, but reqwest wants a TLS provider to build at all; an
-        // Err means one is installed already, which is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a plain HTTP client builds");
-        WebFunctions {
-            instances: Instances::new(runtime.clone(), store.clone(), opts),
-            store,
-            account,
-            runtime,
-            client,
-        }
-    }
-
-    /// The instances (tests look at their ids).
-    pub fn instances(&self) -> &Arc<Instances> {
-        &self.instances
-    }
-
-    /// Stops every instance (the local cloud is stopping).
-    pub fn shutdown(&self) {
-        self.instances.stop_all();
-    }
-}
 
 /// The Function URL host a request is for and the path (with query) its function sees, or
 /// `None` when it is not for a Function URL.
@@ -92,21 +48,6 @@ pub fn target(host: &str, path_and_query: &str) -> Option<(String, String)> {
     route::parse_host(host)?;
     let name = host.rsplit_once(':').map_or(host, |(n, _)| n);
     Some((name.to_ascii_lowercase(), path_and_query.to_owned()))
-}
-
-/// What one request is served with.
-#[derive(Debug, Clone)]
-pub(crate) struct Invocation {
-    pub trigger: TriggerRecord,
-    pub function: FunctionRecord,
-    /// The function's store key (its instance pool).
-    pub key: String,
-    /// The Function URL host name (what the instance sees as `Host`).
-    pub host: String,
-    /// The path and query the function sees.
-    pub path: String,
-    pub request_id: String,
-    pub start_ms: i64,
 }
 
 /// Serves one request for Function URL host `host` (`path` = what the function sees).
@@ -251,76 +192,4 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-}
-
-/// An error answer: `status`, and the JSON body every refusal of the data plane has.
-pub(crate) fn error(status: StatusCode, why: &str, request_id: &str) -> Response {
-    let body = serde_json::json!({
-        "errorCode": status.as_u16(),
-        "errorMessage": why,
-        "statusCode": status.as_u16(),
-        "requestId": request_id,
-    });
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("x-scf-request-id", request_id)
-        .body(Body::from(body.to_string()))
-        .expect("static headers are valid")
-}
-
-/// SCF's status of an invocation as a `StatusCode` (433, 439, … are not IANA codes).
-pub(crate) fn status(code: u16) -> StatusCode {
-    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// Records one invocation for `GetFunctionLogs`: `status` is SCF's (200 = success, recorded as
-/// `RetCode` 0), `what` a line saying how it ended, `output` what the instance printed.
-pub(crate) async fn record(
-    wf: &WebFunctions,
-    inv: &Invocation,
-    status: u16,
-    what: &str,
-    output: &str,
-) {
-    let end = now_millis();
-    let duration_ms = (end - inv.start_ms).max(0) as f64;
-    let id = &inv.request_id;
-    let mut log = format!("START RequestId: {id}\n");
-    if !output.is_empty() {
-        log.push_str(output);
-        if !output.ends_with('\n') {
-            log.push('\n');
-        }
-    }
-    log.push_str(what);
-    log.push('\n');
-    log.push_str(&format!(
-        "\nEND RequestId: {id}\nReport RequestId: {id} Duration:{duration_ms:.2}ms Memory:{}MB \
-         MemUsage:0.000000MB",
-        inv.function.memory_size
-    ));
-    let rec = LogRecord {
-        region: inv.function.region.clone(),
-        namespace: inv.function.namespace.clone(),
-        function_name: inv.function.name.clone(),
-        request_id: id.clone(),
-        start_ms: inv.start_ms,
-        duration_ms,
-        billed_ms: duration_ms.ceil() as u64,
-        mem_usage: 0,
-        ret_code: if status == 200 { 0 } else { i64::from(status) },
-        ret_msg: serde_json::json!({"statusCode": status, "message": what}).to_string(),
-        log,
-        invocation_type: "RequestResponse".into(),
-    };
-    wf.runtime.record_log(rec).await;
-}
-
-/// The refusal of a lease as an answer (and its SCF status).
-pub(crate) fn refusal_status(r: &Refusal) -> (u16, String) {
-    match r {
-        Refusal::Concurrency(why) => (432, format!("ResourceLimitReached: {why}")),
-        Refusal::StartFailed(why) => (405, format!("ContainerStateExited: {why}")),
-    }
 }

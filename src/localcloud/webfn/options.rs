@@ -33,6 +33,17 @@ impl ConnectionCaps {
     }
 }
 
+/// Whether Web-function connections get the cloud's per-connection caps
+/// (`chatstack local --webfn-limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Limits {
+    /// No per-connection caps (the local default; 256 KB per message still holds).
+    #[default]
+    Off,
+    /// The cloud's documented caps: 10 messages/s and 128 KB/s per connection.
+    Cloud,
+}
+
 /// The data plane's knobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebOptions {
@@ -58,6 +69,15 @@ impl Default for WebOptions {
 }
 
 impl WebOptions {
+    /// These options with the caps `limits` says.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.caps = match limits {
+            Limits::Off => None,
+            Limits::Cloud => Some(ConnectionCaps::cloud()),
+        };
+        self
+    }
+
     /// The defaults, changed by `CHATSTACK_WEBFN_LIMITS=cloud` (the per-connection caps on)
     /// and `CHATSTACK_WEBFN_KEEP_WARM=SECONDS`.
     pub fn from_env() -> Self {
@@ -73,5 +93,23 @@ impl WebOptions {
             o.keep_warm = Duration::from_secs_f64(secs);
         }
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limits_flag_turns_the_cloud_caps_on_and_off() {
+        let on = WebOptions::default().with_limits(Limits::Cloud);
+        assert_eq!(on.caps, Some(ConnectionCaps::cloud()));
+        assert_eq!(
+            on.caps.map(|c| (c.messages_per_sec, c.bytes_per_sec)),
+            Some((10, 128 * 1024))
+        );
+        assert_eq!(on.clone().with_limits(Limits::Off).caps, None);
+        assert_eq!(WebOptions::default().caps, None);
+        assert_eq!(on.max_message_bytes, 256 * 1024);
     }
 }

@@ -11,7 +11,7 @@
 //! | the connection outlives the function's `Timeout` | 433 |
 //!
 //! Limits: a message over 256 KB ends the connection with close code 1009 (456 when the client
-//! sent it, 439 when the function did); with the per-connection caps on (`CHATSTACK_WEBFN_LIMITS=cloud`), a client going over 10
+//! sent it, 439 when the function did); with the per-connection caps on (`--webfn-limits cloud`), a client going over 10
 //! messages or 128 KB in a second is closed with 1008 (456). Assumed, not seen on a live
 //! account: pings do not reset the idle timer; what close code the platform sends on idle
 //! (1001 here) or timeout (1001); that going over a cap closes rather than throttles.
@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame as UpFrame, WebSocketC
 
 use super::instances::Lease;
 use super::options::ConnectionCaps;
-use super::{Invocation, WebFunctions, error, record, refusal_status, status};
+use super::plane::{Invocation, WebFunctions, error, record, refusal_status, status};
 
 /// Close codes that end a connection with status 200.
 fn normal(code: u16) -> bool {
@@ -136,7 +136,7 @@ pub(super) async fn serve(wf: Arc<WebFunctions>, inv: Invocation, parts: &mut Pa
     response
 }
 
-async fn refused(wf: &WebFunctions, inv: &Invocation, r: &super::Refusal) -> Response {
+async fn refused(wf: &WebFunctions, inv: &Invocation, r: &super::instances::Refusal) -> Response {
     let (code, why) = refusal_status(r);
     record(wf, inv, code, &why, "").await;
     error(status(code), &why, &inv.request_id)
