@@ -779,14 +779,7 @@ impl Runtime {
             log: scf_log(out, record.memory_size),
             invocation_type: invocation.as_str().to_owned(),
         };
-        let store = self.inner.store.clone();
-        let max = self.inner.opts.max_log_records;
-        let r = tokio::task::spawn_blocking(move || logs::append(&store, &rec, max)).await;
-        if let Ok(Err(e)) | Err(e) =
-            r.map_err(|e| crate::localcloud::store::StoreError::Db(e.to_string()))
-        {
-            tracing::warn!("cannot record the invocation: {e}");
-        }
+        self.record_log(rec).await;
     }
 
     /// What a Web-function instance shares with the workers of Event functions: its code

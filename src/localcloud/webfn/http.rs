@@ -8,9 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, StatusCode, header, request::Parts};
 use axum::response::Response;
 
-use super::plane::{
-    Invocation, MAX_HTTP_BODY, WebFunctions, error, record, refusal_status, status,
-};
+use super::plane::{Invocation, MAX_HTTP_BODY, WebFunctions, error, record, refused, status};
 
 /// Headers that belong to one hop, not to the request or response.
 fn hop_by_hop(name: &HeaderName) -> bool {
@@ -42,19 +40,13 @@ pub(super) async fn serve(
 ) -> Response {
     let lease = match wf.instances.acquire(&inv.key, &inv.function) {
         Ok(l) => l,
-        Err(r) => {
-            let (code, why) = refusal_status(&r);
-            record(wf, &inv, code, &why, "").await;
-            return error(status(code), &why, &inv.request_id);
-        }
+        Err(r) => return refused(wf, &inv, &r, "").await,
     };
     // Starting an instance counts against its InitTimeout, not the request's Timeout.
     if let Err(r) = lease.ready().await {
         let output = lease.take_log();
         drop(lease);
-        let (code, why) = refusal_status(&r);
-        record(wf, &inv, code, &why, &output).await;
-        return error(status(code), &why, &inv.request_id);
+        return refused(wf, &inv, &r, &output).await;
     }
     let timeout = Duration::from_secs(u64::from(inv.function.timeout.max(1)));
     let run = async {

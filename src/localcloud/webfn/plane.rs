@@ -140,8 +140,20 @@ pub(crate) async fn record(
     wf.runtime.record_log(rec).await;
 }
 
+/// Answers a request no instance serves (`output`: what a failed start printed), and logs it.
+pub(crate) async fn refused(
+    wf: &WebFunctions,
+    inv: &Invocation,
+    r: &Refusal,
+    output: &str,
+) -> Response {
+    let (code, why) = refusal_status(r);
+    record(wf, inv, code, &why, output).await;
+    error(status(code), &why, &inv.request_id)
+}
+
 /// The refusal of a lease as an answer (and its SCF status).
-pub(crate) fn refusal_status(r: &Refusal) -> (u16, String) {
+fn refusal_status(r: &Refusal) -> (u16, String) {
     match r {
         Refusal::Concurrency(why) => (432, format!("ResourceLimitReached: {why}")),
         Refusal::StartFailed(why) => (405, format!("ContainerStateExited: {why}")),

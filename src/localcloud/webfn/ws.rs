@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame as UpFrame, WebSocketC
 
 use super::instances::Lease;
 use super::options::ConnectionCaps;
-use super::plane::{Invocation, WebFunctions, error, record, refusal_status, status};
+use super::plane::{Invocation, WebFunctions, error, record, refused};
 
 /// Close codes that end a connection with status 200.
 fn normal(code: u16) -> bool {
@@ -61,14 +61,12 @@ pub(super) async fn serve(wf: Arc<WebFunctions>, inv: Invocation, parts: &mut Pa
     };
     let lease = match wf.instances.acquire(&inv.key, &inv.function) {
         Ok(l) => l,
-        Err(r) => return refused(&wf, &inv, &r).await,
+        Err(r) => return refused(&wf, &inv, &r, "").await,
     };
     if let Err(r) = lease.ready().await {
         let output = lease.take_log();
         drop(lease);
-        let (code, why) = refusal_status(&r);
-        record(&wf, &inv, code, &why, &output).await;
-        return error(status(code), &why, &inv.request_id);
+        return refused(&wf, &inv, &r, &output).await;
     }
     let limit = wf.instances.options().max_message_bytes;
     let url = format!("ws://127.0.0.1:{}{}", lease.instance.port, inv.path);
@@ -134,12 +132,6 @@ pub(super) async fn serve(wf: Arc<WebFunctions>, inv: Invocation, parts: &mut Pa
         response.headers_mut().insert("x-scf-request-id", id);
     }
     response
-}
-
-async fn refused(wf: &WebFunctions, inv: &Invocation, r: &super::instances::Refusal) -> Response {
-    let (code, why) = refusal_status(r);
-    record(wf, inv, code, &why, "").await;
-    error(status(code), &why, &inv.request_id)
 }
 
 /// A client's messages and bytes in the current second.
